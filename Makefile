@@ -1,0 +1,50 @@
+# devhost — see README.md. `make demo` and `make test` install what they need themselves.
+SWIFT ?= swift
+PREFIX ?= /usr/local
+CONFIG ?= debug
+BIN_DEBUG := .build/debug/devhost
+BIN_RELEASE := .build/release/devhost
+DEMO ?= examples/shop
+
+.PHONY: all deps test-deps build release test demo bench install uninstall lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Swift Testing only: its summary line is what CI reads.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest
+
+demo: build
+	$(BIN_DEBUG) validate -f $(DEMO)
+
+bench: release
+	scripts/bench.sh
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/devhost
+	install -m 0755 $(BIN_RELEASE) $(DESTDIR)$(PREFIX)/bin/devhost
+	rm -rf $(DESTDIR)$(PREFIX)/share/devhost/templates
+	cp -R templates $(DESTDIR)$(PREFIX)/share/devhost/templates
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/devhost
+	rm -rf $(DESTDIR)$(PREFIX)/share/devhost
+
+lint:
+	$(SWIFT) format lint --recursive --strict Sources Tests
+
+clean:
+	rm -rf .build

@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "devhost",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "devhost", targets: ["devhost"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    ],
+    targets: [
+        .target(
+            name: "DevhostManifest",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            path: "Sources/Manifest"
+        ),
+        .target(
+            name: "DevhostCompose",
+            dependencies: ["DevhostManifest", .product(name: "Yams", package: "Yams")],
+            path: "Sources/Compose"
+        ),
+        .systemLibrary(
+            name: "CLibGit2",
+            path: "Sources/CLibGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"]), .brew(["libgit2"])]
+        ),
+        .target(
+            name: "DevhostInit",
+            dependencies: [
+                "DevhostManifest", "DevhostCompose", "CLibGit2",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Init"
+        ),
+        .target(
+            name: "DevhostRuntime",
+            dependencies: [
+                "DevhostManifest",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/Runtime"
+        ),
+        .executableTarget(
+            name: "devhost",
+            dependencies: [
+                "DevhostManifest", "DevhostCompose", "DevhostInit", "DevhostRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/devhost"
+        ),
+        .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest"], path: "Tests/ManifestTests"),
+        .testTarget(name: "ComposeTests", dependencies: ["DevhostCompose", "DevhostManifest"], path: "Tests/ComposeTests"),
+        .testTarget(name: "InitTests", dependencies: ["DevhostInit", "DevhostManifest"], path: "Tests/InitTests"),
+        .testTarget(name: "RuntimeTests", dependencies: ["DevhostRuntime", "DevhostManifest"], path: "Tests/RuntimeTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

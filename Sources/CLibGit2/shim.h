@@ -1,0 +1,4 @@
+#ifndef DEVHOST_CLIBGIT2_SHIM_H
+#define DEVHOST_CLIBGIT2_SHIM_H
+#include <git2.h>
+#endif

@@ -1,0 +1,91 @@
+/// A validated `devhost.yml`, with every default filled in.
+///
+/// String values that may hold `${…}` references (env, commands) are kept as written; they are
+/// resolved per instance at start time by `Interpolator`, because ports are only known then.
+public struct Manifest: Sendable, Equatable {
+    /// Project name: a DNS label, used in host names (`api.NAME.localhost`).
+    public var name: String
+    /// Absolute path of the manifest (or Procfile) the model came from.
+    public var file: String
+    /// Files merged over `file`, in order (overlays).
+    public var overlays: [String]
+    /// Absolute folder that relative paths are resolved against.
+    public var directory: String
+    public var proxy: ProxySettings
+    /// Absolute path of the env file, when one is declared.
+    public var envFile: String?
+    /// Project-wide env, in file order.
+    public var env: [EnvEntry]
+    /// Services in file order.
+    public var services: [Service]
+    /// A raw compose fragment merged into generated compose files (extra services, volumes).
+    public var compose: YAMLNode?
+    /// Problems that do not stop devhost (an unset variable, a missing optional env file).
+    public var warnings: [ManifestIssue] = []
+
+    public init(
+        name: String, file: String, overlays: [String] = [], directory: String, proxy: ProxySettings = ProxySettings(),
+        envFile: String? = nil, env: [EnvEntry] = [], services: [Service], compose: YAMLNode? = nil
+    ) {
+        self.name = name
+        self.file = file
+        self.overlays = overlays
+        self.directory = directory
+        self.proxy = proxy
+        self.envFile = envFile
+        self.env = env
+        self.services = services
+        self.compose = compose
+    }
+
+    public func service(named name: String) -> Service? {
+        services.first { $0.name == name }
+    }
+
+    /// The full host name of a route label: `api` → `api.shop.localhost`, `@` → `shop.localhost`.
+    public func host(forRoute route: String) -> String {
+        route == "@" ? "\(name).\(proxy.domain)" : "\(route).\(name).\(proxy.domain)"
+    }
+
+    /// Services ordered so that each comes after everything it depends on (file order otherwise).
+    public var startOrder: [Service] {
+        var ordered: [Service] = []
+        var placed = Set<String>()
+        func place(_ service: Service) {
+            guard !placed.contains(service.name) else { return }
+            placed.insert(service.name)
+            for dependency in service.dependsOn {
+                if let target = self.service(named: dependency.service) { place(target) }
+            }
+            ordered.append(service)
+        }
+        services.forEach(place)
+        return ordered
+    }
+}
+
+public struct ProxySettings: Sendable, Equatable {
+    public static let defaultPort = 7777
+    public var port: Int
+    public var bind: String
+    public var domain: String
+
+    public init(port: Int = ProxySettings.defaultPort, bind: String = "127.0.0.1", domain: String = "localhost") {
+        self.port = port
+        self.bind = bind
+        self.domain = domain
+    }
+}
+
+/// One `KEY: value` pair; order is kept so generated files and `validate` output follow the manifest.
+public struct EnvEntry: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public var location: SourceLocation?
+
+    public init(key: String, value: String, location: SourceLocation? = nil) {
+        self.key = key
+        self.value = value
+        self.location = location
+    }
+}

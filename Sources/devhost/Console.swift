@@ -1,0 +1,41 @@
+import Foundation
+
+/// Writes to a terminal stream, with colour only when it is a terminal and `NO_COLOR` is unset.
+struct Console: Sendable {
+    static let standardOutput = Console(descriptor: STDOUT_FILENO)
+    static let standardError = Console(descriptor: STDERR_FILENO)
+
+    let descriptor: Int32
+    let colored: Bool
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        let environment = ProcessInfo.processInfo.environment
+        self.colored = isatty(descriptor) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+    }
+
+    enum Style: String {
+        case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
+    }
+
+    func paint(_ text: String, _ style: Style) -> String {
+        colored ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { buffer in
+                Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written <= 0 { if errno == EINTR { continue } else { return } }
+            offset += written
+        }
+    }
+
+    func line(_ text: String = "") { write(text + "\n") }
+
+    func error(_ message: String) { line(paint("error:", .red) + " " + message) }
+    func warning(_ message: String) { line(paint("warning:", .yellow) + " " + message) }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import DevhostManifest
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check devhost.yml and print the services it resolves to."
+    )
+
+    @OptionGroup var manifestOptions: ManifestOptions
+
+    @Flag(help: "Print the resolved model as JSON.")
+    var json = false
+
+    func run() throws {
+        let manifest = try manifestOptions.load()
+        let out = Console.standardOutput
+        if json {
+            out.line(manifest.json.serialized(pretty: true))
+            return
+        }
+        let source = ([manifest.file] + manifest.overlays).joined(separator: " + ")
+        out.line("\(out.paint("✓", .green)) \(source): project \(out.paint(manifest.name, .bold)), \(manifest.services.count) service\(manifest.services.count == 1 ? "" : "s")")
+        for service in manifest.startOrder {
+            var facts = ["port \(service.port)"]
+            if service.replicas > 1 { facts.append("×\(service.replicas)") }
+            if let health = service.health { facts.append("health \(health.summary)") }
+            if !service.dependsOn.isEmpty {
+                facts.append("after " + service.dependsOn.map { "\($0.service) (\($0.condition.rawValue))" }.joined(separator: ", "))
+            }
+            out.line("  \(out.paint(service.name, .cyan))  \(service.command)")
+            out.line("    " + facts.joined(separator: " · "))
+            for route in service.routes {
+                out.line("    → http://\(manifest.host(forRoute: route)):\(manifest.proxy.port)")
+            }
+        }
+        for warning in manifest.warnings { Console.standardError.warning(warning.description) }
+    }
+}
+
+extension HealthCheck {
+    var summary: String {
+        switch probe {
+        case .http(let path): return "GET \(path) every \(DurationText.format(interval))"
+        case .tcp: return "tcp every \(DurationText.format(interval))"
+        case .exec(let command): return "`\(command)` every \(DurationText.format(interval))"
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import DevhostManifest
+import Foundation
+import Testing
+
+@Suite struct ManifestSchemaTests {
+    func schema() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(ManifestSchema.json.utf8)) as? [String: Any])
+    }
+
+    func propertyNames(_ object: Any?) -> [String] {
+        ((object as? [String: Any])?["properties"] as? [String: Any])?.keys.sorted() ?? []
+    }
+
+    @Test func schemaNamesExactlyTheKeysTheParserAccepts() throws {
+        let schema = try schema()
+        let definitions = try #require(schema["definitions"] as? [String: Any])
+        let proxy = (schema["properties"] as? [String: Any])?["proxy"]
+        #expect(propertyNames(schema) == ManifestKeys.root.sorted())
+        #expect(propertyNames(proxy) == ManifestKeys.proxy.sorted())
+        #expect(propertyNames(definitions["service"]) == ManifestKeys.service.sorted())
+        #expect(propertyNames(definitions["health"]) == ManifestKeys.health.sorted())
+    }
+
+    /// The schema and the parser must agree on real manifests: every bundled one passes both,
+    /// and a broken one fails both.
+    @Test func bundledManifestsValidateAgainstTheSchema() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let schemaFile = FileManager.default.temporaryDirectory.appendingPathComponent("devhost-schema-\(UUID().uuidString).json")
+        try ManifestSchema.json.write(to: schemaFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: schemaFile) }
+
+        let examples = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("examples").path)
+            .map { root.appendingPathComponent("examples/\($0)/devhost.yml").path }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        #expect(!examples.isEmpty)
+        for file in examples {
+            _ = try ManifestLoader().load(file)
+            let result = try run(["check-jsonschema", "--schemafile", schemaFile.path, file])
+            #expect(result.status == 0, "\(file): \(result.output)")
+        }
+
+        let bad = try TempProject(["devhost.yml": "services:\n  a: { command: x, restrat: always }\n"])
+        #expect(throws: ManifestError.self) { try bad.load() }
+        let result = try run(["check-jsonschema", "--schemafile", schemaFile.path, bad.path + "/devhost.yml"])
+        #expect(result.status != 0, "the schema accepted an unknown key")
+    }
+}
+
+/// Runs a program to completion, returning its exit status and combined output.
+func run(_ argv: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = argv
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing devhost needs, only when it is missing.
+#   scripts/install-deps.sh build   libgit2 (headers + pkg-config)
+#   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files
+set -euo pipefail
+need_apt=()
+if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
+if [ "${1:-build}" = test ]; then
+  command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+fi
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  $sudo apt-get update -qq
+  # --no-install-recommends: docker-compose must not pull a Docker engine; it only validates files here.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+if [ "${1:-build}" = test ] && ! command -v check-jsonschema >/dev/null 2>&1; then
+  echo "installing: check-jsonschema (PyPI)"
+  python3 -m pip install -q check-jsonschema
+fi
