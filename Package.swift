@@ -60,10 +60,13 @@ let package = Package(
             ],
             path: "Sources/devhost"
         ),
-        .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest"], path: "Tests/ManifestTests"),
-        .testTarget(name: "ComposeTests", dependencies: ["DevhostCompose", "DevhostManifest"], path: "Tests/ComposeTests"),
-        .testTarget(name: "InitTests", dependencies: ["DevhostInit", "DevhostManifest"], path: "Tests/InitTests"),
-        .testTarget(name: "RuntimeTests", dependencies: ["DevhostRuntime", "DevhostManifest"], path: "Tests/RuntimeTests"),
+        .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest"], path: "Tests/Support"),
+        .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest", "DevhostTestSupport"], path: "Tests/ManifestTests"),
+        .testTarget(
+            name: "ComposeTests", dependencies: ["DevhostCompose", "DevhostManifest", "DevhostTestSupport", "Yams"],
+            path: "Tests/ComposeTests"),
+        .testTarget(name: "InitTests", dependencies: ["DevhostInit", "DevhostManifest", "DevhostTestSupport"], path: "Tests/InitTests"),
+        .testTarget(name: "RuntimeTests", dependencies: ["DevhostRuntime", "DevhostManifest", "DevhostTestSupport"], path: "Tests/RuntimeTests"),
     ],
     swiftLanguageModes: [.v6]
 )

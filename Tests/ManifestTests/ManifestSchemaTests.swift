@@ -24,7 +24,7 @@ import Testing
     /// The schema and the parser must agree on real manifests: every bundled one passes both,
     /// and a broken one fails both.
     @Test func bundledManifestsValidateAgainstTheSchema() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = repositoryRoot
         let schemaFile = FileManager.default.temporaryDirectory.appendingPathComponent("devhost-schema-\(UUID().uuidString).json")
         try ManifestSchema.json.write(to: schemaFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: schemaFile) }
@@ -46,17 +46,3 @@ import Testing
     }
 }
 
-/// Runs a program to completion, returning its exit status and combined output.
-func run(_ argv: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = argv
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}

@@ -1,0 +1,66 @@
+import DevhostManifest
+
+/// Health checks as compose `healthcheck.test` commands that work in slim images, which often have
+/// neither curl nor wget: python images get a python one-liner, node images a node one, others a shell chain.
+enum ImageFamily: Equatable {
+    case python, node, other
+
+    /// Guesses from the image name, the Dockerfile's first `FROM`, then the command's program.
+    static func guess(image: String?, dockerfile: String?, command: Command) -> ImageFamily {
+        if let image { return from(image) }
+        if let dockerfile {
+            for line in dockerfile.split(separator: "\n") {
+                let words = line.split(separator: " ")
+                if words.first?.uppercased() == "FROM", words.count > 1 { return from(String(words[1])) }
+            }
+        }
+        let program = command.argv.count == 3 && command.argv[0] == "/bin/sh" ? command.argv[2] : command.argv.first ?? ""
+        return from(program)
+    }
+
+    private static func from(_ text: String) -> ImageFamily {
+        let lower = text.lowercased()
+        if lower.contains("python") || lower.contains("uvicorn") || lower.contains("gunicorn") || lower.contains("django")
+            || lower.contains("flask") || lower.contains(".venv/")
+        {
+            return .python
+        }
+        if lower.contains("node") || lower.contains("npm") || lower.contains("deno") || lower.contains("bun") { return .node }
+        return .other
+    }
+}
+
+enum ComposeHealthcheck {
+    /// `exec` commands arrive already escaped for compose (see `ComposeEscaping`).
+    static func test(for probe: HealthCheck.Probe, port: Int, family: ImageFamily) -> [String] {
+        switch probe {
+        case .exec(let command):
+            return ["CMD-SHELL", command]
+        case .http(let path):
+            let url = "http://127.0.0.1:\(port)\(path)"
+            switch family {
+            case .python:
+                return ["CMD", "python", "-c", "import sys,urllib.request; sys.exit(urllib.request.urlopen('\(url)', timeout=5).status >= 400)"]
+            case .node:
+                return [
+                    "CMD", "node", "-e",
+                    "require('http').get('\(url)', r => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))",
+                ]
+            case .other:
+                return ["CMD-SHELL", "wget -q -O /dev/null '\(url)' || curl -fsS -o /dev/null '\(url)'"]
+            }
+        case .tcp:
+            switch family {
+            case .python:
+                return ["CMD", "python", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), timeout=5)"]
+            case .node:
+                return [
+                    "CMD", "node", "-e",
+                    "require('net').connect(\(port), '127.0.0.1', () => process.exit(0)).on('error', () => process.exit(1))",
+                ]
+            case .other:
+                return ["CMD-SHELL", "nc -z 127.0.0.1 \(port) || (exec 3<>/dev/tcp/127.0.0.1/\(port))"]
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import DevhostManifest
+import Foundation
+
+/// A temporary project folder, removed when the value is released.
+public final class TempProject: @unchecked Sendable {
+    public let path: String
+
+    public init(_ files: [String: String] = [:]) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("devhost-test-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for (name, content) in files { try write(name, content) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    public func write(_ name: String, _ content: String) throws {
+        let url = URL(fileURLWithPath: path).appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try content.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    public func read(_ name: String) throws -> String {
+        try String(contentsOfFile: URL(fileURLWithPath: path).appendingPathComponent(name).path, encoding: .utf8)
+    }
+
+    public func file(_ name: String) -> String {
+        URL(fileURLWithPath: path).appendingPathComponent(name).path
+    }
+
+    public func load(overlay: String? = nil, environment: [String: String] = [:]) throws(ManifestError) -> Manifest {
+        let loader = ManifestLoader(environment: environment)
+        return try loader.load(try loader.locate(from: path), overlay: overlay)
+    }
+}
+
+/// Runs a program to completion, returning its exit status and combined output.
+public func run(_ argv: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = argv
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The repository's root folder (for bundled examples and templates).
+public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
