@@ -1,0 +1,176 @@
+import CLibGit2
+import Foundation
+
+/// The few libgit2 operations devhost needs: make a repository with a first commit, clone a template
+/// source at a ref, and merge three versions of a file.
+public enum Git {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var operation: String
+        /// libgit2's own message.
+        public var message: String
+        public var description: String { "git: \(operation) failed: \(message)" }
+    }
+
+    /// libgit2 keeps global state; initialising once per process is enough.
+    private static let initialised: Bool = {
+        git_libgit2_init()
+        return true
+    }()
+
+    /// Checks a libgit2 return code. `git_error_last` is per thread, so it is read right here,
+    /// before anything else can run on this thread.
+    @discardableResult
+    static func check(_ code: Int32, _ operation: String) throws(Failure) -> Int32 {
+        guard code < 0 else { return code }
+        let message = git_error_last().flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "error \(code)"
+        throw Failure(operation: operation, message: message)
+    }
+
+    public struct Identity: Sendable, Equatable {
+        public var name: String
+        public var email: String
+        /// True when git config had no user.name/user.email and devhost used its own.
+        public var isFallback: Bool
+    }
+
+    public static let fallbackIdentity = Identity(name: "devhost", email: "devhost@localhost", isFallback: true)
+
+    /// `git init -b main`, `git add -A`, `git commit -m message`, in `directory`.
+    /// Returns the identity used and the commit id.
+    public static func initializeAndCommit(at directory: String, message: String) throws(Failure) -> (identity: Identity, commit: String) {
+        _ = initialised
+        var repository: OpaquePointer?
+        var options = git_repository_init_options()
+        try check(git_repository_init_options_init(&options, UInt32(GIT_REPOSITORY_INIT_OPTIONS_VERSION)), "init")
+        options.flags = GIT_REPOSITORY_INIT_MKPATH.rawValue
+        // libgit2 otherwise follows init.defaultBranch, or master.
+        let code = directory.withCString { path in
+            "main".withCString { head in
+                options.initial_head = head
+                return git_repository_init_ext(&repository, path, &options)
+            }
+        }
+        try check(code, "init \(directory)")
+        defer { git_repository_free(repository) }
+
+        var index: OpaquePointer?
+        try check(git_repository_index(&index, repository), "open index")
+        defer { git_index_free(index) }
+        var everything = git_strarray(strings: nil, count: 0)
+        try check(git_index_add_all(index, &everything, GIT_INDEX_ADD_DEFAULT.rawValue, nil, nil), "add files")
+        try check(git_index_write(index), "write index")
+        var treeID = git_oid()
+        try check(git_index_write_tree(&treeID, index), "write tree")
+        var tree: OpaquePointer?
+        try check(git_tree_lookup(&tree, repository, &treeID), "look up tree")
+        defer { git_tree_free(tree) }
+
+        var signature: UnsafeMutablePointer<git_signature>?
+        var identity: Identity
+        if git_signature_default(&signature, repository) == 0, let signature {
+            identity = Identity(name: String(cString: signature.pointee.name), email: String(cString: signature.pointee.email), isFallback: false)
+        } else {
+            git_error_clear()
+            identity = fallbackIdentity
+            try check(git_signature_now(&signature, identity.name, identity.email), "make signature")
+        }
+        defer { git_signature_free(signature) }
+
+        var commitID = git_oid()
+        try check(git_commit_create(&commitID, repository, "HEAD", signature, signature, "UTF-8", message, tree, 0, nil), "commit")
+        return (identity, oidString(commitID))
+    }
+
+    /// Clones `url` (a URL or a local repository path) into `directory` and checks out `ref`
+    /// (a branch, tag or commit) when given. Returns the commit checked out.
+    public static func clone(_ url: String, into directory: String, ref: String?) throws(Failure) -> String {
+        _ = initialised
+        var repository: OpaquePointer?
+        var options = git_clone_options()
+        try check(git_clone_options_init(&options, UInt32(GIT_CLONE_OPTIONS_VERSION)), "clone")
+        try check(git_clone(&repository, url, directory, &options), "clone \(url)")
+        defer { git_repository_free(repository) }
+        if let ref {
+            var object: OpaquePointer?
+            var found = false
+            for candidate in [ref, "origin/\(ref)", "refs/tags/\(ref)"] {
+                if git_revparse_single(&object, repository, candidate) == 0 {
+                    found = true
+                    break
+                }
+            }
+            guard found else {
+                git_error_clear()
+                throw Failure(operation: "checkout", message: "\(url) has no branch, tag or commit named \"\(ref)\"")
+            }
+            defer { git_object_free(object) }
+            var commit: OpaquePointer?
+            try check(git_object_peel(&commit, object, GIT_OBJECT_COMMIT), "resolve \(ref)")
+            defer { git_object_free(commit) }
+            var checkout = git_checkout_options()
+            try check(git_checkout_options_init(&checkout, UInt32(GIT_CHECKOUT_OPTIONS_VERSION)), "checkout")
+            checkout.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue
+            try check(git_checkout_tree(repository, commit, &checkout), "checkout \(ref)")
+            try check(git_repository_set_head_detached(repository, git_object_id(commit)), "checkout \(ref)")
+        }
+        var head = git_oid()
+        try check(git_reference_name_to_id(&head, repository, "HEAD"), "read HEAD")
+        return oidString(head)
+    }
+
+    public struct MergeResult: Sendable, Equatable {
+        public var text: String
+        public var hasConflicts: Bool
+    }
+
+    /// A 3-way merge of one file's text (`git merge-file`), with conflict markers where both sides changed.
+    public static func mergeFile(base: String, ours: String, theirs: String, path: String) throws(Failure) -> MergeResult {
+        _ = initialised
+        var result = git_merge_file_result()
+        let code: Int32 = base.withCString { basePointer in
+            ours.withCString { oursPointer in
+                theirs.withCString { theirsPointer in
+                    path.withCString { pathPointer in
+                        var ancestor = git_merge_file_input()
+                        var mine = git_merge_file_input()
+                        var template = git_merge_file_input()
+                        git_merge_file_input_init(&ancestor, UInt32(GIT_MERGE_FILE_INPUT_VERSION))
+                        git_merge_file_input_init(&mine, UInt32(GIT_MERGE_FILE_INPUT_VERSION))
+                        git_merge_file_input_init(&template, UInt32(GIT_MERGE_FILE_INPUT_VERSION))
+                        ancestor.ptr = basePointer
+                        ancestor.size = base.utf8.count
+                        ancestor.path = pathPointer
+                        mine.ptr = oursPointer
+                        mine.size = ours.utf8.count
+                        mine.path = pathPointer
+                        template.ptr = theirsPointer
+                        template.size = theirs.utf8.count
+                        template.path = pathPointer
+                        var options = git_merge_file_options()
+                        git_merge_file_options_init(&options, UInt32(GIT_MERGE_FILE_OPTIONS_VERSION))
+                        options.our_label = Self.cString("yours")
+                        options.their_label = Self.cString("template")
+                        options.ancestor_label = Self.cString("before")
+                        return git_merge_file(&result, &ancestor, &mine, &template, &options)
+                    }
+                }
+            }
+        }
+        try check(code, "merge \(path)")
+        defer { git_merge_file_result_free(&result) }
+        let text = result.ptr.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: result.len), as: UTF8.self) } ?? ""
+        return MergeResult(text: text, hasConflicts: result.automergeable == 0)
+    }
+
+    /// Static strings live for the whole process, so their bytes can be handed to C as labels.
+    private static func cString(_ text: StaticString) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
+
+    static func oidString(_ oid: git_oid) -> String {
+        var copy = oid
+        var buffer = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buffer, 41, &copy)
+        return String(cString: buffer)
+    }
+}
