@@ -121,6 +121,11 @@ public enum Git {
     public struct MergeResult: Sendable, Equatable {
         public var text: String
         public var hasConflicts: Bool
+
+        public init(text: String, hasConflicts: Bool) {
+            self.text = text
+            self.hasConflicts = hasConflicts
+        }
     }
 
     /// A 3-way merge of one file's text (`git merge-file`), with conflict markers where both sides changed.

@@ -11,8 +11,11 @@ public enum TemplateSource: Sendable, Equatable, CustomStringConvertible {
     /// is a built-in name.
     public static func resolve(_ text: String, ref: String?, catalog: TemplateCatalog) throws(InitError) -> TemplateSource {
         let looksRemote = text.contains("://") || text.hasPrefix("git@") || text.hasSuffix(".git")
+        // A bare word is a built-in name even when a folder of that name happens to be here,
+        // unless that folder is itself a template.
+        let looksLikePath = text.contains("/") || text.hasPrefix(".") || FileManager.default.fileExists(atPath: text + "/template.yml")
         var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory) && isDirectory.boolValue
+        let exists = looksLikePath && FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory) && isDirectory.boolValue
         if looksRemote || (exists && ref != nil) {
             // libgit2 calls a missing local path an "unsupported URL protocol": say what is wrong instead.
             if !text.contains("://"), !text.hasPrefix("git@"), !exists {

@@ -35,18 +35,9 @@ public final class TempProject: @unchecked Sendable {
 
 /// Runs a program to completion, returning its exit status and combined output.
 public func run(_ argv: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = argv
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    if let environment { process.environment = environment }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let child = try ChildProcess(argv: argv, directory: directory, environment: environment)
+    let status = child.wait()
+    return (status, child.output)
 }
 
 /// The repository's root folder (for bundled examples and templates).

@@ -1,0 +1,127 @@
+import DevhostInit
+import DevhostTestSupport
+import Foundation
+import Testing
+
+@Suite struct GitSourceTests {
+    /// A local git repository holding a template: tag v1 says "one", main moves on to "two".
+    func templateRepository() throws -> TempProject {
+        let repo = try TempProject([
+            "template.yml": "name: gitty\ndescription: from git\n",
+            "files/devhost.yml": "name: {{project_name}}\nservices:\n  web: { command: ./web }\n",
+            "files/Dockerfile": "FROM alpine\n",
+            "files/version.txt": "one\n",
+        ])
+        for command in [["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "v1"], ["git", "tag", "v1"]] {
+            let result = try run(command, in: repo.path)
+            #expect(result.status == 0, "\(command): \(result.output)")
+        }
+        try repo.write("files/version.txt", "two\n")
+        _ = try run(["git", "commit", "-qam", "v2"], in: repo.path)
+        return repo
+    }
+
+    @Test func cloneAtARefAndRecordWhereItCameFrom() throws {
+        let repo = try templateRepository()
+        let parent = try TempProject()
+        let v1 = try TemplateSource.resolve(repo.path, ref: "v1", catalog: builtInCatalog)
+        #expect(v1 == .git(url: URL(fileURLWithPath: repo.path).standardizedFileURL.path, ref: "v1"))
+        let old = try ProjectGenerator(source: v1).generate(.init(target: parent.path + "/old", projectName: "old"))
+        #expect(try parent.read("old/version.txt") == "one\n")
+        let record = try parent.read("old/.devhost/template.yml")
+        #expect(record.contains("kind: git"))
+        #expect(record.contains("ref: v1"))
+        let tagCommit = try run(["git", "rev-parse", "v1"], in: repo.path).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(record.contains(tagCommit))
+
+        let head = try TemplateSource.resolve("file://" + repo.path, ref: nil, catalog: builtInCatalog)
+        _ = try ProjectGenerator(source: head).generate(.init(target: parent.path + "/new", projectName: "new"))
+        #expect(try parent.read("new/version.txt") == "two\n")
+    }
+
+    @Test func unknownRefAndMissingPathAreClearErrors() throws {
+        let repo = try templateRepository()
+        let parent = try TempProject()
+        do {
+            _ = try ProjectGenerator(source: .git(url: repo.path, ref: "v9")).generate(.init(target: parent.path + "/x", projectName: "x"))
+            Issue.record("an unknown ref was accepted")
+        } catch {
+            #expect(String(describing: error).contains("no branch, tag or commit named \"v9\""))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent.path).isEmpty)
+        do {
+            _ = try TemplateSource.resolve("/nowhere/template.git", ref: nil, catalog: builtInCatalog)
+            Issue.record("a missing path was accepted")
+        } catch {
+            #expect(String(describing: error) == "/nowhere/template.git does not exist")
+        }
+    }
+
+    @Test func threeWayMergeKeepsBothSidesOrMarksConflicts() throws {
+        let base = "a\nb\nc\n"
+        let clean = try Git.mergeFile(base: base, ours: "A\nb\nc\n", theirs: "a\nb\nC\n", path: "f.txt")
+        #expect(clean == Git.MergeResult(text: "A\nb\nC\n", hasConflicts: false))
+        let conflict = try Git.mergeFile(base: base, ours: "x\nb\nc\n", theirs: "y\nb\nc\n", path: "f.txt")
+        #expect(conflict.hasConflicts)
+        #expect(conflict.text.contains("<<<<<<< yours"))
+        #expect(conflict.text.contains(">>>>>>> template"))
+    }
+}
+
+@Suite struct InitCommandTests {
+    @Test func identityFallsBackWhenGitConfigHasNone() throws {
+        let home = try TempProject()
+        let parent = try TempProject()
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = home.path
+        env["XDG_CONFIG_HOME"] = home.path + "/.config"
+        env["GIT_CONFIG_NOSYSTEM"] = "1"
+        let result = try run([devhostBinary, "init", "--template", "node", "--defaults", "solo"], in: parent.path, environment: env)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("warning: git has no user.name/user.email"))
+        let author = try run(["git", "log", "--format=%an <%ae>"], in: parent.path + "/solo")
+        #expect(author.output == "devhost <devhost@localhost>\n")
+    }
+
+    @Test func configuredIdentityIsUsed() throws {
+        let home = try TempProject([".gitconfig": "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"])
+        let parent = try TempProject()
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = home.path
+        let result = try run([devhostBinary, "init", "-t", "static", "--defaults", "site-x"], in: parent.path, environment: env)
+        #expect(result.status == 0, "\(result.output)")
+        let author = try run(["git", "log", "--format=%an <%ae>"], in: parent.path + "/site-x")
+        #expect(author.output == "Ada Lovelace <ada@example.com>\n")
+    }
+
+    @Test func noGitLeavesNoRepository() throws {
+        let parent = try TempProject()
+        let result = try run([devhostBinary, "init", "-t", "node", "--no-git", "plain"], in: parent.path)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: parent.path + "/plain/.git"))
+        #expect(FileManager.default.fileExists(atPath: parent.path + "/plain/devhost.yml"))
+    }
+
+    @Test func errorsExitOneWithOneLineAndUsageExitsTwo() throws {
+        let parent = try TempProject()
+        let unknown = try run([devhostBinary, "init", "-t", "rails", "x"], in: parent.path)
+        #expect(unknown.status == 1)
+        #expect(unknown.output.hasPrefix("error: no template named \"rails\""))
+        let badName = try run([devhostBinary, "init", "-t", "node", "Bad_Name"], in: parent.path)
+        #expect(badName.status == 1)
+        #expect(badName.output.contains("cannot be a project name"))
+        let badSet = try run([devhostBinary, "init", "-t", "fastapi", "--set", "python_version=2.7", "ok"], in: parent.path)
+        #expect(badSet.status == 1)
+        #expect(badSet.output.contains("python_version=\"2.7\" is not allowed"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent.path).isEmpty)
+        let usage = try run([devhostBinary, "init"], in: parent.path)
+        #expect(usage.status == 2)
+    }
+
+    @Test func templatesListsJSON() throws {
+        let result = try run([devhostBinary, "templates", "--json"])
+        #expect(result.status == 0)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
+        #expect(list.compactMap { $0["name"] as? String } == BuiltInTemplateTests.templates)
+    }
+}

@@ -1,0 +1,1 @@
+"""The backend service of {{project_name}}."""
