@@ -28,7 +28,7 @@ test: test-deps
 	$(SWIFT) test --skip-build --disable-xctest
 
 demo: build
-	$(BIN_DEBUG) validate -f $(DEMO)
+	$(BIN_DEBUG) up -f $(DEMO)
 
 bench: release
 	scripts/bench.sh

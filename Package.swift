@@ -40,10 +40,11 @@ let package = Package(
             ],
             path: "Sources/Init"
         ),
+        .target(name: "CDevhostSpawn", path: "Sources/CSpawn"),
         .target(
             name: "DevhostRuntime",
             dependencies: [
-                "DevhostManifest",
+                "DevhostManifest", "CDevhostSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -14,7 +14,7 @@ struct Devhost: AsyncParsableCommand {
             the same devhost.yml.
             """,
         version: version,
-        subcommands: [InitCommand.self, TemplatesCommand.self, ValidateCommand.self, ComposeCommand.self, SchemaCommand.self]
+        subcommands: [InitCommand.self, TemplatesCommand.self, UpCommand.self, ValidateCommand.self, ComposeCommand.self, SchemaCommand.self]
     )
 }
 

@@ -28,6 +28,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": "not found"})
 
     def log_message(self, fmt, *args):
+        if self.path == "/healthz":
+            return  # devhost probes every second; keep them out of the log
         print(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", flush=True)
 
 

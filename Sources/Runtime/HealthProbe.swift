@@ -1,0 +1,118 @@
+import DevhostManifest
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Runs one health probe against an instance. Probes identify themselves (`User-Agent: devhost-health`)
+/// so applications can keep them out of their access logs.
+struct HealthProbe: Sendable {
+    let group: EventLoopGroup
+
+    /// nil when healthy, otherwise why not.
+    func run(_ probe: HealthCheck.Probe, port: Int?, timeout: Duration, environment: [String: String], directory: String) async -> String? {
+        switch probe {
+        case .tcp:
+            guard let port else { return "no port yet" }
+            do {
+                let channel = try await connect(port: port, timeout: timeout)
+                try? await channel.close()
+                return nil
+            } catch {
+                return "connect to :\(port): \(Self.describe(error))"
+            }
+        case .http(let path):
+            guard let port else { return "no port yet" }
+            return await http(path: path, port: port, timeout: timeout)
+        case .exec(let command):
+            return await exec(command, timeout: timeout, environment: environment, directory: directory)
+        }
+    }
+
+    private func connect(port: Int, timeout: Duration) async throws -> Channel {
+        try await ClientBootstrap(group: group)
+            .connectTimeout(.milliseconds(DurationText.milliseconds(timeout)))
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
+    private func http(path: String, port: Int, timeout: Duration) async -> String? {
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: devhost-health/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        do {
+            let code = try await withTimeout(timeout) {
+                let channel = try await ClientBootstrap(group: group)
+                    .connectTimeout(.milliseconds(DurationText.milliseconds(timeout)))
+                    .connect(host: "127.0.0.1", port: port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                return try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: request))
+                    var received = ByteBuffer()
+                    for try await var chunk in inbound {
+                        received.writeBuffer(&chunk)
+                        if let code = Self.statusCode(in: received) { return code }
+                        if received.readableBytes > 8192 { break }
+                    }
+                    throw ChannelError.inputClosed
+                }
+            }
+            return (200..<400).contains(code) ? nil : "GET \(path) answered \(code)"
+        } catch {
+            return "GET \(path) on :\(port): \(Self.describe(error))"
+        }
+    }
+
+    static func statusCode(in buffer: ByteBuffer) -> Int? {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let parts = String(decoding: buffer.readableBytesView[..<newline], as: UTF8.self).split(separator: " ")
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/") else { return -1 }
+        return Int(parts[1]) ?? -1
+    }
+
+    private func exec(_ command: String, timeout: Duration, environment: [String: String], directory: String) async -> String? {
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(null) }
+        let pid: pid_t
+        do {
+            pid = try ChildProcesses.shared.spawn(["/bin/sh", "-c", command], environment: environment, directory: directory, outputFD: null)
+        } catch {
+            return "\(error)"
+        }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            signalGroup(pid, SIGKILL)
+        }
+        let status = await ChildProcesses.shared.exitStatus(of: pid)
+        timer.cancel()
+        signalGroup(pid, SIGKILL)
+        if status.succeeded { return nil }
+        return status == .signaled(SIGKILL) ? "`\(command)` timed out" : "`\(command)` \(status)"
+    }
+
+    struct ProbeTimeout: Error, CustomStringConvertible {
+        var description: String { "timed out" }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if error is ProbeTimeout { return "timed out" }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        if error is ChannelError { return "connection closed" }
+        let text = "\(error)"
+        if text.contains("connectTimeout") { return "timed out" }
+        if text.contains("refused") { return "connection refused" }
+        return text
+    }
+}
+
+/// Runs `body`, throwing `ProbeTimeout` if it takes longer than `limit` (the body is cancelled).
+func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw HealthProbe.ProbeTimeout()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

@@ -1,0 +1,38 @@
+import DevhostManifest
+import Foundation
+
+/// One running copy of a service (`api.2`), owned by the supervisor actor.
+final class Instance {
+    let service: Service
+    let index: Int
+    var pid: pid_t?
+    var assignedPort: Int?
+    var listeningPort: Int?
+    var state: InstanceState = .waiting("start")
+    var startedAt: ContinuousClock.Instant = .now
+    var health: HealthTracker?
+    var restarts: RestartTracker
+    /// Set when devhost kills a running instance for failing its health check, so the exit that
+    /// follows is handled with this decision instead of as a crash.
+    var livenessDecision: RestartTracker.Decision?
+    /// Bumped on every spawn so a health loop of a previous process cannot touch the new one.
+    var generation = 0
+    var reportedSilence = false
+
+    init(service: Service, index: Int) {
+        self.service = service
+        self.index = index
+        self.restarts = RestartTracker(policy: service.restart, maxRestarts: service.maxRestarts)
+    }
+
+    var label: String { "\(service.name).\(index)" }
+
+    var snapshot: InstanceSnapshot {
+        InstanceSnapshot(
+            service: service.name, index: index, pid: pid, assignedPort: assignedPort, listeningPort: listeningPort, state: state,
+            restarts: restarts.totalRestarts)
+    }
+
+    /// Healthy enough to take traffic and to satisfy `depends_on: healthy`.
+    var isHealthy: Bool { state == .healthy }
+}

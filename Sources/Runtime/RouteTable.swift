@@ -1,0 +1,74 @@
+import Foundation
+
+/// Which instances of each service can take traffic right now. The supervisor writes it as
+/// instances come and go; the TCP relays (and the HTTP proxy) read it on every connection.
+public final class RouteTable: @unchecked Sendable {
+    public struct Endpoint: Sendable, Hashable {
+        public var instance: String
+        public var port: Int
+        public var host: String = "127.0.0.1"
+    }
+
+    private let lock = NSLock()
+    private var endpoints: [String: [String: Endpoint]] = [:]
+    private var cursor: [String: Int] = [:]
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    public init() {}
+
+    /// Sets (or, with nil, removes) the healthy endpoint of one instance.
+    public func set(service: String, instance: String, endpoint: Endpoint?) {
+        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
+            if let endpoint {
+                endpoints[service, default: [:]][instance] = endpoint
+                return waiters.removeValue(forKey: service) ?? []
+            }
+            endpoints[service]?[instance] = nil
+            return []
+        }
+        woken.forEach { $0.resume() }
+    }
+
+    public func healthy(_ service: String) -> [Endpoint] {
+        lock.withLock { (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance } }
+    }
+
+    /// Round-robin over the healthy instances.
+    public func next(_ service: String) -> Endpoint? {
+        lock.withLock {
+            let list = (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance }
+            guard !list.isEmpty else { return nil }
+            let index = (cursor[service] ?? 0) % list.count
+            cursor[service] = index + 1
+            return list[index]
+        }
+    }
+
+    /// Waits up to `limit` for a healthy instance (a service that is starting just looks slow).
+    public func next(_ service: String, waitingUpTo limit: Duration) async -> Endpoint? {
+        if let endpoint = next(service) { return endpoint }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    await withCheckedContinuation { continuation in
+                        let ready: Bool = lock.withLock {
+                            if !(endpoints[service] ?? [:]).isEmpty { return true }
+                            waiters[service, default: []].append(continuation)
+                            return false
+                        }
+                        if ready { continuation.resume() }
+                    }
+                }
+                group.addTask { try? await Task.sleep(until: deadline) }
+                await group.next()
+                group.cancelAll()
+            }
+            if let endpoint = next(service) { return endpoint }
+        }
+        // Wake anyone still parked so no continuation leaks.
+        let stale = lock.withLock { waiters.removeValue(forKey: service) ?? [] }
+        stale.forEach { $0.resume() }
+        return next(service)
+    }
+}

@@ -1,0 +1,59 @@
+import DevhostManifest
+import Foundation
+
+/// Runs a service's `setup` before its first start, and again only when the content of its
+/// `setup_inputs` (or the setup command itself) changed; the hash is kept under `.devhost/setup/`.
+struct SetupRunner {
+    let stateDirectory: String
+
+    func fingerprint(_ service: Service) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+        }
+        mix((service.setup?.description ?? "").utf8)
+        for path in inputFiles(service) {
+            mix(path.utf8)
+            mix([0])
+            if let data = FileManager.default.contents(atPath: service.cwd + "/" + path) { mix(data) }
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// The input files, expanded from globs relative to the service's cwd, sorted.
+    func inputFiles(_ service: Service) -> [String] {
+        var files = Set<String>()
+        for pattern in service.setupInputs {
+            if !pattern.contains("*") && !pattern.contains("?") {
+                files.insert(pattern)
+                continue
+            }
+            guard let enumerator = FileManager.default.enumerator(atPath: service.cwd) else { continue }
+            while let path = enumerator.nextObject() as? String {
+                if path.hasPrefix(".venv") || path.hasPrefix("node_modules") || path.hasPrefix(".git") || path.hasPrefix(".devhost") {
+                    enumerator.skipDescendants()
+                    continue
+                }
+                if fnmatch(pattern, path, FNM_PATHNAME) == 0 || (pattern.hasPrefix("**/") && fnmatch(String(pattern.dropFirst(3)), (path as NSString).lastPathComponent, 0) == 0) {
+                    files.insert(path)
+                }
+            }
+        }
+        return files.sorted()
+    }
+
+    private func hashFile(_ service: Service) -> String { "\(stateDirectory)/setup/\(service.name).hash" }
+
+    func isUpToDate(_ service: Service) -> Bool {
+        guard let recorded = try? String(contentsOfFile: hashFile(service), encoding: .utf8) else { return false }
+        return recorded == fingerprint(service)
+    }
+
+    func markDone(_ service: Service) {
+        try? FileManager.default.createDirectory(atPath: stateDirectory + "/setup", withIntermediateDirectories: true)
+        try? fingerprint(service).write(toFile: hashFile(service), atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,178 @@
+import DevhostManifest
+import Foundation
+import NIOCore
+
+extension Supervisor {
+    /// Spawns an instance and keeps it running as its restart policy says, until devhost stops.
+    func runInstance(_ instance: Instance) async {
+        let service = instance.service
+        while !stopping {
+            var assigned: Int?
+            switch service.port {
+            case .none: assigned = nil
+            case .auto:
+                assigned = try? freeLoopbackPort()
+            case .fixed(let port):
+                // Fail fast, naming the holder: devhost never signals a process it did not start.
+                if let owner = scanner.owner(ofPort: port), !ownsProcess(owner.pid) {
+                    setState(instance, .failed("port \(port) is taken by pid \(owner.pid) (\(owner.command))"))
+                    return
+                }
+                assigned = port
+            }
+            let pid: pid_t
+            let output: EventLoopFutureBox
+            do {
+                let environment = try serviceEnvironment().environment(for: service, in: manifest, instance: .init(index: instance.index, port: assigned))
+                let argv = try serviceEnvironment().render(service.command, env: environment)
+                let (readFD, writeFD) = try Self.makePipe()
+                do {
+                    pid = try ChildProcesses.shared.spawn(argv, environment: environment, directory: service.cwd, outputFD: writeFD)
+                } catch {
+                    close(readFD)
+                    close(writeFD)
+                    throw error
+                }
+                close(writeFD)
+                watchdog?.watch(pid)
+                let log = options.log
+                let (label, name) = (instance.label, service.name)
+                output = EventLoopFutureBox(OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: name) })
+            } catch {
+                setState(instance, .failed("\(error)"))
+                return
+            }
+            instance.generation += 1
+            instance.pid = pid
+            instance.assignedPort = assigned
+            instance.listeningPort = nil
+            instance.startedAt = .now
+            instance.livenessDecision = nil
+            instance.reportedSilence = false
+            instance.health = service.health.map { HealthTracker(check: $0, startedAt: instance.startedAt) }
+            emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .spawned(pid: pid, port: assigned)))
+            setState(instance, service.hasPort || service.health != nil ? .starting : .running)
+
+            let generation = instance.generation
+            let healthTask = Task { await self.healthLoop(instance, generation: generation) }
+            let status = await ChildProcesses.shared.exitStatus(of: pid)
+            healthTask.cancel()
+            // The leader is gone; end whatever it left in its group (workers, `sh -c 'a & b'`).
+            await endGroup(pid, signal: SIGKILL, timeout: .seconds(2))
+            watchdog?.forget(pid)
+            try? await output.future.get()
+            instance.pid = nil
+            instance.listeningPort = nil
+            routes.set(service: service.name, instance: instance.label, endpoint: nil)
+
+            if stopping {
+                setState(instance, .stopped)
+                return
+            }
+            let decision = instance.livenessDecision ?? instance.restarts.exited(status, at: .now)
+            switch decision {
+            case .stay:
+                setState(instance, status.succeeded ? .completed : .exited(status))
+                return
+            case .giveUp(let reason):
+                setState(instance, .failed(reason))
+                return
+            case .restart(let delay):
+                emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .state(.exited(status))))
+                setState(instance, .restarting(after: delay))
+                await sleepUnlessStopping(delay)
+            }
+        }
+        setState(instance, .stopped)
+    }
+
+    /// Probes an instance while this generation of it runs; turns results into state, routes and liveness restarts.
+    func healthLoop(_ instance: Instance, generation: Int) async {
+        guard let check = instance.service.health else { return }
+        let probe = HealthProbe(group: group)
+        let environment = (try? serviceEnvironment().environment(
+            for: instance.service, in: manifest, instance: .init(index: instance.index, port: instance.assignedPort))) ?? [:]
+        while !Task.isCancelled, instance.generation == generation, instance.pid != nil {
+            // Until the first success probe quickly (like compose's start_interval), so "healthy" follows
+            // "listening" within a few milliseconds; then at the configured interval.
+            let fast = instance.state != .healthy && ContinuousClock.now - instance.startedAt < check.startPeriod
+            try? await Task.sleep(for: fast ? .milliseconds(25) : check.interval)
+            guard !Task.isCancelled, instance.generation == generation, instance.pid != nil, !stopping else { return }
+            let port = instance.listeningPort ?? (check.probe == .tcp || isHTTP(check.probe) ? nil : instance.assignedPort)
+            if port == nil, check.probe != .tcp, !isHTTP(check.probe) {
+                // exec probes need no port.
+            } else if port == nil {
+                if fast { continue }
+            }
+            let failure = await probe.run(check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
+            guard instance.generation == generation, instance.pid != nil, !stopping else { return }
+            guard var tracker = instance.health else { return }
+            let change = tracker.record(success: failure == nil, error: failure, at: .now)
+            instance.health = tracker
+            switch change {
+            case .healthy?:
+                instance.restarts.becameHealthy(at: .now)
+                publishRoute(instance)
+                setState(instance, .healthy)
+            case .unhealthy?:
+                instance.restarts.becameUnhealthy()
+                routes.set(service: instance.service.name, instance: instance.label, endpoint: nil)
+                setState(instance, .unhealthy(failure ?? "failing"))
+                let decision = instance.restarts.failedLiveness(at: .now)
+                instance.livenessDecision = decision
+                if let pid = instance.pid {
+                    Task { await self.endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout) }
+                }
+                return
+            default:
+                break
+            }
+        }
+    }
+
+    private func isHTTP(_ probe: HealthCheck.Probe) -> Bool {
+        if case .http = probe { return true }
+        return false
+    }
+
+    func publishRoute(_ instance: Instance) {
+        guard let port = instance.listeningPort ?? instance.assignedPort, instance.service.hasPort else { return }
+        routes.set(service: instance.service.name, instance: instance.label, endpoint: .init(instance: instance.label, port: port))
+    }
+
+    /// True for processes in a group devhost started (so "port taken" never blames our own instance).
+    func ownsProcess(_ pid: pid_t) -> Bool {
+        let groups = Set(instances.values.flatMap { $0.compactMap(\.pid) })
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 2 && groups.contains(pid_t(fields[2]) ?? -1)
+    }
+
+    /// Sends `signal` to the group, waits up to `timeout` for every member to go, then SIGKILLs the rest.
+    func endGroup(_ pgid: pid_t, signal: Int32, timeout: Duration) async {
+        guard groupExists(pgid) else { return }
+        signalGroup(pgid, signal)
+        let deadline = ContinuousClock.now + timeout
+        while groupExists(pgid), ContinuousClock.now < deadline, !forced {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if groupExists(pgid) { signalGroup(pgid, SIGKILL) }
+        let hardDeadline = ContinuousClock.now + .seconds(2)
+        while groupExists(pgid), ContinuousClock.now < hardDeadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func sleepUnlessStopping(_ delay: Duration) async {
+        let deadline = ContinuousClock.now + delay
+        while !stopping, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
+        }
+    }
+}
+
+/// Lets an `EventLoopFuture` cross into the actor without a Sendable warning on the closure.
+struct EventLoopFutureBox: @unchecked Sendable {
+    let future: EventLoopFuture<Void>
+    init(_ future: EventLoopFuture<Void>) { self.future = future }
+}

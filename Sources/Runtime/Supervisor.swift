@@ -1,0 +1,287 @@
+import CDevhostSpawn
+import DevhostManifest
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Runs a manifest's services as child processes: dependency order, setup, ports, discovery, health,
+/// restarts, and a stop that leaves nothing behind.
+public actor Supervisor {
+    public struct Options: Sendable {
+        /// Services to start (with what they depend on); empty for all.
+        public var services: [String]
+        public var log: LogOutput
+        /// devhost's own environment, inherited by services.
+        public var environment: [String: String]
+        /// How often discovery looks for new listeners while an instance has none yet.
+        public var discoveryTick: Duration
+        public var relays: Bool
+
+        public init(
+            services: [String] = [], log: LogOutput, environment: [String: String] = ProcessInfo.processInfo.environment,
+            discoveryTick: Duration = .milliseconds(20), relays: Bool = true
+        ) {
+            self.services = services
+            self.log = log
+            self.environment = environment
+            self.discoveryTick = discoveryTick
+            self.relays = relays
+        }
+    }
+
+    public let manifest: Manifest
+    public let routes = RouteTable()
+    public nonisolated let stateDirectory: String
+    let options: Options
+    let group: EventLoopGroup
+    let scanner = PortScanner()
+    var instances: [String: [Instance]] = [:]
+    var selected: [Service] = []
+    public private(set) var stablePorts: [String: Int] = [:]
+    var relays: [TCPRelay] = []
+    var watchdog: Watchdog?
+    var stopping = false
+    var forced = false
+    var announcedReady = false
+    var changeWaiters: [CheckedContinuation<Void, Never>] = []
+    var eventStreams: [UUID: AsyncStream<SupervisorEvent>.Continuation] = [:]
+    var serviceTasks: [Task<Void, Never>] = []
+    var discoveryTask: Task<Void, Never>?
+    var stoppedWaiters: [CheckedContinuation<Void, Never>] = []
+    var finished = false
+
+    public init(manifest: Manifest, options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.manifest = manifest
+        self.options = options
+        self.group = group
+        self.stateDirectory = ProjectState(manifest: manifest).root
+    }
+
+    // MARK: Starting
+
+    /// Chooses stable ports, opens their relays, and starts every selected service; returns once
+    /// everything is launched (services come up in the background, in dependency order).
+    public func start() async throws {
+        selected = try Self.selection(options.services, in: manifest)
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        watchdog = try Watchdog()
+        let ported = manifest.services.filter(\.hasPort).map(\.name)
+        let fixed = Set(manifest.services.compactMap { service -> Int? in
+            if case .fixed(let port) = service.port { return port }
+            return nil
+        })
+        stablePorts = try StablePorts(stateDirectory: stateDirectory).assign(ported, avoiding: fixed.union([manifest.proxy.port]))
+        if options.relays {
+            for service in selected where service.hasPort {
+                guard let port = stablePorts[service.name] else { continue }
+                relays.append(try await TCPRelay.start(service: service.name, port: port, routes: routes, group: group))
+            }
+        }
+        for service in selected {
+            instances[service.name] = (1...service.replicas).map { Instance(service: service, index: $0) }
+        }
+        discoveryTask = Task { await self.discoveryLoop() }
+        for service in selected {
+            serviceTasks.append(Task { await self.runService(service) })
+        }
+    }
+
+    /// The named services and, transitively, what they depend on, in start order.
+    static func selection(_ names: [String], in manifest: Manifest) throws -> [Service] {
+        guard !names.isEmpty else { return manifest.startOrder }
+        var wanted = Set<String>()
+        func add(_ name: String) throws {
+            guard let service = manifest.service(named: name) else {
+                throw SupervisorError.unknownService(name, known: manifest.services.map(\.name))
+            }
+            guard wanted.insert(name).inserted else { return }
+            for dependency in service.dependsOn { try add(dependency.service) }
+        }
+        for name in names { try add(name) }
+        return manifest.startOrder.filter { wanted.contains($0.name) }
+    }
+
+    private func runService(_ service: Service) async {
+        for dependency in service.dependsOn {
+            setState(service, .waiting("\(dependency.service) (\(dependency.condition.rawValue))"), announce: false)
+            if let problem = await waitFor(dependency) {
+                setState(service, .failed(problem))
+                return
+            }
+        }
+        if stopping { return }
+        if service.setup != nil, let problem = await runSetup(service) {
+            setState(service, .failed(problem))
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for index in (instances[service.name] ?? []).map(\.index) {
+                group.addTask { await self.runInstance(service: service.name, index: index) }
+            }
+        }
+    }
+
+    private func runInstance(service: String, index: Int) async {
+        guard let instance = instances[service]?.first(where: { $0.index == index }) else { return }
+        await runInstance(instance)
+    }
+
+    /// Suspends until `dependency`'s condition holds; returns why it never will, or nil.
+    private func waitFor(_ dependency: Dependency) async -> String? {
+        while true {
+            if stopping { return "devhost is stopping" }
+            let list = instances[dependency.service] ?? []
+            switch dependency.condition {
+            case .started:
+                if list.contains(where: { $0.pid != nil || $0.state == .completed || $0.isHealthy }) { return nil }
+            case .healthy:
+                if list.contains(where: \.isHealthy) { return nil }
+            case .completed:
+                if !list.isEmpty, list.allSatisfy({ $0.state == .completed }) { return nil }
+            }
+            if let failed = list.first(where: { $0.state.isFinal && $0.state != .completed }) {
+                return "dependency \(dependency.service) \(failed.state)"
+            }
+            if !list.isEmpty, list.allSatisfy({ $0.state.isFinal }) {
+                return "dependency \(dependency.service) ended before it was \(dependency.condition.rawValue)"
+            }
+            await nextChange()
+        }
+    }
+
+    private func runSetup(_ service: Service) async -> String? {
+        let runner = SetupRunner(stateDirectory: stateDirectory)
+        if runner.isUpToDate(service) {
+            emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("up to date, skipped")))
+            return nil
+        }
+        guard let setup = service.setup else { return nil }
+        setState(service, .settingUp)
+        emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("running \(setup)")))
+        do {
+            let environment = try serviceEnvironment().environment(for: service, in: manifest, instance: .init(index: 0, port: nil))
+            let argv = try serviceEnvironment().render(setup, env: environment)
+            let status = try await runCommand(argv, environment: environment, directory: service.cwd, label: "\(service.name):setup", service: service.name)
+            guard status.succeeded else { return "setup \(status)" }
+        } catch {
+            return "setup: \(error)"
+        }
+        runner.markDone(service)
+        emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("done")))
+        return nil
+    }
+
+    /// Runs a command to completion with its output in the log, as part of devhost's process tree.
+    func runCommand(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) async throws -> ExitStatus {
+        let (readFD, writeFD) = try Self.makePipe()
+        let pid: pid_t
+        do {
+            pid = try ChildProcesses.shared.spawn(argv, environment: environment, directory: directory, outputFD: writeFD)
+        } catch {
+            close(readFD)
+            close(writeFD)
+            throw error
+        }
+        close(writeFD)
+        watchdog?.watch(pid)
+        let log = options.log
+        let output = OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) }
+        let status = await ChildProcesses.shared.exitStatus(of: pid)
+        signalGroup(pid, SIGKILL)
+        watchdog?.forget(pid)
+        try? await output.get()
+        return status
+    }
+
+    static func makePipe() throws -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        guard devhost_pipe_cloexec(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EMFILE) }
+        return (fds[0], fds[1])
+    }
+
+    func serviceEnvironment() -> ServiceEnvironment {
+        let ports = stablePorts
+        let manifest = self.manifest
+        return ServiceEnvironment(inherited: options.environment) { reference in
+            guard let port = ports[reference.service] else { return nil }
+            switch reference.field {
+            case .host: return "127.0.0.1"
+            case .port: return String(port)
+            case .url: return "http://127.0.0.1:\(port)"
+            case .publicURL:
+                guard let route = manifest.service(named: reference.service)?.routes.first else { return nil }
+                return "http://\(manifest.host(forRoute: route)):\(manifest.proxy.port)"
+            }
+        }
+    }
+
+    // MARK: State and events
+
+    func setState(_ service: Service, _ state: InstanceState, announce: Bool = true) {
+        for instance in instances[service.name] ?? [] { setState(instance, state, announce: false) }
+        if announce { emit(SupervisorEvent(service: service.name, instance: 0, kind: .state(state))) }
+    }
+
+    func setState(_ instance: Instance, _ state: InstanceState, announce: Bool = true) {
+        guard instance.state != state else { return }
+        instance.state = state
+        if announce { emit(SupervisorEvent(service: instance.service.name, instance: instance.index, kind: .state(state))) }
+        let waiters = changeWaiters
+        changeWaiters = []
+        waiters.forEach { $0.resume() }
+        checkReady()
+    }
+
+    func nextChange() async {
+        await withCheckedContinuation { changeWaiters.append($0) }
+    }
+
+    func emit(_ event: SupervisorEvent) {
+        options.log.event(event.description, service: event.service)
+        for stream in eventStreams.values { stream.yield(event) }
+    }
+
+    /// Every event from now on (tests, the control API, the proxy).
+    public func events() -> AsyncStream<SupervisorEvent> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<SupervisorEvent>.makeStream()
+        eventStreams[id] = continuation
+        continuation.onTermination = { _ in Task { await self.removeStream(id) } }
+        return stream
+    }
+
+    private func removeStream(_ id: UUID) {
+        eventStreams[id] = nil
+    }
+
+    public func snapshot() -> [InstanceSnapshot] {
+        selected.flatMap { instances[$0.name] ?? [] }.map(\.snapshot)
+    }
+
+    /// Announces once that every selected service reached what it is for.
+    private func checkReady() {
+        guard !announcedReady, !stopping else { return }
+        let all = selected.flatMap { instances[$0.name] ?? [] }
+        let ready = all.allSatisfy { instance in
+            switch instance.state {
+            case .healthy, .completed: return true
+            case .running: return instance.service.health == nil
+            default: return false
+            }
+        }
+        if ready {
+            announcedReady = true
+            emit(SupervisorEvent(service: "devhost", instance: 0, kind: .ready))
+        }
+    }
+}
+
+public enum SupervisorError: Error, CustomStringConvertible {
+    case unknownService(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case .unknownService(let name, let known): return "no service named \"\(name)\" (the manifest has: \(known.joined(separator: ", ")))"
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import DevhostManifest
+
+/// What an instance is doing, as `devhost status` and the dashboard show it.
+public enum InstanceState: Sendable, Equatable, CustomStringConvertible {
+    case waiting(String)
+    case settingUp
+    case starting
+    case running
+    case healthy
+    case unhealthy(String)
+    case restarting(after: Duration)
+    case exited(ExitStatus)
+    case completed
+    case failed(String)
+    case stopping
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .waiting(let reason): return "waiting for \(reason)"
+        case .settingUp: return "setting up"
+        case .starting: return "starting"
+        case .running: return "running"
+        case .healthy: return "healthy"
+        case .unhealthy(let reason): return "unhealthy: \(reason)"
+        case .restarting(let delay): return "restarting in \(DurationText.format(delay))"
+        case .exited(let status): return status.description
+        case .completed: return "completed"
+        case .failed(let reason): return "failed: \(reason)"
+        case .stopping: return "stopping"
+        case .stopped: return "stopped"
+        }
+    }
+
+    /// Ended for good: nothing will start this instance again until devhost is told to.
+    public var isFinal: Bool {
+        switch self {
+        case .exited, .completed, .failed, .stopped: return true
+        default: return false
+        }
+    }
+}
+
+/// A change the supervisor announces: printed as devhost's own lines, consumed by tests and the proxy.
+public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case state(InstanceState)
+        case spawned(pid: Int32, port: Int?)
+        case listening(port: Int)
+        case stoppedListening(port: Int)
+        case neverListened(lastLines: [String])
+        case setup(String)
+        case ready
+    }
+
+    public var service: String
+    /// 0 for events about the whole service (setup, failures before any instance ran).
+    public var instance: Int
+    public var kind: Kind
+
+    public var label: String { instance == 0 ? service : "\(service).\(instance)" }
+
+    public var description: String {
+        switch kind {
+        case .state(let state): return "\(label) \(state)"
+        case .spawned(let pid, let port): return "\(label) started (pid \(pid)\(port.map { ", PORT=\($0)" } ?? ""))"
+        case .listening(let port): return "\(label) listening on :\(port)"
+        case .stoppedListening(let port): return "\(label) stopped listening on :\(port)"
+        case .neverListened(let lines):
+            return "\(label) has not listened on any port yet" + (lines.isEmpty ? "" : "; its last lines:\n  " + lines.joined(separator: "\n  "))
+        case .setup(let text): return "\(label) setup: \(text)"
+        case .ready: return "all services are up"
+        }
+    }
+}
+
+/// One instance as `devhost status` reports it.
+public struct InstanceSnapshot: Sendable, Equatable {
+    public var service: String
+    public var index: Int
+    public var pid: Int32?
+    public var assignedPort: Int?
+    public var listeningPort: Int?
+    public var state: InstanceState
+    public var restarts: Int
+    public var label: String { "\(service).\(index)" }
+}

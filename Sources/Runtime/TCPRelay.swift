@@ -1,0 +1,92 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A service's stable loopback port: every connection is relayed, byte for byte, to a healthy instance
+/// (round-robin), so `${api.url}` works for any protocol (HTTP, Postgres, Redis, gRPC) and survives
+/// restarts. A connection that arrives while no instance is healthy waits up to `waitLimit` for one.
+public final class TCPRelay: @unchecked Sendable {
+    public let service: String
+    public let port: Int
+    private let channel: Channel
+
+    public static func start(
+        service: String, port: Int, host: String = "127.0.0.1", routes: RouteTable, group: EventLoopGroup,
+        waitLimit: Duration = .seconds(10)
+    ) async throws -> TCPRelay {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RelayConnector(service: service, routes: routes, waitLimit: waitLimit))
+                }
+            }
+            .bind(host: host, port: port).get()
+        return TCPRelay(service: service, port: channel.localAddress?.port ?? port, channel: channel)
+    }
+
+    private init(service: String, port: Int, channel: Channel) {
+        self.service = service
+        self.port = port
+        self.channel = channel
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Waits for a healthy instance, connects to it from the same event loop, then glues the two channels.
+private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+
+    let service: String
+    let routes: RouteTable
+    let waitLimit: Duration
+
+    init(service: String, routes: RouteTable, waitLimit: Duration) {
+        self.service = service
+        self.routes = routes
+        self.waitLimit = waitLimit
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let loop = context.eventLoop
+        let (service, routes, waitLimit) = (self.service, self.routes, self.waitLimit)
+        loop.makeFutureWithTask { () -> Channel? in
+            var tried = Set<String>()
+            while let endpoint = await routes.next(service, waitingUpTo: tried.isEmpty ? waitLimit : .zero), !tried.contains(endpoint.instance) {
+                tried.insert(endpoint.instance)
+                if let upstream = try? await ClientBootstrap(group: loop)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .connectTimeout(.seconds(2))
+                    .connect(host: endpoint.host, port: endpoint.port).get()
+                {
+                    return upstream
+                }
+            }
+            return nil
+        }.whenComplete { result in
+            guard case .success(let upstream?) = result, channel.isActive else {
+                channel.close(promise: nil)
+                if case .success(let upstream?) = result { upstream.close(promise: nil) }
+                return
+            }
+            let (local, remote) = GlueHandler.matchedPair()
+            do {
+                try channel.pipeline.syncOperations.addHandler(local)
+                try upstream.pipeline.syncOperations.addHandler(remote)
+                channel.pipeline.syncOperations.removeHandler(self, promise: nil)
+                channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
+            } catch {
+                channel.close(promise: nil)
+                upstream.close(promise: nil)
+            }
+        }
+        context.fireChannelActive()
+    }
+}

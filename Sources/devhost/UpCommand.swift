@@ -1,0 +1,94 @@
+import ArgumentParser
+import DevhostManifest
+import DevhostRuntime
+import Dispatch
+import Foundation
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start the services in devhost.yml and keep them running until Ctrl-C.",
+        discussion: """
+            Naming services starts them and what they depend on. Ctrl-C stops everything in reverse
+            dependency order (stop_signal, then SIGKILL after stop_timeout); a second Ctrl-C kills at once.
+            """
+    )
+
+    @OptionGroup var manifestOptions: ManifestOptions
+
+    @Argument(help: "Services to start (default: all).")
+    var services: [String] = []
+
+    @Flag(help: "Prefix every line with the time.")
+    var timestamps = false
+
+    func run() async throws {
+        let manifest = try manifestOptions.load()
+        let out = Console.standardOutput
+        let log = LogOutput(
+            options: .init(colored: out.colored, timestamps: timestamps, directory: ProjectState(manifest: manifest).logs),
+            labels: manifest.services.flatMap { service in (1...service.replicas).map { "\(service.name).\($0)" } })
+        let supervisor = Supervisor(manifest: manifest, options: .init(services: services, log: log))
+        let signals = SignalRelay { force in
+            Task { await supervisor.stop(force: force) }
+        }
+        defer { signals.cancel() }
+        do {
+            try await supervisor.start()
+        } catch {
+            await supervisor.stop()
+            throw CommandFailure(message: "\(error)")
+        }
+        let events = await supervisor.events()
+        let summary = Task {
+            for await event in events where event.kind == .ready {
+                let ports = await supervisor.stablePorts
+                Self.printSummary(manifest: manifest, ports: ports, log: log)
+            }
+        }
+        await supervisor.waitUntilStopped()
+        summary.cancel()
+        let failed = await supervisor.snapshot().filter { if case .failed = $0.state { return true } else { return false } }
+        if !failed.isEmpty, !signals.received {
+            throw CommandFailure(message: failed.map { "\($0.label) \($0.state)" }.joined(separator: "; "))
+        }
+    }
+
+    static func printSummary(manifest: Manifest, ports: [String: Int], log: LogOutput) {
+        for service in manifest.services {
+            guard let port = ports[service.name] else { continue }
+            log.event("\(service.name) → http://127.0.0.1:\(port) (stable address, \("${\(service.name).url}"))")
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a graceful stop, and a second one into a forced stop.
+final class SignalRelay: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var count = 0
+
+    init(_ handler: @escaping @Sendable (_ force: Bool) -> Void) {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                let seen = self.lock.withLock { () -> Int in
+                    self.count += 1
+                    return self.count
+                }
+                if seen == 1 { Console.standardError.line("\nstopping (Ctrl-C again to kill at once)") }
+                handler(seen > 1)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var received: Bool { lock.withLock { count > 0 } }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+    }
+}
