@@ -73,6 +73,8 @@ public final class ChildProcesses: @unchecked Sendable {
             }
         }
         if pid > 0 {
+            // A status left by an earlier process with this pid (one nobody waited for) is stale now.
+            finished[pid] = nil
             tracked.insert(pid)
             spawnsSinceIdle += 1
             lock.signal()

@@ -64,6 +64,7 @@ extension Supervisor {
             instance.pid = nil
             instance.listeningPort = nil
             routes.set(service: service.name, instance: instance.label, endpoint: nil)
+            notifyChange()
 
             if stopping {
                 setState(instance, .stopped)

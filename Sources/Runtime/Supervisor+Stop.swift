@@ -13,7 +13,7 @@ extension Supervisor {
         }
         guard !stopping else { return }
         stopping = true
-        wakeEveryone()
+        notifyChange()
         for service in selected.reversed() {
             await withTaskGroup(of: Void.self) { group in
                 for instance in instances[service.name] ?? [] {
@@ -23,6 +23,10 @@ extension Supervisor {
                         await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
                     }
                 }
+            }
+            // Dependents are fully down (reaped, output drained) before what they depend on is touched.
+            while (instances[service.name] ?? []).contains(where: { $0.pid != nil }) {
+                await nextChange()
             }
         }
         for task in serviceTasks { await task.value }
@@ -41,11 +45,5 @@ extension Supervisor {
     public func waitUntilStopped() async {
         if finished { return }
         await withCheckedContinuation { stoppedWaiters.append($0) }
-    }
-
-    private func wakeEveryone() {
-        let waiters = changeWaiters
-        changeWaiters = []
-        waiters.forEach { $0.resume() }
     }
 }

@@ -226,10 +226,25 @@ public actor Supervisor {
         guard instance.state != state else { return }
         instance.state = state
         if announce { emit(SupervisorEvent(service: instance.service.name, instance: instance.index, kind: .state(state))) }
+        notifyChange()
+        checkReady()
+        checkAllEnded()
+    }
+
+    /// When nothing is left running or coming (every instance completed, exited or failed), devhost
+    /// stops, as `docker compose up` does, rather than sit idle.
+    private func checkAllEnded() {
+        guard !stopping, !selected.isEmpty else { return }
+        let all = selected.flatMap { instances[$0.name] ?? [] }
+        guard all.allSatisfy({ $0.state.isFinal }) else { return }
+        emit(SupervisorEvent(service: "devhost", instance: 0, kind: .allEnded))
+        Task { await self.stop() }
+    }
+
+    func notifyChange() {
         let waiters = changeWaiters
         changeWaiters = []
         waiters.forEach { $0.resume() }
-        checkReady()
     }
 
     func nextChange() async {

@@ -51,6 +51,7 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
         case neverListened(lastLines: [String])
         case setup(String)
         case ready
+        case allEnded
     }
 
     public var service: String
@@ -70,6 +71,7 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
             return "\(label) has not listened on any port yet" + (lines.isEmpty ? "" : "; its last lines:\n  " + lines.joined(separator: "\n  "))
         case .setup(let text): return "\(label) setup: \(text)"
         case .ready: return "all services are up"
+        case .allEnded: return "nothing is left running"
         }
     }
 }
