@@ -22,10 +22,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Swift Testing only: its summary line is what CI reads.
+# Swift Testing only: its summary line is what CI reads. Serial: tests start real servers and pip installs,
+# and two cores shared by parallel suites turn timing into flakiness.
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest
+	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 
 demo: build
 	$(BIN_DEBUG) up -f $(DEMO)

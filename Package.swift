@@ -61,7 +61,7 @@ let package = Package(
             ],
             path: "Sources/devhost"
         ),
-        .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest"], path: "Tests/Support"),
+        .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest", "DevhostRuntime", "CDevhostSpawn"], path: "Tests/Support"),
         .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest", "DevhostTestSupport"], path: "Tests/ManifestTests"),
         .testTarget(
             name: "ComposeTests", dependencies: ["DevhostCompose", "DevhostManifest", "DevhostTestSupport", "Yams"],

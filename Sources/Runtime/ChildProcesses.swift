@@ -77,7 +77,7 @@ public final class ChildProcesses: @unchecked Sendable {
             finished[pid] = nil
             tracked.insert(pid)
             spawnsSinceIdle += 1
-            lock.signal()
+            lock.broadcast()
         }
         let error = errno
         lock.unlock()
@@ -100,6 +100,21 @@ public final class ChildProcesses: @unchecked Sendable {
             waiters[pid, default: []].append(continuation)
             lock.unlock()
         }
+    }
+
+    /// The exit status if the child has exited and nobody has taken it yet.
+    public func peekStatus(of pid: pid_t) -> ExitStatus? {
+        lock.lock()
+        defer { lock.unlock() }
+        return finished[pid]
+    }
+
+    /// Blocks the calling thread until the child exits (for synchronous callers such as tests and CLIs).
+    public func waitBlocking(for pid: pid_t) -> ExitStatus {
+        lock.lock()
+        defer { lock.unlock() }
+        while finished[pid] == nil { lock.wait() }
+        return finished.removeValue(forKey: pid)!
     }
 
     private func startReaper() {
@@ -137,7 +152,10 @@ public final class ChildProcesses: @unchecked Sendable {
             return
         }
         let continuations = waiters.removeValue(forKey: pid) ?? []
-        if continuations.isEmpty { finished[pid] = status }
+        if continuations.isEmpty {
+            finished[pid] = status
+            lock.broadcast()
+        }
         lock.unlock()
         for continuation in continuations { continuation.resume(returning: status) }
     }

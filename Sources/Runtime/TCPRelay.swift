@@ -57,20 +57,17 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
         let channel = context.channel
         let loop = context.eventLoop
         let (service, routes, waitLimit) = (self.service, self.routes, self.waitLimit)
-        loop.makeFutureWithTask { () -> Channel? in
-            var tried = Set<String>()
-            while let endpoint = await routes.next(service, waitingUpTo: tried.isEmpty ? waitLimit : .zero), !tried.contains(endpoint.instance) {
-                tried.insert(endpoint.instance)
-                if let upstream = try? await ClientBootstrap(group: loop)
-                    .channelOption(.allowRemoteHalfClosure, value: true)
-                    .connectTimeout(.seconds(2))
-                    .connect(host: endpoint.host, port: endpoint.port).get()
-                {
-                    return upstream
-                }
+        // The usual case takes no detour through Swift concurrency: a healthy instance is known now.
+        let upstream: EventLoopFuture<Channel?>
+        if let endpoint = routes.next(service) {
+            upstream = Self.connect(endpoint, on: loop).flatMap { channel in
+                if let channel { return loop.makeSucceededFuture(channel) }
+                return Self.waitAndConnect(service: service, routes: routes, waitLimit: .zero, tried: [endpoint.instance], on: loop)
             }
-            return nil
-        }.whenComplete { result in
+        } else {
+            upstream = Self.waitAndConnect(service: service, routes: routes, waitLimit: waitLimit, tried: [], on: loop)
+        }
+        upstream.whenComplete { result in
             guard case .success(let upstream?) = result, channel.isActive else {
                 channel.close(promise: nil)
                 if case .success(let upstream?) = result { upstream.close(promise: nil) }
@@ -88,5 +85,28 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
             }
         }
         context.fireChannelActive()
+    }
+
+    private static func connect(_ endpoint: RouteTable.Endpoint, on loop: EventLoop) -> EventLoopFuture<Channel?> {
+        ClientBootstrap(group: loop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connectTimeout(.seconds(2))
+            .connect(host: endpoint.host, port: endpoint.port)
+            .map { Optional($0) }
+            .recover { _ in nil }
+    }
+
+    /// Waits for an instance to become healthy, then tries each healthy one not tried yet.
+    private static func waitAndConnect(
+        service: String, routes: RouteTable, waitLimit: Duration, tried: Set<String>, on loop: EventLoop
+    ) -> EventLoopFuture<Channel?> {
+        loop.makeFutureWithTask { () -> Channel? in
+            var tried = tried
+            while let endpoint = await routes.next(service, waitingUpTo: tried.isEmpty ? waitLimit : .zero), !tried.contains(endpoint.instance) {
+                tried.insert(endpoint.instance)
+                if let channel = try? await connect(endpoint, on: loop).get() { return channel }
+            }
+            return nil
+        }
     }
 }

@@ -22,7 +22,7 @@ import Testing
 
         let port = try freePort()
         let env = try ServiceEnvironment(inherited: inherited).environment(for: service, in: manifest, instance: .init(index: 1, port: port))
-        let server = try ChildProcess(argv: service.command.argv, directory: service.cwd, environment: env, newSession: true)
+        let server = try ChildProcess(argv: service.command.argv, directory: service.cwd, environment: env)
         defer { server.stop() }
         guard case .http(let path)? = service.health?.probe else {
             Issue.record("\(template) has no http health check")

@@ -138,7 +138,7 @@ import Testing
         ])
         var environment = ProcessInfo.processInfo.environment
         environment["DEVHOST_TEST_MARKER"] = marker
-        let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment, newSession: true)
+        let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment)
         defer { devhost.stop() }
         let up = waitUntil(timeout: 30) { devhost.output.contains("all services are up") }
         #expect(up, "\(devhost.output)")
@@ -154,7 +154,7 @@ import Testing
         let project = try TempProject(["devhost.yml": "services:\n  tree: { command: \"sleep 300 & wait\", port: none }\n"])
         var environment = ProcessInfo.processInfo.environment
         environment["DEVHOST_TEST_MARKER"] = marker
-        let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment, newSession: true)
+        let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment)
         defer { devhost.stop() }
         #expect(waitUntil(timeout: 30) { devhost.output.contains("all services are up") })
         kill(devhost.pid, SIGINT)
