@@ -1,4 +1,6 @@
 #ifndef DEVHOST_CLIBGIT2_SHIM_H
 #define DEVHOST_CLIBGIT2_SHIM_H
 #include <git2.h>
+#include <git2/sys/odb_backend.h>
+#include <git2/sys/mempack.h>
 #endif

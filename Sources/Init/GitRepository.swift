@@ -11,11 +11,17 @@ public enum Git {
         public var description: String { "git: \(operation) failed: \(message)" }
     }
 
-    /// libgit2 keeps global state; initialising once per process is enough.
+    /// libgit2 keeps global state; initialising once per process is enough. Its start-up parses the
+    /// system's CA bundle (a few milliseconds), so `warmUp()` lets it happen while templates render.
     private static let initialised: Bool = {
         git_libgit2_init()
         return true
     }()
+
+    /// Starts libgit2's initialisation on a background thread; the first git call waits for it.
+    public static func warmUp() {
+        Thread.detachNewThread { _ = initialised }
+    }
 
     /// Checks a libgit2 return code. `git_error_last` is per thread, so it is read right here,
     /// before anything else can run on this thread.
@@ -53,6 +59,15 @@ public enum Git {
         try check(code, "init \(directory)")
         defer { git_repository_free(repository) }
 
+        // Objects go to an in-memory backend and land as one packfile: a first commit of a project
+        // would otherwise create a loose object and a fan-out folder per file.
+        var odb: OpaquePointer?
+        try check(git_repository_odb(&odb, repository), "open object database")
+        defer { git_odb_free(odb) }
+        var mempack: UnsafeMutablePointer<git_odb_backend>?
+        try check(git_mempack_new(&mempack), "create in-memory object store")
+        try check(git_odb_add_backend(odb, mempack, 1000), "add in-memory object store")
+
         var index: OpaquePointer?
         try check(git_repository_index(&index, repository), "open index")
         defer { git_index_free(index) }
@@ -77,8 +92,27 @@ public enum Git {
         defer { git_signature_free(signature) }
 
         var commitID = git_oid()
-        try check(git_commit_create(&commitID, repository, "HEAD", signature, signature, "UTF-8", message, tree, 0, nil), "commit")
+        try check(git_commit_create(&commitID, repository, nil, signature, signature, "UTF-8", message, tree, 0, nil), "commit")
+        try writePack(from: mempack, into: odb, repository: repository)
+        // HEAD is updated only once the objects it names are on disk.
+        var reference: OpaquePointer?
+        try check(git_reference_create(&reference, repository, "refs/heads/main", &commitID, 1, message), "update main")
+        git_reference_free(reference)
         return (identity, oidString(commitID))
+    }
+
+    private static func writePack(from mempack: UnsafeMutablePointer<git_odb_backend>?, into odb: OpaquePointer?, repository: OpaquePointer?) throws(Failure) {
+        var pack = git_buf()
+        defer { git_buf_dispose(&pack) }
+        try check(git_mempack_dump(&pack, repository, mempack), "pack objects")
+        var writer: UnsafeMutablePointer<git_odb_writepack>?
+        try check(git_odb_write_pack(&writer, odb, nil, nil), "write pack")
+        guard let writer else { throw Failure(operation: "write pack", message: "no pack writer") }
+        defer { writer.pointee.free(writer) }
+        var progress = git_indexer_progress()
+        try check(writer.pointee.append(writer, pack.ptr, pack.size, &progress), "write pack")
+        try check(writer.pointee.commit(writer, &progress), "write pack")
+        try check(git_mempack_reset(mempack), "reset in-memory object store")
     }
 
     /// Clones `url` (a URL or a local repository path) into `directory` and checks out `ref`

@@ -46,6 +46,7 @@ public struct ProjectGenerator: Sendable {
         let targetState = try Self.inspect(target.path)
         if targetState == .nonEmpty, !options.force { throw InitError.targetNotEmpty(target.path) }
 
+        if options.git { Git.warmUp() }
         let checkout = try source.checkout()
         defer { if let temporary = checkout.temporary { try? FileManager.default.removeItem(atPath: temporary) } }
         let definition = try TemplateDefinition.load(from: checkout.directory)
@@ -142,7 +143,7 @@ public struct ProjectGenerator: Sendable {
         let url = staging.appendingPathComponent(Self.recordPath)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url)
+            try FileWriter.write(text.utf8, to: url.path)
         } catch {
             throw InitError.io("cannot write \(Self.recordPath): \(error.localizedDescription)")
         }

@@ -81,7 +81,9 @@ extension YAMLNode {
     public static func parse(_ text: String, file: String) throws(ManifestError) -> YAMLNode? {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // The basic resolver skips Yams' regex-based tag resolution (slow to compile at start-up):
+            // devhost types scalars itself, and keeps `quoted` to tell "8000" from 8000.
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw ManifestError([ManifestIssue(yamlError: error, file: file)])
         } catch {

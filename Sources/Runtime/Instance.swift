@@ -8,6 +8,8 @@ final class Instance {
     var pid: pid_t?
     var assignedPort: Int?
     var listeningPort: Int?
+    /// The LISTEN socket behind `listeningPort`; while it is in the kernel's table the port stands.
+    var listeningInode: UInt64?
     var state: InstanceState = .waiting("start")
     var startedAt: ContinuousClock.Instant = .now
     var health: HealthTracker?

@@ -17,7 +17,7 @@ public struct PortScanner: Sendable {
     public func listeningSockets() -> [UInt64: Int] {
         var sockets: [UInt64: Int] = [:]
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            let text = Self.readProcFile(table)
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
@@ -39,11 +39,10 @@ public struct PortScanner: Sendable {
 
     public func members(ofGroups groups: Set<pid_t>) -> [pid_t: [pid_t]] {
         var result: [pid_t: [pid_t]] = [:]
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return result }
-        for entry in entries {
-            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
+        for entry in Self.entries(of: "/proc") {
+            guard let pid = pid_t(entry) else { continue }
+            let stat = Self.readProcFile("/proc/\(pid)/stat")
+            guard let close = stat.lastIndex(of: ")") else { continue }
             // Fields after the command name: state ppid pgrp ...
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 2, let group = pid_t(fields[2]), groups.contains(group) else { continue }
@@ -56,7 +55,7 @@ public struct PortScanner: Sendable {
     public func socketInodes(of pid: pid_t) -> Set<UInt64> {
         var inodes = Set<UInt64>()
         let folder = "/proc/\(pid)/fd"
-        guard let fds = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return inodes }
+        let fds = Self.entries(of: folder)
         var buffer = [CChar](repeating: 0, count: 64)
         for fd in fds {
             let length = readlink("\(folder)/\(fd)", &buffer, buffer.count - 1)
@@ -73,12 +72,46 @@ public struct PortScanner: Sendable {
     /// The process holding a LISTEN socket on `port`, if any (for "port taken" errors).
     public func owner(ofPort port: Int) -> (pid: pid_t, command: String)? {
         let inodes = Set(listeningSockets().filter { $0.value == port }.keys)
-        guard !inodes.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        for entry in entries {
+        guard !inodes.isEmpty else { return nil }
+        for entry in Self.entries(of: "/proc") {
             guard let pid = pid_t(entry), !socketInodes(of: pid).isDisjoint(with: inodes) else { continue }
             return (pid, commandLine(of: pid))
         }
         return (0, "a process devhost cannot see")
+    }
+
+    /// Reads a /proc file to its end. They report a size of 0, and Foundation's readers can stop
+    /// after the first page: a busy /proc/net/tcp (probes leave TIME_WAIT lines) would lose listeners.
+    static func readProcFile(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count > 0 {
+                bytes.append(contentsOf: chunk[0..<count])
+            } else if count < 0, errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Directory entries, read with readdir so that entries vanishing meanwhile (fds closing, processes
+    /// exiting) cost only themselves; Foundation's listing throws away the whole result on such a race.
+    static func entries(of path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     public func isListening(port: Int) -> Bool {

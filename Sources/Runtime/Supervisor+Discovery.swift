@@ -8,20 +8,23 @@ extension Supervisor {
         var lastInodes = Set<UInt64>()
         while !stopping {
             let running = selected.filter(\.hasPort).flatMap { instances[$0.name] ?? [] }.filter { $0.pid != nil }
-            let waiting = running.contains { $0.listeningPort == nil }
+            var waiting = false
             if !running.isEmpty {
                 let sockets = scanner.listeningSockets()
                 let inodes = Set(sockets.keys)
-                if inodes != lastInodes {
+                // An instance whose listening socket is still in the table needs no look at its processes.
+                let unknown = running.filter { instance in instance.listeningInode.map { sockets[$0] == nil } ?? true }
+                waiting = !unknown.isEmpty
+                if !unknown.isEmpty, inodes != lastInodes {
                     lastInodes = inodes
-                    let members = scanner.members(ofGroups: Set(running.compactMap(\.pid)))
-                    for instance in running {
+                    let members = scanner.members(ofGroups: Set(unknown.compactMap(\.pid)))
+                    for instance in unknown {
                         guard let pgid = instance.pid else { continue }
-                        var ports = Set<Int>()
+                        var found: [(port: Int, inode: UInt64)] = []
                         for pid in members[pgid] ?? [] {
-                            for inode in scanner.socketInodes(of: pid) { if let port = sockets[inode] { ports.insert(port) } }
+                            for inode in scanner.socketInodes(of: pid) { if let port = sockets[inode] { found.append((port, inode)) } }
                         }
-                        update(instance, listening: ports)
+                        update(instance, listening: found)
                     }
                 }
                 reportSilentInstances(running)
@@ -30,14 +33,15 @@ extension Supervisor {
         }
     }
 
-    private func update(_ instance: Instance, listening ports: Set<Int>) {
+    private func update(_ instance: Instance, listening found: [(port: Int, inode: UInt64)]) {
         // Prefer the port devhost assigned; otherwise the lowest (a debug port usually sits higher).
-        let chosen = instance.assignedPort.flatMap { ports.contains($0) ? $0 : nil } ?? ports.min()
-        guard chosen != instance.listeningPort else { return }
+        let chosen = found.first { $0.port == instance.assignedPort } ?? found.min { $0.port < $1.port }
+        instance.listeningInode = chosen?.inode
+        guard chosen?.port != instance.listeningPort else { return }
         let previous = instance.listeningPort
-        instance.listeningPort = chosen
+        instance.listeningPort = chosen?.port
         let service = instance.service
-        if let port = chosen {
+        if let port = chosen?.port {
             emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .listening(port: port)))
             if service.health == nil {
                 publishRoute(instance)
@@ -47,10 +51,8 @@ extension Supervisor {
             }
         } else if let previous {
             emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .stoppedListening(port: previous)))
-            if service.health == nil {
-                routes.set(service: service.name, instance: instance.label, endpoint: nil)
-                setState(instance, .running)
-            }
+            routes.set(service: service.name, instance: instance.label, endpoint: nil)
+            if service.health == nil { setState(instance, .running) }
         }
     }
 

@@ -46,6 +46,7 @@ extension Supervisor {
             instance.pid = pid
             instance.assignedPort = assigned
             instance.listeningPort = nil
+            instance.listeningInode = nil
             instance.startedAt = .now
             instance.livenessDecision = nil
             instance.reportedSilence = false
@@ -63,6 +64,7 @@ extension Supervisor {
             try? await output.future.get()
             instance.pid = nil
             instance.listeningPort = nil
+            instance.listeningInode = nil
             routes.set(service: service.name, instance: instance.label, endpoint: nil)
             notifyChange()
 
@@ -144,7 +146,8 @@ extension Supervisor {
     /// True for processes in a group devhost started (so "port taken" never blames our own instance).
     func ownsProcess(_ pid: pid_t) -> Bool {
         let groups = Set(instances.values.flatMap { $0.compactMap(\.pid) })
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        let stat = PortScanner.readProcFile("/proc/\(pid)/stat")
+        guard let close = stat.lastIndex(of: ")") else { return false }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 2 && groups.contains(pid_t(fields[2]) ?? -1)
     }

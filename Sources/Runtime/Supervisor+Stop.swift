@@ -14,18 +14,22 @@ extension Supervisor {
         guard !stopping else { return }
         stopping = true
         notifyChange()
-        for service in selected.reversed() {
+        // Services stop in waves: a service goes once everything that depends on it is down, and
+        // services of one wave go together (a hundred independent services stop in one step).
+        for wave in stopWaves() {
             await withTaskGroup(of: Void.self) { group in
-                for instance in instances[service.name] ?? [] {
-                    guard let pid = instance.pid else { continue }
-                    setState(instance, .stopping)
-                    group.addTask {
-                        await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
+                for service in wave {
+                    for instance in instances[service.name] ?? [] {
+                        guard let pid = instance.pid else { continue }
+                        setState(instance, .stopping)
+                        group.addTask {
+                            await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
+                        }
                     }
                 }
             }
             // Dependents are fully down (reaped, output drained) before what they depend on is touched.
-            while (instances[service.name] ?? []).contains(where: { $0.pid != nil }) {
+            while wave.contains(where: { service in (instances[service.name] ?? []).contains { $0.pid != nil } }) {
                 await nextChange()
             }
         }
@@ -39,6 +43,22 @@ extension Supervisor {
         stoppedWaiters = []
         waiters.forEach { $0.resume() }
         for stream in eventStreams.values { stream.finish() }
+    }
+
+    /// Selected services grouped for stopping: each wave holds the services whose dependents are all
+    /// in earlier waves.
+    func stopWaves() -> [[Service]] {
+        var depth: [String: Int] = [:]
+        func level(_ service: Service) -> Int {
+            if let known = depth[service.name] { return known }
+            let dependents = selected.filter { $0.dependsOn.contains { $0.service == service.name } }
+            let value = (dependents.map(level).max() ?? -1) + 1
+            depth[service.name] = value
+            return value
+        }
+        let levels = selected.map { ($0, level($0)) }
+        let count = (levels.map(\.1).max() ?? -1) + 1
+        return (0..<count).map { wave in levels.filter { $0.1 == wave }.map(\.0) }
     }
 
     /// Returns once `stop` has finished.

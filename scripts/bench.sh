@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make bench: performance next to anchors measured in the same run (ratios, not absolute targets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BENCH_VENV="${BENCH_VENV:-$PWD/.build/bench-venv}"
+if [ ! -x "$BENCH_VENV/bin/copier" ] || [ ! -x "$BENCH_VENV/bin/cookiecutter" ]; then
+  echo "installing cookiecutter and copier into $BENCH_VENV"
+  python3 -m venv "$BENCH_VENV"
+  "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check cookiecutter copier
+fi
+export DEVHOST="${DEVHOST:-$PWD/.build/release/devhost}"
+"$BENCH_VENV/bin/python" scripts/bench/init_bench.py
+python3 scripts/bench/up_bench.py
