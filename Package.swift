@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "DevhostManifest", "DevhostCompose", "DevhostInit", "DevhostRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/devhost"

@@ -58,9 +58,9 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     /// devhost's own status line about `label` (`api.1 listening on :43123`).
-    public func event(_ text: String, service: String? = nil) {
+    public func event(_ text: String, service: String? = nil, label: String = "devhost") {
         lock.withLock {
-            emitLocked(prefix: "devhost", color: "1", text: text)
+            emitLocked(prefix: label, color: "1", text: text)
             if let service { appendLocked("[devhost] " + text, service: service) }
         }
     }

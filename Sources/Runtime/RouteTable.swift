@@ -11,6 +11,8 @@ public final class RouteTable: @unchecked Sendable {
 
     private let lock = NSLock()
     private var endpoints: [String: [String: Endpoint]] = [:]
+    /// Instances set aside after a connect failure or reset, until the given time.
+    private var suspended: [String: ContinuousClock.Instant] = [:]
     private var cursor: [String: Int] = [:]
     private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
@@ -33,10 +35,14 @@ public final class RouteTable: @unchecked Sendable {
         lock.withLock { (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance } }
     }
 
-    /// Round-robin over the healthy instances.
-    public func next(_ service: String) -> Endpoint? {
+    /// Round-robin over the healthy instances, skipping `excluding` and recently failed ones (unless
+    /// nothing else is left).
+    public func next(_ service: String, excluding: Set<String> = []) -> Endpoint? {
         lock.withLock {
-            let list = (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance }
+            let all = (endpoints[service] ?? [:]).values.filter { !excluding.contains($0.instance) }.sorted { $0.instance < $1.instance }
+            let now = ContinuousClock.now
+            let usable = all.filter { (suspended[service + "/" + $0.instance] ?? now) <= now }
+            let list = usable.isEmpty ? all : usable
             guard !list.isEmpty else { return nil }
             let index = (cursor[service] ?? 0) % list.count
             cursor[service] = index + 1
@@ -44,9 +50,14 @@ public final class RouteTable: @unchecked Sendable {
         }
     }
 
+    /// Passive health: an instance that refused or reset a connection gets no new traffic for a while.
+    public func suspend(service: String, instance: String, for duration: Duration) {
+        lock.withLock { suspended[service + "/" + instance] = ContinuousClock.now + duration }
+    }
+
     /// Waits up to `limit` for a healthy instance (a service that is starting just looks slow).
-    public func next(_ service: String, waitingUpTo limit: Duration) async -> Endpoint? {
-        if let endpoint = next(service) { return endpoint }
+    public func next(_ service: String, waitingUpTo limit: Duration, excluding: Set<String> = []) async -> Endpoint? {
+        if let endpoint = next(service, excluding: excluding) { return endpoint }
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             await withTaskGroup(of: Void.self) { group in
@@ -64,11 +75,11 @@ public final class RouteTable: @unchecked Sendable {
                 await group.next()
                 group.cancelAll()
             }
-            if let endpoint = next(service) { return endpoint }
+            if let endpoint = next(service, excluding: excluding) { return endpoint }
         }
         // Wake anyone still parked so no continuation leaks.
         let stale = lock.withLock { waiters.removeValue(forKey: service) ?? [] }
         stale.forEach { $0.resume() }
-        return next(service)
+        return next(service, excluding: excluding)
     }
 }

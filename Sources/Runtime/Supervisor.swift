@@ -30,7 +30,8 @@ public actor Supervisor {
     }
 
     public let manifest: Manifest
-    public let routes = RouteTable()
+    public nonisolated let routes = RouteTable()
+    public nonisolated let board = StatusBoard()
     public nonisolated let stateDirectory: String
     let options: Options
     let group: EventLoopGroup
@@ -225,6 +226,7 @@ public actor Supervisor {
     func setState(_ instance: Instance, _ state: InstanceState, announce: Bool = true) {
         guard instance.state != state else { return }
         instance.state = state
+        board.set(service: instance.service.name, instance: instance.label, state: state.description)
         if announce { emit(SupervisorEvent(service: instance.service.name, instance: instance.index, kind: .state(state))) }
         notifyChange()
         checkReady()

@@ -3,6 +3,7 @@ import DevhostManifest
 import DevhostRuntime
 import Dispatch
 import Foundation
+import NIOPosix
 
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,11 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(help: "Prefix every line with the time.")
     var timestamps = false
 
+    @OptionGroup var proxyOptions: ProxyOptions
+
+    @Flag(name: .customLong("no-proxy"), help: "Do not start the reverse proxy (stable service ports still work).")
+    var noProxy = false
+
     func run() async throws {
         let manifest = try manifestOptions.load()
         let out = Console.standardOutput
@@ -33,20 +39,38 @@ struct UpCommand: AsyncParsableCommand {
             Task { await supervisor.stop(force: force) }
         }
         defer { signals.cancel() }
+        var proxy: ProxyServer?
         do {
+            if !noProxy {
+                let board = supervisor.board
+                let context = ProxyContext(
+                    routes: ProxyRoutes(ProxyRoutes.routes(for: manifest)), instances: supervisor.routes, settings: try proxyOptions.settings(),
+                    log: log, describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
+                let port = try proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)
+                do {
+                    proxy = try await ProxyServer.start(host: manifest.proxy.bind, port: port, context: context, group: MultiThreadedEventLoopGroup.singleton)
+                } catch {
+                    let holder = PortScanner().owner(ofPort: port).map { " by pid \($0.pid) (\($0.command))" } ?? ""
+                    throw CommandFailure(message: "cannot listen on \(manifest.proxy.bind):\(port)\(holder.isEmpty ? "" : ": it is taken" + holder) (use --proxy-port or DEVHOST_PROXY_PORT)")
+                }
+            }
             try await supervisor.start()
         } catch {
             await supervisor.stop()
+            await proxy?.close()
+            if let failure = error as? CommandFailure { throw failure }
             throw CommandFailure(message: "\(error)")
         }
         let events = await supervisor.events()
+        let proxyPort = proxy?.port
         let summary = Task {
             for await event in events where event.kind == .ready {
                 let ports = await supervisor.stablePorts
-                Self.printSummary(manifest: manifest, ports: ports, log: log)
+                Self.printSummary(manifest: manifest, ports: ports, proxyPort: proxyPort, log: log)
             }
         }
         await supervisor.waitUntilStopped()
+        await proxy?.close()
         summary.cancel()
         let failed = await supervisor.snapshot().filter { if case .failed = $0.state { return true } else { return false } }
         if !failed.isEmpty, !signals.received {
@@ -54,10 +78,15 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
-    static func printSummary(manifest: Manifest, ports: [String: Int], log: LogOutput) {
+    static func printSummary(manifest: Manifest, ports: [String: Int], proxyPort: Int?, log: LogOutput) {
         for service in manifest.services {
             guard let port = ports[service.name] else { continue }
-            log.event("\(service.name) → http://127.0.0.1:\(port) (stable address, \("${\(service.name).url}"))")
+            var line = "\(service.name):"
+            if let proxyPort {
+                line += service.routes.map { " http://\(manifest.host(forRoute: $0)):\(proxyPort)" }.joined()
+            }
+            line += "  (services use http://127.0.0.1:\(port), ${\(service.name).url})"
+            log.event(line)
         }
     }
 }

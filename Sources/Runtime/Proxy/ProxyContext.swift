@@ -1,0 +1,71 @@
+import DevhostManifest
+import Foundation
+import NIOCore
+
+/// What every proxy connection shares: routes, the live instance table, settings, logs and metrics.
+public final class ProxyContext: @unchecked Sendable {
+    public struct Settings: Sendable {
+        /// How long a request for a service with no healthy instance waits for one before 503.
+        public var waitForHealthy: Duration = .seconds(10)
+        /// Time for the upstream to start its response before 504.
+        public var upstreamTimeout: Duration = .seconds(60)
+        /// A connection with no request in progress for this long is closed; one stuck mid-request gets 408.
+        public var idleTimeout: Duration = .seconds(60)
+        public var maxURILength = 8192
+        public var maxHeaderBytes = 32 * 1024
+        public var accessLog: AccessLogFormat = .human
+        public init() {}
+    }
+
+    public enum AccessLogFormat: String, Sendable, CaseIterable {
+        case human, json, off
+    }
+
+    public let routes: ProxyRoutes
+    public let instances: RouteTable
+    public let settings: Settings
+    public let metrics = ProxyMetrics()
+    let log: LogOutput?
+    /// Describes a service for the 503 page: its state and last log lines.
+    let describe: @Sendable (String) -> (state: String, lines: [String])
+
+    public init(
+        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: LogOutput? = nil,
+        describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) }
+    ) {
+        self.routes = routes
+        self.instances = instances
+        self.settings = settings
+        self.log = log
+        self.describe = describe
+    }
+
+    /// One access-log line per request. Query strings are left out: they carry OAuth codes and tokens.
+    func access(method: String, host: String, uri: String, status: Int, bytes: Int, duration: Duration, requestID: String, instance: String?) {
+        guard let log, settings.accessLog != .off else { return }
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let ms = Double(DurationText.millisecondsExact(duration))
+        switch settings.accessLog {
+        case .off: return
+        case .human:
+            log.event(String(format: "%@ %@%@ %d %dB %.1fms %@%@", method, host, path, status, bytes, ms, requestID, instance.map { " → \($0)" } ?? ""), label: "proxy")
+        case .json:
+            var line = "{"
+            for (index, pair) in [("method", method), ("host", host), ("path", path), ("request_id", requestID), ("instance", instance ?? "")].enumerated() {
+                if index > 0 { line += "," }
+                JSONValue.escape(pair.0, into: &line)
+                line += ":"
+                JSONValue.escape(pair.1, into: &line)
+            }
+            line += String(format: ",\"status\":%d,\"bytes\":%d,\"duration_ms\":%.3f}", status, bytes, ms)
+            log.event(line, label: "proxy")
+        }
+    }
+}
+
+extension DurationText {
+    static func millisecondsExact(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,89 @@
+import DevhostManifest
+import Foundation
+import NIOHTTP1
+
+/// Responses devhost writes itself: unknown host, no healthy instance, errors, built-in endpoints.
+enum ProxyPages {
+    static func wantsJSON(_ head: HTTPRequestHead) -> Bool {
+        head.headers["accept"].contains { $0.contains("application/json") }
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func html(title: String, body: String) -> String {
+        """
+        <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <style>body{font:15px/1.5 system-ui,sans-serif;margin:3em auto;max-width:46em;color:#222}code,pre{background:#f4f4f4;padding:.1em .3em}pre{padding:1em;overflow:auto}a{color:#0b63c5}</style>
+        </head><body>\(body)</body></html>
+
+        """
+    }
+
+    static func notFound(host: String, routes: [ProxyRoutes.Route], port: Int, json: Bool, requestID: String) -> (String, String) {
+        if json {
+            let list = JSONValue.array(routes.map { .string("http://\($0.host):\(port)/") })
+            let body = JSONValue.object([
+                ("error", .string("no route for \(host)")), ("routes", list), ("request_id", .string(requestID)),
+            ]).serialized()
+            return ("application/json", body)
+        }
+        let items = routes.map { "<li><a href=\"http://\(escape($0.host)):\(port)/\">\(escape($0.host))</a></li>" }.joined()
+        return (
+            "text/html; charset=utf-8",
+            html(
+                title: "No route for \(host)",
+                body: "<h1>No route for <code>\(escape(host))</code></h1><p>devhost serves these hosts:</p><ul>\(items.isEmpty ? "<li>none yet</li>" : items)</ul><p><small>request \(escape(requestID))</small></p>")
+        )
+    }
+
+    static func unavailable(service: String, state: String, lines: [String], json: Bool, requestID: String) -> (String, String) {
+        if json {
+            let body = JSONValue.object([
+                ("error", .string("no healthy instance of \(service)")), ("service", .string(service)), ("state", .string(state)),
+                ("last_lines", .array(lines.map(JSONValue.string))), ("request_id", .string(requestID)),
+            ]).serialized()
+            return ("application/json", body)
+        }
+        let log = lines.isEmpty ? "<p>No output yet.</p>" : "<pre>\(escape(lines.joined(separator: "\n")))</pre>"
+        return (
+            "text/html; charset=utf-8",
+            html(
+                title: "\(service) is not available",
+                body: "<h1><code>\(escape(service))</code> has no healthy instance</h1><p>State: \(escape(state))</p><h2>Last lines</h2>\(log)<p><small>request \(escape(requestID))</small></p>")
+        )
+    }
+
+    static func error(_ status: HTTPResponseStatus, _ message: String, json: Bool, requestID: String) -> (String, String) {
+        if json {
+            return ("application/json", JSONValue.object([("error", .string(message)), ("request_id", .string(requestID))]).serialized())
+        }
+        return ("text/html; charset=utf-8", html(title: "\(status.code) \(status.reasonPhrase)", body: "<h1>\(status.code) \(escape(status.reasonPhrase))</h1><p>\(escape(message))</p><p><small>request \(escape(requestID))</small></p>"))
+    }
+
+    static func health(context: ProxyContext) -> String {
+        JSONValue.object([
+            ("status", .string("ok")),
+            (
+                "routes",
+                .array(context.routes.all.map { route in
+                    var pairs: [(String, JSONValue)] = [("host", .string(route.host))]
+                    switch route.target {
+                    case .service(let name, _):
+                        let healthy = context.instances.healthy(name)
+                        pairs += [
+                            ("service", .string(name)),
+                            ("state", .string(context.describe(name).state)),
+                            ("healthy", .array(healthy.map { .object([("instance", .string($0.instance)), ("port", .int($0.port))]) })),
+                        ]
+                    case .address(let host, let port):
+                        pairs += [("target", .string("\(host):\(port)"))]
+                    }
+                    return .object(pairs)
+                })
+            ),
+        ]).serialized(pretty: true) + "\n"
+    }
+}

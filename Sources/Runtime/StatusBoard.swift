@@ -1,0 +1,22 @@
+import Foundation
+
+/// The latest state of every instance, readable from any thread (the proxy's 503 page reads it on
+/// an event loop without waiting for the supervisor actor).
+public final class StatusBoard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [String: [String: String]] = [:]
+
+    public init() {}
+
+    func set(service: String, instance: String, state: String) {
+        lock.withLock { states[service, default: [:]][instance] = state }
+    }
+
+    /// `api.1 starting, api.2 restarting in 1s`
+    public func summary(of service: String) -> String {
+        lock.withLock {
+            guard let instances = states[service], !instances.isEmpty else { return "not started" }
+            return instances.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import DevhostManifest
+import DevhostRuntime
+import Foundation
+
+/// Proxy settings shared by `devhost up` and `devhost proxy`.
+struct ProxyOptions: ParsableArguments {
+    @Option(name: .customLong("proxy-port"), help: "The proxy's port (default: proxy.port in devhost.yml, $DEVHOST_PROXY_PORT, or 7777).")
+    var port: Int?
+
+    @Option(name: .customLong("log-format"), help: "Access log: human, json or off.")
+    var logFormat: ProxyContext.AccessLogFormat = .human
+
+    @Option(name: .customLong("wait"), help: "How long a request waits for a healthy instance before 503 (e.g. 10s).")
+    var wait: String = "10s"
+
+    func resolvedPort(manifestPort: Int?) throws -> Int {
+        if let port { return port }
+        if let text = ProcessInfo.processInfo.environment["DEVHOST_PROXY_PORT"] {
+            guard let port = Int(text), (1...65535).contains(port) else {
+                throw CommandFailure(message: "DEVHOST_PROXY_PORT=\(text) is not a port number")
+            }
+            return port
+        }
+        return manifestPort ?? ProxySettings.defaultPort
+    }
+
+    func settings() throws -> ProxyContext.Settings {
+        var settings = ProxyContext.Settings()
+        guard let wait = DurationText.parse(self.wait) else { throw CommandFailure(message: "--wait \(self.wait) is not a duration") }
+        settings.waitForHealthy = wait
+        settings.accessLog = logFormat
+        return settings
+    }
+}
+
+extension ProxyContext.AccessLogFormat: ExpressibleByArgument {}
