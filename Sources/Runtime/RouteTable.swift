@@ -14,7 +14,7 @@ public final class RouteTable: @unchecked Sendable {
     /// Instances set aside after a connect failure or reset, until the given time.
     private var suspended: [String: ContinuousClock.Instant] = [:]
     private var cursor: [String: Int] = [:]
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var waiters: [String: [(id: UUID, continuation: CheckedContinuation<Void, Never>)]] = [:]
 
     public init() {}
 
@@ -23,7 +23,7 @@ public final class RouteTable: @unchecked Sendable {
         let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
             if let endpoint {
                 endpoints[service, default: [:]][instance] = endpoint
-                return waiters.removeValue(forKey: service) ?? []
+                return (waiters.removeValue(forKey: service) ?? []).map(\.continuation)
             }
             endpoints[service]?[instance] = nil
             return []
@@ -50,6 +50,14 @@ public final class RouteTable: @unchecked Sendable {
         }
     }
 
+    private func wake(service: String, id: UUID) {
+        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
+            guard let index = waiters[service]?.firstIndex(where: { $0.id == id }) else { return nil }
+            return waiters[service]?.remove(at: index).continuation
+        }
+        continuation?.resume()
+    }
+
     /// Passive health: an instance that refused or reset a connection gets no new traffic for a while.
     public func suspend(service: String, instance: String, for duration: Duration) {
         lock.withLock { suspended[service + "/" + instance] = ContinuousClock.now + duration }
@@ -60,12 +68,13 @@ public final class RouteTable: @unchecked Sendable {
         if let endpoint = next(service, excluding: excluding) { return endpoint }
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
+            let id = UUID()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in
                     await withCheckedContinuation { continuation in
                         let ready: Bool = lock.withLock {
                             if !(endpoints[service] ?? [:]).isEmpty { return true }
-                            waiters[service, default: []].append(continuation)
+                            waiters[service, default: []].append((id, continuation))
                             return false
                         }
                         if ready { continuation.resume() }
@@ -73,13 +82,12 @@ public final class RouteTable: @unchecked Sendable {
                 }
                 group.addTask { try? await Task.sleep(until: deadline) }
                 await group.next()
+                // Whichever finished first, the parked waiter must not outlive this call.
+                wake(service: service, id: id)
                 group.cancelAll()
             }
             if let endpoint = next(service, excluding: excluding) { return endpoint }
         }
-        // Wake anyone still parked so no continuation leaks.
-        let stale = lock.withLock { waiters.removeValue(forKey: service) ?? [] }
-        stale.forEach { $0.resume() }
         return next(service, excluding: excluding)
     }
 }

@@ -26,6 +26,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         var bodySent = false
         var ended = false
         var responseStarted = false
+        var upgrading = false
         var status = 0
         var bytes = 0
         var instance: String?
@@ -342,10 +343,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             current.responseStarted = true
             current.status = Int(head.status.code)
             if head.status == .switchingProtocols, ProxyHeaders.isUpgrade(current.head) {
+                // The decoder still owes this response's end; the pipes are joined after it.
+                current.upgrading = true
                 exchange = current
                 var out = ProxyHeaders.downstreamResponse(head, requestID: current.requestID, closing: false)
                 out.version = current.head.version
-                context.writeAndFlush(wrapOutboundOut(.head(out))).whenComplete { [weak self] _ in self?.switchToRelay() }
+                context.writeAndFlush(wrapOutboundOut(.head(out)), promise: nil)
                 return
             }
             let closing = !current.head.isKeepAlive
@@ -357,6 +360,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable { handler.pauseReading() }
         case .end(let trailers):
+            if current.upgrading {
+                context.flush()
+                switchToRelay()
+                return
+            }
             let keepUpstream = handler.keepAlive
             let closeClient = !current.head.isKeepAlive
             let finished = current

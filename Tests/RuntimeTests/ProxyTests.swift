@@ -1,0 +1,305 @@
+import DevhostManifest
+import DevhostRuntime
+import DevhostTestSupport
+import Foundation
+import NIOPosix
+import Testing
+
+/// A supervised upstream (two replicas of `proxyUpstreamScript`) behind a real proxy on a port the OS chose.
+final class ProxyHarness: @unchecked Sendable {
+    let harness: Harness
+    var proxy: ProxyServer!
+    var routes: ProxyRoutes!
+
+    init(replicas: Int = 2, settings: ProxyContext.Settings = ProxyContext.Settings()) async throws {
+        harness = try Harness(
+            """
+            name: shop
+            services:
+              api:
+                command: python3 upstream.py
+                replicas: \(replicas)
+                route: [api, "@"]
+                health: { http: /healthz, interval: 100ms, retries: 1 }
+            """, files: ["upstream.py": proxyUpstreamScript])
+        try await harness.start()
+        #expect(await harness.waitFor("all services are up"))
+        routes = ProxyRoutes(ProxyRoutes.routes(for: harness.manifest))
+        var quiet = settings
+        quiet.accessLog = .off
+        let board = harness.supervisor.board
+        let context = ProxyContext(routes: routes, instances: harness.supervisor.routes, settings: quiet, describe: { (board.summary(of: $0), ["last line of \($0)"]) })
+        proxy = try await ProxyServer.start(host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton)
+    }
+
+    var base: String { "http://127.0.0.1:\(proxy.port)" }
+
+    func stop() async {
+        await proxy.close()
+        await harness.stop()
+    }
+
+    /// curl with a Host header; returns status, headers (lowercased names) and body.
+    func request(_ path: String, host: String = "api.shop.localhost", args: [String] = []) throws -> (status: Int, headers: [(String, String)], body: String) {
+        let result = try run(["curl", "-s", "-i", "--max-time", "20", "-H", "Host: \(host)"] + args + [base + path])
+        return Self.parse(result.output)
+    }
+
+    static func parse(_ raw: String) -> (status: Int, headers: [(String, String)], body: String) {
+        var text = raw
+        // Skip interim responses (100 Continue).
+        while text.hasPrefix("HTTP/1.1 1"), let end = text.range(of: "\r\n\r\n") { text = String(text[end.upperBound...]) }
+        guard let end = text.range(of: "\r\n\r\n") else { return (0, [], raw) }
+        let lines = text[..<end.lowerBound].split(separator: "\r\n")
+        let status = lines.first.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        let headers = lines.dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        return (status, headers, String(text[end.upperBound...]))
+    }
+}
+
+func header(_ headers: [(String, String)], _ name: String) -> [String] {
+    headers.filter { $0.0 == name }.map(\.1)
+}
+
+func echoed(_ body: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+}
+
+func echoedHeaders(_ body: String) throws -> [String: [String]] {
+    let pairs = (try echoed(body)["headers"] as? [[String]]) ?? []
+    return Dictionary(grouping: pairs, by: { $0[0].lowercased() }).mapValues { $0.map { $0[1] } }
+}
+
+@Suite(.serialized) struct ProxyTests {
+    @Test func routesByHostIgnoringPortAndCase() async throws {
+        let p = try await ProxyHarness()
+        #expect(try p.request("/echo", host: "API.Shop.LocalHost:1234").status == 200)
+        #expect(try p.request("/echo", host: "shop.localhost").status == 200, "@ is the apex")
+        let unknown = try p.request("/", host: "nope.shop.localhost")
+        #expect(unknown.status == 404)
+        #expect(unknown.body.contains("http://api.shop.localhost:\(p.proxy.port)/"))
+        let json = try p.request("/", host: "nope.localhost", args: ["-H", "Accept: application/json"])
+        #expect(json.status == 404)
+        #expect((try echoed(json.body)["routes"] as? [String])?.contains("http://shop.localhost:\(p.proxy.port)/") == true)
+        await p.stop()
+    }
+
+    @Test func targetAndMethodPassThroughUntouched() async throws {
+        let p = try await ProxyHarness()
+        let raw = try p.request("/a%2Fb?x=1&", args: ["--path-as-is"])
+        #expect(try echoed(raw.body)["path"] as? String == "/a%2Fb?x=1&")
+        for method in ["PROPFIND", "PURGE", "DELETE", "OPTIONS"] {
+            let response = try p.request("/echo", args: ["-X", method])
+            #expect(try echoed(response.body)["method"] as? String == method)
+        }
+        await p.stop()
+    }
+
+    @Test func forwardingHeadersAreReplacedAndRequestIDsFlow() async throws {
+        let p = try await ProxyHarness()
+        let spoofed = try p.request("/echo", args: ["-H", "X-Forwarded-For: 6.6.6.6", "-H", "Forwarded: for=6.6.6.6", "-H", "X-Real-IP: 6.6.6.6"])
+        let seen = try echoedHeaders(spoofed.body)
+        #expect(seen["x-forwarded-for"] == ["127.0.0.1"])
+        #expect(seen["x-real-ip"] == nil)
+        #expect(seen["forwarded"] == ["for=127.0.0.1;host=\"api.shop.localhost\";proto=http"])
+        #expect(seen["x-forwarded-proto"] == ["http"])
+        #expect(seen["x-forwarded-host"] == ["api.shop.localhost"])
+        #expect(seen["host"] == ["api.shop.localhost"], "Host is passed on unchanged")
+        let generated = try #require(header(spoofed.headers, "x-request-id").first)
+        #expect(seen["x-request-id"] == [generated])
+        let kept = try p.request("/echo", args: ["-H", "X-Request-ID: abc-123"])
+        #expect(header(kept.headers, "x-request-id") == ["abc-123"])
+        #expect(try echoedHeaders(kept.body)["x-request-id"] == ["abc-123"])
+        let hop = try p.request("/echo", args: ["-H", "Connection: keep-alive, X-Secret", "-H", "X-Secret: 1", "-H", "Proxy-Authorization: x", "-H", "TE: trailers"])
+        let hopSeen = try echoedHeaders(hop.body)
+        #expect(hopSeen["x-secret"] == nil && hopSeen["proxy-authorization"] == nil && hopSeen["te"] == nil)
+        await p.stop()
+    }
+
+    @Test func repeatedHeadersSurviveAndDateIsNotDuplicated() async throws {
+        let p = try await ProxyHarness()
+        let response = try p.request("/cookies")
+        #expect(header(response.headers, "set-cookie") == ["a=1", "b=2"])
+        #expect(header(response.headers, "date").count == 1)
+        #expect(header(response.headers, "server").count == 1)
+        await p.stop()
+    }
+
+    @Test func headAndBodylessStatuses() async throws {
+        let p = try await ProxyHarness()
+        let head = try p.request("/echo", args: ["-I"])
+        #expect(head.status == 200)
+        #expect(head.body.isEmpty)
+        #expect(try p.request("/status/204").status == 204)
+        #expect(try p.request("/status/304").status == 304)
+        await p.stop()
+    }
+
+    @Test func bodiesStreamBothWays() async throws {
+        let p = try await ProxyHarness()
+        let size = 50_000_000
+        let download = try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H", "Host: api.shop.localhost", "\(p.base)/big?n=\(size)"])
+        #expect(download.output == "200 \(size)")
+        let file = p.harness.project.file("upload.bin")
+        try Data(count: 20_000_000).write(to: URL(fileURLWithPath: file))
+        // curl sends Expect: 100-continue for a body this size.
+        let upload = try p.request("/echo", args: ["--data-binary", "@" + file, "-H", "Content-Type: application/octet-stream"])
+        #expect(try echoed(upload.body)["body"] as? Int == 20_000_000)
+        let chunked = try p.request("/echo", args: ["--data-binary", "@" + file, "-H", "Transfer-Encoding: chunked"])
+        #expect(try echoed(chunked.body)["body"] as? Int == 20_000_000)
+        await p.stop()
+    }
+
+    @Test func eventsArriveOneByOne() async throws {
+        let p = try await ProxyHarness()
+        let script = """
+            import socket, time
+            s = socket.create_connection(("127.0.0.1", \(p.proxy.port)))
+            s.sendall(b"GET /sse HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\n\\r\\n")
+            start = time.time(); data = b""; first = None
+            while b"event 2" not in data:
+                chunk = s.recv(4096)
+                if not chunk: break
+                data += chunk
+                if first is None and b"event 0" in data: first = time.time() - start
+            print("%.3f %.3f" % (first, time.time() - start))
+            """
+        let result = try run(["python3", "-c", script])
+        let times = result.output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(times.count == 2, "\(result.output)")
+        if times.count == 2 {
+            #expect(times[0] < 0.25, "the first event must not wait for the last")
+            #expect(times[1] >= 0.55)
+        }
+        await p.stop()
+    }
+
+    @Test func pipelinedRequestsAnswerInOrder() async throws {
+        let p = try await ProxyHarness()
+        let script = """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(p.proxy.port)))
+            req = "GET /echo?n=%d HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\n\\r\\n"
+            s.sendall("".join(req % i for i in range(3)).encode() + b"GET /echo?n=3 HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\nConnection: close\\r\\n\\r\\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+            print(",".join(str(data.find(b"/echo?n=%d" % i)) for i in range(4)))
+            """
+        let positions = try run(["python3", "-c", script]).output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Int($0) }
+        #expect(positions.count == 4 && positions.allSatisfy { $0 >= 0 } && positions == positions.sorted(), "\(positions)")
+        await p.stop()
+    }
+
+    @Test func upgradesBecomeAByteRelay() async throws {
+        let p = try await ProxyHarness()
+        let script = """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(p.proxy.port)))
+            s.sendall(b"GET /upgrade HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n")
+            head = b""
+            while b"\\r\\n\\r\\n" not in head: head += s.recv(1)
+            s.sendall(b"ping-1"); a = s.recv(100)
+            s.sendall(b"ping-2"); b = s.recv(100)
+            print(head.split(b"\\r\\n")[0].decode(), a.decode(), b.decode())
+            """
+        let output = try run(["python3", "-c", script]).output
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "HTTP/1.1 101 Switching Protocols ping-1 ping-2", "\(output)")
+        await p.stop()
+    }
+
+    @Test func limitsHaveClearAnswers() async throws {
+        var settings = ProxyContext.Settings()
+        settings.upstreamTimeout = .seconds(1)
+        let p = try await ProxyHarness(settings: settings)
+        #expect(try p.request("/" + String(repeating: "a", count: 9000)).status == 414)
+        #expect(try p.request("/echo", args: ["-H", "X-Big: " + String(repeating: "b", count: 40_000)]).status == 431)
+        #expect(try p.request("/slow?s=3").status == 504)
+        let malformed = try run(["python3", "-c", """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(p.proxy.port)))
+            s.sendall(b"GARBAGE\\x01 / HTTP/9.9\\r\\n\\r\\n")
+            print(s.recv(100).split(b"\\r\\n")[0].decode())
+            """])
+        #expect(malformed.output.hasPrefix("HTTP/1.1 400"), "\(malformed.output)")
+        #expect(try p.request("/echo").status == 200, "the proxy survives")
+        await p.stop()
+    }
+
+    @Test func aCrashedReplicaCostsNoRequest() async throws {
+        let p = try await ProxyHarness()
+        let victim = try #require(await p.harness.instance("api.1")?.pid)
+        let script = """
+            import http.client, os, signal, sys
+            failures = 0; seen = set()
+            for i in range(300):
+                if i == 50: os.killpg(\(victim), signal.SIGKILL)
+                c = http.client.HTTPConnection("127.0.0.1", \(p.proxy.port), timeout=10)
+                c.request("GET", "/echo", headers={"Host": "api.shop.localhost"})
+                r = c.getresponse(); r.read()
+                if r.status != 200: failures += 1
+                seen.add(r.getheader("X-Instance")); c.close()
+            print(failures, sorted(x for x in seen if x))
+            """
+        let output = try run(["python3", "-c", script]).output
+        #expect(output.hasPrefix("0 "), "failed GETs: \(output)")
+        await p.stop()
+    }
+
+    @Test func noHealthyInstanceWaitsThenAnswers503WithTheState() async throws {
+        var settings = ProxyContext.Settings()
+        settings.waitForHealthy = .milliseconds(800)
+        let p = try await ProxyHarness(replicas: 1, settings: settings)
+        try p.harness.project.write("DOWN", "")
+        #expect(await p.harness.waitFor("api.1 unhealthy"))
+        let response = try p.request("/echo", args: ["-H", "Accept: application/json"])
+        #expect(response.status == 503)
+        let body = try echoed(response.body)
+        #expect(body["service"] as? String == "api")
+        #expect((body["state"] as? String)?.contains("api.1") == true)
+        #expect(body["last_lines"] as? [String] == ["last line of api"])
+        await p.stop()
+    }
+
+    @Test func aRouteChangeUnderLoadFailsNoRequest() async throws {
+        let p = try await ProxyHarness()
+        let load = Task.detached {
+            try run(["python3", "-c", """
+                import http.client
+                failures = 0
+                for i in range(400):
+                    c = http.client.HTTPConnection("127.0.0.1", \(p.proxy.port), timeout=10)
+                    c.request("GET", "/echo", headers={"Host": "api.shop.localhost"})
+                    r = c.getresponse(); r.read(); c.close()
+                    if r.status != 200: failures += 1
+                print(failures)
+                """]).output
+        }
+        for round in 0..<20 {
+            // Swap the whole table: add and drop an extra host while api stays.
+            var routes = ProxyRoutes.routes(for: p.harness.manifest)
+            if round % 2 == 0 { routes.append(.init(host: "extra.shop.localhost", target: .service("api", rewriteHost: true))) }
+            p.routes.replace(with: routes)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let failures = try await load.value
+        #expect(failures.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        await p.stop()
+    }
+
+    @Test func builtInEndpointsLiveUnderTheReservedPrefix() async throws {
+        let p = try await ProxyHarness()
+        _ = try p.request("/echo")
+        let health = try p.request("/_devhost/health")
+        #expect(health.status == 200 && health.body.contains("\"service\": \"api\""))
+        let metrics = try p.request("/_devhost/metrics")
+        #expect(metrics.body.contains("devhost_proxy_requests_total{route=\"api\",status=\"200\"}"))
+        #expect(try p.request("/healthz").status == 200, "the application's own /healthz is not hidden")
+        await p.stop()
+    }
+}
