@@ -14,7 +14,10 @@ struct Devhost: AsyncParsableCommand {
             the same devhost.yml.
             """,
         version: version,
-        subcommands: [InitCommand.self, TemplatesCommand.self, UpCommand.self, ValidateCommand.self, ComposeCommand.self, SchemaCommand.self]
+        subcommands: [
+            InitCommand.self, TemplatesCommand.self, UpCommand.self, ProxyCommand.self, RouteCommand.self, ValidateCommand.self,
+            ComposeCommand.self, SchemaCommand.self, AddAlias.self, ListAlias.self, RemoveAlias.self,
+        ]
     )
 }
 

@@ -40,11 +40,21 @@ struct UpCommand: AsyncParsableCommand {
         }
         defer { signals.cancel() }
         var proxy: ProxyServer?
+        var watcher: Task<Void, Never>?
         do {
             if !noProxy {
                 let board = supervisor.board
+                // Standalone routes (`devhost route add`) are served next to the manifest's.
+                let routes = ProxyRoutes(ProxyRoutes.routes(for: manifest))
+                let file = RouteFile(path: RouteFile.defaultPath())
+                do {
+                    try RouteFileWatcher.apply(file, base: routes.all, to: routes)
+                } catch {
+                    Console.standardError.warning("\(error)")
+                }
+                watcher = RouteFileWatcher.watch(file, base: ProxyRoutes.routes(for: manifest), routes: routes, log: log)
                 let context = ProxyContext(
-                    routes: ProxyRoutes(ProxyRoutes.routes(for: manifest)), instances: supervisor.routes, settings: try proxyOptions.settings(),
+                    routes: routes, instances: supervisor.routes, settings: try proxyOptions.settings(),
                     log: log, describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
                 let port = try proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)
                 do {
@@ -70,6 +80,7 @@ struct UpCommand: AsyncParsableCommand {
             }
         }
         await supervisor.waitUntilStopped()
+        watcher?.cancel()
         await proxy?.close()
         summary.cancel()
         let failed = await supervisor.snapshot().filter { if case .failed = $0.state { return true } else { return false } }
