@@ -11,3 +11,4 @@ fi
 export DEVHOST="${DEVHOST:-$PWD/.build/release/devhost}"
 "$BENCH_VENV/bin/python" scripts/bench/init_bench.py
 python3 scripts/bench/up_bench.py
+scripts/bench/proxy_bench.sh --out .build/proxy-bench.json

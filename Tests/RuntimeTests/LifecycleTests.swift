@@ -85,9 +85,10 @@ import Testing
 
     @Test func stubbornProcessesAreKilledAfterStopTimeout() async throws {
         let harness = try Harness(
-            "services:\n  stubborn: { command: \"trap '' TERM; sleep 300 & wait; sleep 300\", port: none, stop_timeout: 300ms }\n")
+            "services:\n  stubborn: { command: \"trap '' TERM; touch trapped; sleep 300 & wait; sleep 300\", port: none, stop_timeout: 300ms }\n")
         try await harness.start()
-        #expect(await harness.waitFor("stubborn.1 running"))
+        // Stop only once the shell has set its trap (a SIGTERM before that would end it at once).
+        #expect(await eventually { FileManager.default.fileExists(atPath: harness.project.path + "/trapped") })
         let begin = ContinuousClock.now
         await harness.stop()
         let took = ContinuousClock.now - begin
@@ -97,9 +98,9 @@ import Testing
     }
 
     @Test func forcedStopKillsAtOnce() async throws {
-        let harness = try Harness("services:\n  slow: { command: \"trap '' TERM; sleep 300\", port: none, stop_timeout: 60s }\n")
+        let harness = try Harness("services:\n  slow: { command: \"trap '' TERM; touch trapped; sleep 300\", port: none, stop_timeout: 60s }\n")
         try await harness.start()
-        #expect(await harness.waitFor("slow.1 running"))
+        #expect(await eventually { FileManager.default.fileExists(atPath: harness.project.path + "/trapped") })
         let graceful = Task { await harness.stop() }
         #expect(await harness.waitFor("slow.1 stopping"))
         let begin = ContinuousClock.now

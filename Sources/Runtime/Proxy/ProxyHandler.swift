@@ -4,21 +4,24 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One client connection of the reverse proxy. Requests arrive one at a time (the server pipeline
-/// holds pipelined ones back until the previous response ends), each is forwarded to a healthy
-/// instance over an upstream connection owned by this handler and kept alive across requests, and
-/// the response streams back part by part. Everything runs on the client channel's event loop.
+/// One client connection of the reverse proxy. Each request is forwarded to a healthy instance over
+/// an upstream connection owned by this handler and kept alive across requests, and the response
+/// streams back part by part. Pipelined requests wait in a queue until the response before them
+/// ends (NIO's pipelining handler does the same by switching read interest off and on around every
+/// request, two epoll_ctl calls a request). Everything runs on the client channel's event loop.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// The request being served.
-    struct Exchange {
+    /// The request being served (a class: it is updated in place on every part, never copied).
+    final class Exchange {
         var head: HTTPRequestHead
         var host: String
         var requestID: String
         var started: ContinuousClock.Instant
+        /// The last time a part of this request arrived (a stalled upload gets 408).
+        var lastPart = NIODeadline.now()
         var routeLabel: String
         var target: ProxyTarget?
         /// Parts kept until the upstream accepts them; the head stays for a retry until a response starts.
@@ -31,7 +34,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         var bytes = 0
         var instance: String?
         var tried: Set<String> = []
-        var timeout: Scheduled<Void>?
+        /// When the upstream must have started its response (504 after that).
+        var responseDeadline: NIODeadline?
+
+        init(head: HTTPRequestHead, host: String, requestID: String, started: ContinuousClock.Instant, routeLabel: String, target: ProxyTarget?) {
+            self.head = head
+            self.host = host
+            self.requestID = requestID
+            self.started = started
+            self.routeLabel = routeLabel
+            self.target = target
+        }
     }
 
     let shared: ProxyContext
@@ -40,7 +53,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var upstream: Upstream?
     private var clientIP = "127.0.0.1"
     private var readPending = false
-    private var idleTimer: Scheduled<Void>?
+    /// One repeating timer per connection checks idle and upstream deadlines: scheduling a timer per
+    /// request cost more than the rest of the request's bookkeeping together.
+    private var ticker: RepeatedTask?
+    /// Parts of pipelined requests that arrived while a response was still going out.
+    private var queued: [HTTPServerRequestPart] = []
+    private var draining = false
+    private var random = SplitMix64()
+    private var idleSince: NIODeadline = .now()
     var upgradeHandlers: [String] = []
 
     final class Upstream {
@@ -48,11 +68,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         let key: String
         let instance: String?
         let handler: UpstreamHandler
-        init(channel: Channel, key: String, instance: String?, handler: UpstreamHandler) {
+        let host: String
+        let port: Int
+        init(channel: Channel, key: String, instance: String?, handler: UpstreamHandler, host: String, port: Int) {
             self.channel = channel
             self.key = key
             self.instance = instance
             self.handler = handler
+            self.host = host
+            self.port = port
         }
     }
 
@@ -67,7 +91,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if case .v4(let address)? = context.channel.remoteAddress { clientIP = address.host }
         if case .v6(let address)? = context.channel.remoteAddress { clientIP = address.host }
         shared.metrics.connectionOpened()
-        armIdleTimer()
+        let idle = TimeAmount.milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
+        let upstreamLimit = TimeAmount.milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
+        let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, min(idle, upstreamLimit).nanoseconds / 4))
+        ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in self?.checkDeadlines() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -76,25 +103,46 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     func channelInactive(context: ChannelHandlerContext) {
         shared.metrics.connectionClosed()
-        idleTimer?.cancel()
-        exchange?.timeout?.cancel()
+        ticker?.cancel()
         upstream?.channel.close(promise: nil)
         upstream = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !queued.isEmpty || (exchange?.ended == true && !isUpgradeInProgress) {
+            queued.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private var isUpgradeInProgress: Bool { exchange?.upgrading == true }
+
+    /// Serves queued pipelined requests once the previous response has ended.
+    private func drainQueue() {
+        guard !draining, let context else { return }
+        draining = true
+        defer { draining = false }
+        while !queued.isEmpty, exchange == nil || exchange?.ended == false {
+            let part = queued.removeFirst()
+            handle(part, context: context)
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
-            idleTimer?.cancel()
             begin(head, context: context)
         case .body(let buffer):
-            guard exchange != nil else { return }
+            guard let current = exchange else { return }
             forward(.body(.byteBuffer(buffer)))
-            exchange?.bodySent = true
+            current.bodySent = true
+            current.lastPart = .now()
         case .end(let trailers):
-            guard exchange != nil else { return }
-            exchange?.ended = true
+            guard let current = exchange else { return }
+            current.ended = true
             forward(.end(trailers))
         }
     }
@@ -104,9 +152,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         context.fireChannelReadComplete()
     }
 
-    /// Reads from the client only while the upstream can take more (back-pressure for uploads).
+    /// Reads from the client only while the upstream can take more (back-pressure for uploads) and
+    /// the pipelining queue is short.
     func read(context: ChannelHandlerContext) {
-        if let upstream, !upstream.channel.isWritable {
+        if queued.count > 64 || (upstream.map { !$0.channel.isWritable } ?? false) {
             readPending = true
             return
         }
@@ -131,29 +180,35 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         context.close(promise: nil)
     }
 
-    private func armIdleTimer() {
+    private func markIdle() {
+        idleSince = .now()
+    }
+
+    private func checkDeadlines() {
         guard let context else { return }
-        idleTimer?.cancel()
-        let limit = TimeAmount.milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
-        idleTimer = context.eventLoop.scheduleTask(in: limit) { [weak self] in
-            guard let self, let context = self.context else { return }
-            if self.exchange != nil {
-                if self.exchange?.responseStarted == false, self.exchange?.ended == false {
-                    self.writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
-                }
-            } else {
-                context.close(promise: nil)
+        let now = NIODeadline.now()
+        if let current = exchange {
+            if let deadline = current.responseDeadline, !current.responseStarted, now >= deadline {
+                upstream?.channel.close(promise: nil)
+                upstream = nil
+                writeSimple(.gatewayTimeout, message: "the upstream did not answer in time", close: false)
+            } else if !current.ended, !current.responseStarted,
+                now - current.lastPart >= .milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
+            {
+                writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
             }
+        } else if now - idleSince >= .milliseconds(DurationText.milliseconds(shared.settings.idleTimeout)) {
+            context.close(promise: nil)
         }
     }
 
     // MARK: Requests
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let requestID = head.headers.first(name: "x-request-id").flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? Self.newRequestID()
+        let requestID = head.headers.first(name: "x-request-id").flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? newRequestID()
         let (host, target) = shared.routes.resolve(hostHeader: head.headers.first(name: "host") ?? "")
-        exchange = Exchange(head: head, host: host, requestID: requestID, started: .now, routeLabel: host, target: target)
-        armIdleTimer()
+        let current = Exchange(head: head, host: host, requestID: requestID, started: .now, routeLabel: host, target: target)
+        exchange = current
 
         if head.uri.utf8.count > shared.settings.maxURILength {
             return writeSimple(.uriTooLong, message: "the request target is longer than \(shared.settings.maxURILength) bytes", close: true)
@@ -170,19 +225,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 requestID: requestID)
             return respond(.notFound, contentType: type, body: body)
         }
-        exchange?.pending = [.head(head)]
-        if case .service(let name, _) = target { exchange?.routeLabel = name }
+        current.pending = [.head(head)]
+        if case .service(let name, _) = target { current.routeLabel = name }
         connect(target)
     }
 
     private func forward(_ part: HTTPClientRequestPart) {
-        guard var current = exchange else { return }
+        guard let current = exchange else { return }
         if let upstream, current.pending.isEmpty, upstream.channel.isActive {
             upstream.channel.write(part, promise: nil)
             if case .end = part { upstream.channel.flush() }
         } else {
             current.pending.append(part)
-            exchange = current
         }
     }
 
@@ -193,8 +247,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
             open(host: host, port: port, key: target.key, instance: nil, context: context)
         case .service(let name, _):
-            if let upstream, upstream.key.hasPrefix(target.key + "#"), upstream.channel.isActive,
-                let instance = upstream.instance, shared.instances.healthy(name).contains(where: { $0.instance == instance })
+            if let upstream, upstream.channel.isActive, let instance = upstream.instance, upstream.key.hasPrefix(target.key + "#"),
+                shared.instances.isHealthy(service: name, instance: instance)
             {
                 return send(over: upstream)
             }
@@ -249,7 +303,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 }
                 switch result {
                 case .success(let channel):
-                    let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler)
+                    let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler, host: host, port: port)
                     self.upstream = connection
                     self.send(over: connection)
                 case .failure:
@@ -259,36 +313,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     private func send(over connection: Upstream) {
-        guard var current = exchange else { return }
+        guard let current = exchange else { return }
         current.instance = connection.instance
-        var parts = current.pending
-        if case .head(let head)? = parts.first {
-            let upstreamHost: String
-            let upstreamPort: Int
-            if case .v4(let address)? = connection.channel.remoteAddress {
-                (upstreamHost, upstreamPort) = (address.host, connection.channel.remoteAddress?.port ?? 0)
+        var first = true
+        for part in current.pending {
+            if first, case .head(let head) = part {
+                var rewrite = false
+                if case .service(_, let flag)? = current.target { rewrite = flag }
+                let out = ProxyHeaders.upstreamRequest(
+                    head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.host, connection.port), rewriteHost: rewrite)
+                connection.channel.write(HTTPClientRequestPart.head(out), promise: nil)
             } else {
-                (upstreamHost, upstreamPort) = ("127.0.0.1", connection.channel.remoteAddress?.port ?? 0)
+                connection.channel.write(part, promise: nil)
             }
-            var rewrite = false
-            if case .service(_, let flag)? = current.target { rewrite = flag }
-            parts[0] = .head(
-                ProxyHeaders.upstreamRequest(
-                    head, clientIP: clientIP, requestID: current.requestID, upstream: (upstreamHost, upstreamPort), rewriteHost: rewrite))
+            first = false
         }
-        for part in parts { connection.channel.write(part, promise: nil) }
         connection.channel.flush()
         current.pending = []
         current.tried.insert(connection.instance ?? connection.key)
-        let timeout = TimeAmount.milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
-        current.timeout?.cancel()
-        current.timeout = context?.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            guard let self, self.exchange?.responseStarted == false else { return }
-            self.upstream?.channel.close(promise: nil)
-            self.upstream = nil
-            self.writeSimple(.gatewayTimeout, message: "the upstream did not answer in time", close: false)
-        }
-        exchange = current
+        current.responseDeadline = .now() + .milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
         if readPending, connection.channel.isWritable {
             readPending = false
             context?.read()
@@ -310,8 +353,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         let idempotent = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(current.head.method.rawValue)
         if idempotent, !current.bodySent, let target = current.target, case .service = target, current.tried.count < 4 {
-            exchange?.pending = [.head(current.head)] + (current.ended ? [.end(nil)] : [])
-            exchange?.tried.insert(instance ?? "")
+            current.pending = [.head(current.head)] + (current.ended ? [.end(nil)] : [])
+            current.tried.insert(instance ?? "")
             connect(target)
             return
         }
@@ -336,16 +379,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     func upstreamResponse(_ part: HTTPClientResponsePart, from handler: UpstreamHandler) {
-        guard let context, var current = exchange, upstream?.handler === handler else { return }
+        guard let context, let current = exchange, upstream?.handler === handler else { return }
         switch part {
         case .head(let head):
-            current.timeout?.cancel()
             current.responseStarted = true
             current.status = Int(head.status.code)
             if head.status == .switchingProtocols, ProxyHeaders.isUpgrade(current.head) {
                 // The decoder still owes this response's end; the pipes are joined after it.
                 current.upgrading = true
-                exchange = current
                 var out = ProxyHeaders.downstreamResponse(head, requestID: current.requestID, closing: false)
                 out.version = current.head.version
                 context.writeAndFlush(wrapOutboundOut(.head(out)), promise: nil)
@@ -366,21 +407,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 return
             }
             let keepUpstream = handler.keepAlive
-            let closeClient = !current.head.isKeepAlive
-            let finished = current
             exchange = nil
-            finish(finished)
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { [weak self] _ in
-                if closeClient { self?.context?.close(promise: nil) }
+            finish(current)
+            if current.head.isKeepAlive {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { [weak self] _ in self?.context?.close(promise: nil) }
             }
             if !keepUpstream {
                 upstream?.channel.close(promise: nil)
                 upstream = nil
             }
-            armIdleTimer()
-            return
+            markIdle()
+            if current.head.isKeepAlive { drainQueue() } else { queued = [] }
         }
-        exchange = current
     }
 
     func upstreamReadComplete() {
@@ -388,7 +428,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     private func finish(_ done: Exchange) {
-        done.timeout?.cancel()
         let duration = ContinuousClock.now - done.started
         shared.metrics.record(route: done.routeLabel, status: done.status, seconds: Double(DurationText.millisecondsExact(duration)) / 1000)
         shared.access(
@@ -433,7 +472,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     private func writeSimple(_ status: HTTPResponseStatus, message: String, close: Bool) {
         let json = exchange.map { ProxyPages.wantsJSON($0.head) } ?? false
-        let (type, body) = ProxyPages.error(status, message, json: json, requestID: exchange?.requestID ?? Self.newRequestID())
+        let (type, body) = ProxyPages.error(status, message, json: json, requestID: exchange?.requestID ?? newRequestID())
         respond(status, contentType: type, body: body, close: close)
     }
 
@@ -453,7 +492,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if current?.head.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
-        if var done = current {
+        if let done = current {
             done.status = Int(status.code)
             done.bytes = body.utf8.count
             finish(done)
@@ -462,13 +501,36 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if closing { context.close(promise: nil) }
         }
-        armIdleTimer()
+        markIdle()
+        if closing {
+            queued = []
+        } else {
+            context.eventLoop.execute { [weak self] in self?.drainQueue() }
+        }
     }
 
-    static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
+    /// 16 hex digits from a per-connection generator (seeded once from the system: a getrandom
+    /// call per request showed up in profiles).
+    func newRequestID() -> String {
+        let hex = String(random.next(), radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// SplitMix64: a small, fast generator; request ids need to be unlikely to collide, not secret.
+struct SplitMix64 {
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -8,19 +8,51 @@ enum ProxyHeaders {
     ]
 
     /// Removes hop-by-hop headers and those the `Connection` header names. `keepUpgrade` keeps
-    /// `Connection: upgrade` and `Upgrade` for protocol switches (WebSocket).
-    static func stripHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool) {
-        var named = Set<String>()
-        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
-        var drop = hopByHop.union(named)
-        if keepUpgrade {
-            drop.remove("upgrade")
-            drop.remove("connection")
+    /// `Connection: upgrade` and `Upgrade` for protocol switches (WebSocket). One pass, no allocation
+    /// for the common case of a `Connection` header naming only `keep-alive` or `close`.
+    static func stripHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool, dropAlso: (String) -> Bool = { _ in false }) {
+        var named: [String] = []
+        for value in headers[canonicalForm: "connection"] {
+            let token = value.lowercased()
+            if token != "keep-alive" && token != "close" && token != "upgrade" { named.append(token) }
         }
-        let doomed = headers.map(\.name).filter { drop.contains($0.lowercased()) }
-        for name in Set(doomed) { headers.remove(name: name) }
-        if keepUpgrade {
-            headers.replaceOrAdd(name: "Connection", value: "upgrade")
+        var out = HTTPHeaders()
+        out.reserveCapacity(headers.count + 6)
+        for (name, value) in headers {
+            if isHopByHop(name) {
+                if keepUpgrade, name.caseInsensitiveEquals("upgrade") { out.add(name: name, value: value) }
+                continue
+            }
+            if dropAlso(name) { continue }
+            if !named.isEmpty, named.contains(where: { name.caseInsensitiveEquals($0) }) { continue }
+            out.add(name: name, value: value)
+        }
+        if keepUpgrade { out.add(name: "Connection", value: "upgrade") }
+        headers = out
+    }
+
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return name.caseInsensitiveEquals("te")
+        case 7: return name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade")
+        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
+        case 16: return name.caseInsensitiveEquals("proxy-connection")
+        case 17: return name.caseInsensitiveEquals("transfer-encoding")
+        case 18: return name.caseInsensitiveEquals("proxy-authenticate")
+        case 19: return name.caseInsensitiveEquals("proxy-authorization")
+        default: return false
+        }
+    }
+
+    /// Forwarding headers the client sent are dropped: devhost sets its own, so no client can spoof them.
+    static func isForwarding(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 9: return name.caseInsensitiveEquals("forwarded") || name.caseInsensitiveEquals("x-real-ip")
+        case 12: return name.caseInsensitiveEquals("x-request-id")
+        case 15: return name.caseInsensitiveEquals("x-forwarded-for")
+        case 16: return name.caseInsensitiveEquals("x-forwarded-host")
+        case 17: return name.caseInsensitiveEquals("x-forwarded-proto")
+        default: return false
         }
     }
 
@@ -34,12 +66,8 @@ enum ProxyHeaders {
         _ head: HTTPRequestHead, clientIP: String, requestID: String, upstream: (host: String, port: Int), rewriteHost: Bool
     ) -> HTTPRequestHead {
         var out = head
-        let upgrade = isUpgrade(head)
-        stripHopByHop(&out.headers, keepUpgrade: upgrade)
         let originalHost = head.headers.first(name: "host") ?? ""
-        for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip", "x-request-id"] {
-            out.headers.remove(name: name)
-        }
+        stripHopByHop(&out.headers, keepUpgrade: isUpgrade(head), dropAlso: isForwarding)
         out.headers.add(name: "X-Forwarded-For", value: clientIP)
         out.headers.add(name: "X-Forwarded-Proto", value: "http")
         if !originalHost.isEmpty { out.headers.add(name: "X-Forwarded-Host", value: originalHost) }
@@ -54,9 +82,18 @@ enum ProxyHeaders {
 
     static func downstreamResponse(_ head: HTTPResponseHead, requestID: String, closing: Bool) -> HTTPResponseHead {
         var out = head
-        stripHopByHop(&out.headers, keepUpgrade: head.status == .switchingProtocols)
-        out.headers.replaceOrAdd(name: "X-Request-ID", value: requestID)
+        stripHopByHop(&out.headers, keepUpgrade: head.status == .switchingProtocols, dropAlso: { $0.caseInsensitiveEquals("x-request-id") })
+        out.headers.add(name: "X-Request-ID", value: requestID)
         if closing { out.headers.replaceOrAdd(name: "Connection", value: "close") }
         return out
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive equality without allocating lowercased copies (header names are ASCII).
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        let a = utf8, b = other.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 97 && (x | 0x20) <= 122) }
     }
 }

@@ -17,12 +17,11 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = ProxyHandler(shared: context)
-                    let names = ["http-encoder", "http-decoder", "http-pipelining"]
+                    let names = ["http-encoder", "http-decoder"]
                     handler.upgradeHandlers = names
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(HTTPResponseEncoder(), name: names[0])
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), name: names[1])
-                    try sync.addHandler(HTTPServerPipelineHandler(), name: names[2])
                     try sync.addHandler(handler, name: "proxy")
                 }
             }
