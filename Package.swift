@@ -67,7 +67,8 @@ let package = Package(
         .testTarget(
             name: "ComposeTests", dependencies: ["DevhostCompose", "DevhostManifest", "DevhostTestSupport", "Yams"],
             path: "Tests/ComposeTests"),
-        .testTarget(name: "InitTests", dependencies: ["DevhostInit", "DevhostManifest", "DevhostTestSupport"], path: "Tests/InitTests"),
+        .testTarget(
+            name: "InitTests", dependencies: ["DevhostInit", "DevhostManifest", "DevhostRuntime", "DevhostTestSupport"], path: "Tests/InitTests"),
         .testTarget(name: "RuntimeTests", dependencies: ["DevhostRuntime", "DevhostManifest", "DevhostTestSupport"], path: "Tests/RuntimeTests"),
     ],
     swiftLanguageModes: [.v6]
