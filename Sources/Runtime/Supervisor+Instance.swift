@@ -25,19 +25,7 @@ extension Supervisor {
             do {
                 let environment = try serviceEnvironment().environment(for: service, in: manifest, instance: .init(index: instance.index, port: assigned))
                 let argv = try serviceEnvironment().render(service.command, env: environment)
-                let (readFD, writeFD) = try Self.makePipe()
-                do {
-                    pid = try ChildProcesses.shared.spawn(argv, environment: environment, directory: service.cwd, outputFD: writeFD)
-                } catch {
-                    close(readFD)
-                    close(writeFD)
-                    throw error
-                }
-                close(writeFD)
-                watchdog?.watch(pid)
-                let log = options.log
-                let (label, name) = (instance.label, service.name)
-                output = EventLoopFutureBox(OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: name) })
+                (pid, output) = try spawnLogged(argv, environment: environment, directory: service.cwd, label: instance.label, service: service.name)
             } catch {
                 setState(instance, .failed("\(error)"))
                 return

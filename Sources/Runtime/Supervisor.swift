@@ -172,8 +172,9 @@ public actor Supervisor {
         return nil
     }
 
-    /// Runs a command to completion with its output in the log, as part of devhost's process tree.
-    func runCommand(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) async throws -> ExitStatus {
+    /// Starts a process whose output goes to the log under `label`, watched by the watchdog.
+    /// The returned future completes when its output ends.
+    func spawnLogged(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) throws -> (pid: pid_t, output: EventLoopFutureBox) {
         let (readFD, writeFD) = try Self.makePipe()
         let pid: pid_t
         do {
@@ -186,11 +187,16 @@ public actor Supervisor {
         close(writeFD)
         watchdog?.watch(pid)
         let log = options.log
-        let output = OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) }
+        return (pid, EventLoopFutureBox(OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) }))
+    }
+
+    /// Runs a command to completion with its output in the log, as part of devhost's process tree.
+    func runCommand(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) async throws -> ExitStatus {
+        let (pid, output) = try spawnLogged(argv, environment: environment, directory: directory, label: label, service: service)
         let status = await ChildProcesses.shared.exitStatus(of: pid)
         signalGroup(pid, SIGKILL)
         watchdog?.forget(pid)
-        try? await output.get()
+        try? await output.future.get()
         return status
     }
 
