@@ -13,7 +13,7 @@ public enum Git {
 
     /// libgit2 keeps global state; initialising once per process is enough. Its start-up parses the
     /// system's CA bundle (a few milliseconds), so `warmUp()` lets it happen while templates render.
-    private static let initialised: Bool = {
+    static let initialised: Bool = {
         git_libgit2_init()
         return true
     }()
@@ -38,6 +38,9 @@ public enum Git {
         /// True when git config had no user.name/user.email and devhost used its own.
         public var isFallback: Bool
     }
+
+    /// Where devhost keeps what the template generated (not a branch: it never shows in `git branch`).
+    public static let templateReference = "refs/devhost/template"
 
     public static let fallbackIdentity = Identity(name: "devhost", email: "devhost@localhost", isFallback: true)
 
@@ -97,6 +100,9 @@ public enum Git {
         // HEAD is updated only once the objects it names are on disk.
         var reference: OpaquePointer?
         try check(git_reference_create(&reference, repository, "refs/heads/main", &commitID, 1, message), "update main")
+        git_reference_free(reference)
+        // The template's own output, kept apart from the user's history: the base of later updates.
+        try check(git_reference_create(&reference, repository, templateReference, &commitID, 1, message), "record template output")
         git_reference_free(reference)
         return (identity, oidString(commitID))
     }

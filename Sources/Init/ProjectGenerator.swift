@@ -12,6 +12,8 @@ public struct ProjectGenerator: Sendable {
         public var useDefaults: Bool
         public var git: Bool
         public var force: Bool
+        /// Drop `sets` for variables the template no longer declares (replaying recorded answers).
+        public var ignoreUnknownSets = false
 
         public init(target: String, projectName: String, sets: [String: String] = [:], useDefaults: Bool = true, git: Bool = true, force: Bool = false) {
             self.target = target
@@ -50,7 +52,9 @@ public struct ProjectGenerator: Sendable {
         let checkout = try source.checkout()
         defer { if let temporary = checkout.temporary { try? FileManager.default.removeItem(atPath: temporary) } }
         let definition = try TemplateDefinition.load(from: checkout.directory)
-        let answers = try TemplateAnswers.resolve(definition, projectName: options.projectName, sets: options.sets, useDefaults: options.useDefaults, ask: ask)
+        let declared = Set(definition.variables.map(\.name))
+        let sets = options.ignoreUnknownSets ? options.sets.filter { declared.contains($0.key) } : options.sets
+        let answers = try TemplateAnswers.resolve(definition, projectName: options.projectName, sets: sets, useDefaults: options.useDefaults, ask: ask)
 
         let parent = target.deletingLastPathComponent()
         do {

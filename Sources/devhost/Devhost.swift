@@ -15,7 +15,7 @@ struct Devhost: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            InitCommand.self, TemplatesCommand.self, UpCommand.self, ProxyCommand.self, RouteCommand.self, ValidateCommand.self,
+            InitCommand.self, TemplatesCommand.self, TemplateCommand.self, UpCommand.self, ProxyCommand.self, RouteCommand.self, ValidateCommand.self,
             ComposeCommand.self, SchemaCommand.self, AddAlias.self, ListAlias.self, RemoveAlias.self,
         ]
     )

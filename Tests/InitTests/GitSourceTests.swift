@@ -125,3 +125,55 @@ import Testing
         #expect(list.compactMap { $0["name"] as? String } == BuiltInTemplateTests.templates)
     }
 }
+
+@Suite struct TemplateUpdateTests {
+    @Test func updateMergesTemplateChangesIntoUserEdits() throws {
+        let repo = try TempProject([
+            "template.yml": "name: evolving\n",
+            "files/devhost.yml": "name: {{project_name}}\nservices:\n  web: { command: ./web }\n",
+            "files/Dockerfile": "FROM alpine\n",
+            "files/notes.txt": "line 1\nline 2\nline 3\nline 4\nline 5\n",
+            "files/conflict.txt": "original\n",
+            "files/gone.txt": "to be removed\n",
+        ])
+        for command in [["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "v1"], ["git", "tag", "v1"]] {
+            #expect(try run(command, in: repo.path).status == 0)
+        }
+        let parent = try TempProject()
+        let project = parent.path + "/shop"
+        _ = try ProjectGenerator(source: .git(url: repo.path, ref: "v1")).generate(.init(target: project, projectName: "shop"))
+
+        // The user edits line 1 and the conflicting file, and commits.
+        try parent.write("shop/notes.txt", "line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n")
+        try parent.write("shop/conflict.txt", "mine\n")
+        #expect(try run(["git", "commit", "-qam", "my edits"], in: project).status == 0)
+
+        // The template changes line 5, the conflicting file, adds a file, removes one, and adds a service.
+        try repo.write("files/notes.txt", "line 1\nline 2\nline 3\nline 4\nline 5 (template)\n")
+        try repo.write("files/conflict.txt", "template\n")
+        try repo.write("files/new.txt", "fresh\n")
+        try repo.write("files/devhost.yml", "name: {{project_name}}\nservices:\n  web: { command: ./web }\n  worker: { command: ./work, port: none }\n")
+        try FileManager.default.removeItem(atPath: repo.path + "/files/gone.txt")
+        #expect(try run(["git", "add", "-A"], in: repo.path).status == 0)
+        #expect(try run(["git", "commit", "-qm", "v2"], in: repo.path).status == 0)
+
+        let report = try TemplateUpdater(project: project).update(ref: "main", catalog: builtInCatalog)
+        #expect(try parent.read("shop/notes.txt") == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (template)\n")
+        #expect(report.merged == ["notes.txt"])
+        #expect(report.conflicts == ["conflict.txt"])
+        #expect(try parent.read("shop/conflict.txt").contains("<<<<<<< yours"))
+        #expect(report.added == ["new.txt"])
+        #expect(report.removed == ["gone.txt"])
+        #expect(!FileManager.default.fileExists(atPath: project + "/gone.txt"))
+        #expect(try parent.read("shop/docker-compose.yml").contains("worker:"), "compose is regenerated from the merged manifest")
+        let record = try parent.read("shop/.devhost/template.yml")
+        let head = try run(["git", "rev-parse", "main"], in: repo.path).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(record.contains(head))
+        // A second update right after committing has nothing left to do.
+        #expect(try run(["git", "checkout", "--", "conflict.txt"], in: project).status == 0)
+        #expect(try run(["git", "add", "-A"], in: project).status == 0)
+        #expect(try run(["git", "commit", "-qm", "update"], in: project).status == 0)
+        let again = try TemplateUpdater(project: project).update(ref: "main", catalog: builtInCatalog)
+        #expect(again.updated.isEmpty && again.merged.isEmpty && again.added.isEmpty && again.conflicts.isEmpty, "\(again)")
+    }
+}
