@@ -130,7 +130,8 @@ public struct HealthCheck: Sendable, Equatable {
         /// Exit status 0 is healthy; run by `/bin/sh -c` in the service's cwd.
         case exec(String)
 
-        var needsPort: Bool {
+        /// http and tcp probes connect to the instance's port; exec does not.
+        public var needsPort: Bool {
             if case .exec = self { return false }
             return true
         }

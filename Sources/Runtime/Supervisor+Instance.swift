@@ -89,12 +89,9 @@ extension Supervisor {
             let fast = instance.state != .healthy && ContinuousClock.now - instance.startedAt < check.startPeriod
             try? await Task.sleep(for: fast ? .milliseconds(25) : check.interval)
             guard !Task.isCancelled, instance.generation == generation, instance.pid != nil, !stopping else { return }
-            let port = instance.listeningPort ?? (check.probe == .tcp || isHTTP(check.probe) ? nil : instance.assignedPort)
-            if port == nil, check.probe != .tcp, !isHTTP(check.probe) {
-                // exec probes need no port.
-            } else if port == nil {
-                if fast { continue }
-            }
+            // http and tcp probes wait for discovery; a missing port only counts once probing slows down.
+            let port = instance.listeningPort
+            if check.probe.needsPort, port == nil, fast { continue }
             let failure = await probe.run(check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
             guard instance.generation == generation, instance.pid != nil, !stopping else { return }
             guard var tracker = instance.health else { return }
@@ -119,11 +116,6 @@ extension Supervisor {
                 break
             }
         }
-    }
-
-    private func isHTTP(_ probe: HealthCheck.Probe) -> Bool {
-        if case .http = probe { return true }
-        return false
     }
 
     func publishRoute(_ instance: Instance) {
