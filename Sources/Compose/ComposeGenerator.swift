@@ -12,14 +12,15 @@ public struct ComposeGenerator: Sendable {
     public static let firstHostPort = 8000
 
     public let manifest: Manifest
-    /// Reads a file relative to the manifest (Dockerfiles, env files); injectable for tests.
-    let fileExists: @Sendable (String) -> Bool
-    let readFile: @Sendable (String) -> String?
 
     public init(manifest: Manifest) {
         self.manifest = manifest
-        self.fileExists = { FileManager.default.fileExists(atPath: $0) }
-        self.readFile = { FileManager.default.contents(atPath: $0).map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    private func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    private func readFile(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     struct Endpoint {

@@ -89,12 +89,8 @@ struct HealthProbe: Sendable {
         return status == .signaled(SIGKILL) ? "`\(command)` timed out" : "`\(command)` \(status)"
     }
 
-    struct ProbeTimeout: Error, CustomStringConvertible {
-        var description: String { "timed out" }
-    }
-
     static func describe(_ error: Error) -> String {
-        if error is ProbeTimeout { return "timed out" }
+        if error is TimedOut { return "timed out" }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         if error is ChannelError { return "connection closed" }
         let text = "\(error)"
@@ -104,13 +100,18 @@ struct HealthProbe: Sendable {
     }
 }
 
-/// Runs `body`, throwing `ProbeTimeout` if it takes longer than `limit` (the body is cancelled).
-func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+/// Thrown by `withTimeout` when the limit passes first.
+public struct TimedOut: Error, CustomStringConvertible {
+    public var description: String { "timed out" }
+}
+
+/// Runs `body`, throwing `TimedOut` if it takes longer than `limit` (the body is cancelled).
+public func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
             try await Task.sleep(for: limit)
-            throw HealthProbe.ProbeTimeout()
+            throw TimedOut()
         }
         defer { group.cancelAll() }
         return try await group.next()!

@@ -114,10 +114,6 @@ public struct PortScanner: Sendable {
         return names
     }
 
-    public func isListening(port: Int) -> Bool {
-        listeningSockets().values.contains(port)
-    }
-
     public func commandLine(of pid: pid_t) -> String {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "?" }
         return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")

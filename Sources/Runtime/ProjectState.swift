@@ -11,9 +11,4 @@ public struct ProjectState: Sendable {
     }
 
     public var logs: String { root + "/logs" }
-    public var setup: String { root + "/setup" }
-
-    public func ensure(_ folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
 }

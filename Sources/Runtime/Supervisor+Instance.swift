@@ -23,8 +23,9 @@ extension Supervisor {
             let pid: pid_t
             let output: EventLoopFutureBox
             do {
-                let environment = try serviceEnvironment().environment(for: service, in: manifest, instance: .init(index: instance.index, port: assigned))
-                let argv = try serviceEnvironment().render(service.command, env: environment)
+                let builder = serviceEnvironment()
+                let environment = try builder.environment(for: service, in: manifest, instance: .init(index: instance.index, port: assigned))
+                let argv = try builder.render(service.command, env: environment)
                 (pid, output) = try spawnLogged(argv, environment: environment, directory: service.cwd, label: instance.label, service: service.name)
             } catch {
                 setState(instance, .failed("\(error)"))
@@ -81,7 +82,8 @@ extension Supervisor {
     func healthLoop(_ instance: Instance, generation: Int) async {
         guard let check = instance.service.health else { return }
         let probe = HealthProbe(group: group)
-        let environment = (try? serviceEnvironment().environment(
+        // Only exec probes run a command that needs the instance's environment.
+        let environment = check.probe.needsPort ? [:] : (try? serviceEnvironment().environment(
             for: instance.service, in: manifest, instance: .init(index: instance.index, port: instance.assignedPort))) ?? [:]
         while !Task.isCancelled, instance.generation == generation, instance.pid != nil {
             // Until the first success probe quickly (like compose's start_interval), so "healthy" follows

@@ -160,8 +160,9 @@ public actor Supervisor {
         setState(service, .settingUp)
         emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("running \(setup)")))
         do {
-            let environment = try serviceEnvironment().environment(for: service, in: manifest, instance: .init(index: 0, port: nil))
-            let argv = try serviceEnvironment().render(setup, env: environment)
+            let builder = serviceEnvironment()
+            let environment = try builder.environment(for: service, in: manifest, instance: .init(index: 0, port: nil))
+            let argv = try builder.render(setup, env: environment)
             let status = try await runCommand(argv, environment: environment, directory: service.cwd, label: "\(service.name):setup", service: service.name)
             guard status.succeeded else { return "setup \(status)" }
         } catch {

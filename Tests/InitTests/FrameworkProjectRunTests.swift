@@ -20,7 +20,7 @@ import Testing
         let supervisor = Supervisor(manifest: manifest, options: .init(log: log, environment: environment))
         let events = await supervisor.events()
         try await supervisor.start()
-        let outcome = try await withTimeout(seconds: 240) {
+        let outcome = try await withTimeout(.seconds(240)) {
             for await event in events {
                 if event.kind == .ready { return "ready" }
                 if case .state(.failed(let reason)) = event.kind { return "\(event.label) failed: \(reason)" }
@@ -76,17 +76,3 @@ import Testing
     }
 }
 
-struct TimedOut: Error {}
-
-/// Runs `body`, giving up after `seconds`.
-func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}

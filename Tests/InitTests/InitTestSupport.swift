@@ -27,6 +27,3 @@ func listFiles(_ directory: String) -> [String] {
     }
     return files.sorted()
 }
-
-/// The devhost binary built next to the tests (`swift build --build-tests` builds it too).
-let devhostBinary = repositoryRoot.appendingPathComponent(".build/debug/devhost").path

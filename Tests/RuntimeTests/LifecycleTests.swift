@@ -128,7 +128,7 @@ import Testing
 
 @Suite(.serialized) struct OrphanTests {
     /// `kill -9` of devhost itself: the watchdog ends every service, grandchildren included.
-    @Test func killingDevhostWithSIGKILLLeavesNoService() throws {
+    @Test func killingDevhostWithSIGKILLLeavesNoService() async throws {
         let marker = "devhost-test-\(UUID().uuidString)"
         let project = try TempProject([
             "devhost.yml": """
@@ -141,23 +141,23 @@ import Testing
         environment["DEVHOST_TEST_MARKER"] = marker
         let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment)
         defer { devhost.stop() }
-        let up = waitUntil(timeout: 30) { devhost.output.contains("all services are up") }
+        let up = await eventually(timeout: .seconds(30)) { devhost.output.contains("all services are up") }
         #expect(up, "\(devhost.output)")
         #expect(livingProcesses(withMarker: marker).count >= 4, "\(livingProcesses(withMarker: marker))")
         kill(devhost.pid, SIGKILL)
         devhost.wait()
-        let gone = waitUntil(timeout: 10) { livingProcesses(withMarker: marker).isEmpty }
+        let gone = await eventually { livingProcesses(withMarker: marker).isEmpty }
         #expect(gone, "left behind: \(livingProcesses(withMarker: marker))")
     }
 
-    @Test func ctrlCStopsEverythingAndExitsZero() throws {
+    @Test func ctrlCStopsEverythingAndExitsZero() async throws {
         let marker = "devhost-test-\(UUID().uuidString)"
         let project = try TempProject(["devhost.yml": "services:\n  tree: { command: \"sleep 300 & wait\", port: none }\n"])
         var environment = ProcessInfo.processInfo.environment
         environment["DEVHOST_TEST_MARKER"] = marker
         let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment)
         defer { devhost.stop() }
-        #expect(waitUntil(timeout: 30) { devhost.output.contains("all services are up") })
+        #expect(await eventually(timeout: .seconds(30)) { devhost.output.contains("all services are up") })
         kill(devhost.pid, SIGINT)
         #expect(devhost.wait() == 0, "\(devhost.output)")
         #expect(livingProcesses(withMarker: marker).isEmpty)
@@ -165,13 +165,3 @@ import Testing
     }
 }
 
-let devhostBinary = repositoryRoot.appendingPathComponent(".build/debug/devhost").path
-
-func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
-}

@@ -40,5 +40,8 @@ public func run(_ argv: [String], in directory: String? = nil, environment: [Str
     return (status, child.output)
 }
 
+/// The devhost binary built next to the tests (`swift build --build-tests` builds it too).
+public var devhostBinary: String { repositoryRoot.appendingPathComponent(".build/debug/devhost").path }
+
 /// The repository's root folder (for bundled examples and templates).
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
