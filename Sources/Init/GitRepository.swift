@@ -18,6 +18,19 @@ public enum Git {
         return true
     }()
 
+    /// `1.9.0 (threads, https, ssh)`: what `devhost doctor` reports.
+    public static var libraryDescription: String {
+        _ = initialised
+        var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
+        git_libgit2_version(&major, &minor, &revision)
+        let features = git_libgit2_features()
+        var names: [String] = []
+        if features & Int32(GIT_FEATURE_THREADS.rawValue) != 0 { names.append("threads") }
+        if features & Int32(GIT_FEATURE_HTTPS.rawValue) != 0 { names.append("https") }
+        if features & Int32(GIT_FEATURE_SSH.rawValue) != 0 { names.append("ssh") }
+        return "\(major).\(minor).\(revision) (\(names.joined(separator: ", ")))"
+    }
+
     /// Starts libgit2's initialisation on a background thread; the first git call waits for it.
     public static func warmUp() {
         Thread.detachNewThread { _ = initialised }

@@ -1,3 +1,4 @@
+import DevhostManifest
 import Foundation
 import Mustache
 

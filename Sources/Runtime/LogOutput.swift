@@ -32,6 +32,7 @@ public final class LogOutput: @unchecked Sendable {
     private var files: [String: (fd: Int32, size: Int)] = [:]
     private var colors: [String: String] = [:]
     private var recent: [String: [String]] = [:]
+    private var followers: [UUID: (services: Set<String>?, continuation: AsyncStream<LogLine>.Continuation)] = [:]
     private static let palette = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
     public static let recentLimit = 50
 
@@ -53,7 +54,7 @@ public final class LogOutput: @unchecked Sendable {
             remember(line, for: service)
             let color = colorLocked(for: service)
             emitLocked(prefix: label, color: color, text: line)
-            appendLocked(line, service: service)
+            appendLocked(line, label: label, service: service)
         }
     }
 
@@ -61,13 +62,35 @@ public final class LogOutput: @unchecked Sendable {
     public func event(_ text: String, service: String? = nil, label: String = "devhost") {
         lock.withLock {
             emitLocked(prefix: label, color: "1", text: text)
-            if let service { appendLocked("[devhost] " + text, service: service) }
+            if let service { appendLocked(text, label: label, service: service) }
         }
     }
 
     /// The last lines a service printed (for "never listened" and 503 pages).
     public func recentLines(of service: String) -> [String] {
         lock.withLock { recent[service] ?? [] }
+    }
+
+    /// Every line written from now on (of `services`, or all), for `devhost logs -f` and the dashboard.
+    /// A follower that does not keep up loses the oldest lines, never blocks the services.
+    public func follow(services: Set<String>? = nil) -> AsyncStream<LogLine> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<LogLine>.makeStream(bufferingPolicy: .bufferingNewest(5000))
+        lock.withLock { followers[id] = (services, continuation) }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.lock.withLock { self.followers[id] = nil }
+        }
+        return stream
+    }
+
+    /// Ends every follower (devhost is stopping).
+    public func finishFollowers() {
+        let all = lock.withLock { () -> [AsyncStream<LogLine>.Continuation] in
+            defer { followers = [:] }
+            return followers.values.map(\.continuation)
+        }
+        all.forEach { $0.finish() }
     }
 
     private func remember(_ line: String, for service: String) {
@@ -94,7 +117,11 @@ public final class LogOutput: @unchecked Sendable {
         writeAll(options.descriptor, Array(line.utf8))
     }
 
-    private func appendLocked(_ line: String, service: String) {
+    private func appendLocked(_ text: String, label: String, service: String) {
+        let line = LogLine(time: Self.timestamp(dated: true), service: service, label: label, text: text)
+        for follower in followers.values where follower.services?.contains(service) ?? true {
+            follower.continuation.yield(line)
+        }
         guard let directory = options.directory else { return }
         var file = files[service]
         if file == nil {
@@ -106,7 +133,7 @@ public final class LogOutput: @unchecked Sendable {
             file = (fd, Int(info.st_size))
         }
         guard var current = file else { return }
-        let bytes = Array((Self.timestamp() + " " + line + "\n").utf8)
+        let bytes = Array((line.fileLine + "\n").utf8)
         if current.size + bytes.count > options.maxFileBytes {
             close(current.fd)
             rotate(service: service, in: directory)
@@ -126,13 +153,21 @@ public final class LogOutput: @unchecked Sendable {
         rename(base, "\(base).1")
     }
 
-    private static func timestamp() -> String {
+    /// `10:15:03.123` for the terminal; `2026-11-24 10:15:03.123` (local time, sorts as text) in files.
+    static func timestamp(dated: Bool = false, at date: Date? = nil) -> String {
         var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
+        if let date {
+            now.tv_sec = Int(date.timeIntervalSince1970)
+            now.tv_nsec = Int((date.timeIntervalSince1970 - Double(now.tv_sec)) * 1e9)
+        } else {
+            clock_gettime(CLOCK_REALTIME, &now)
+        }
         var parts = tm()
         var seconds = now.tv_sec
         localtime_r(&seconds, &parts)
-        return String(format: "%02d:%02d:%02d.%03d", parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1_000_000)
+        let time = String(format: "%02d:%02d:%02d.%03d", parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1_000_000)
+        guard dated else { return time }
+        return String(format: "%04d-%02d-%02d ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday) + time
     }
 }
 

@@ -12,6 +12,12 @@ public final class StatusBoard: @unchecked Sendable {
         lock.withLock { states[service, default: [:]][instance] = state }
     }
 
+    func remove(service: String, instance: String? = nil) {
+        lock.withLock {
+            if let instance { states[service]?[instance] = nil } else { states[service] = nil }
+        }
+    }
+
     /// `api.1 starting, api.2 restarting in 1s`
     public func summary(of service: String) -> String {
         lock.withLock {

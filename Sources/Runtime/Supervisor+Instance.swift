@@ -5,8 +5,10 @@ import NIOCore
 extension Supervisor {
     /// Spawns an instance and keeps it running as its restart policy says, until devhost stops.
     func runInstance(_ instance: Instance) async {
-        let service = instance.service
-        while !stopping {
+        instance.looping = true
+        defer { instance.looping = false }
+        while !stopping, !instance.held {
+            let service = instance.service
             var assigned: Int?
             switch service.port {
             case .none: assigned = nil
@@ -57,9 +59,13 @@ extension Supervisor {
             routes.set(service: service.name, instance: instance.label, endpoint: nil)
             notifyChange()
 
-            if stopping {
+            if stopping || instance.held {
                 setState(instance, .stopped)
                 return
+            }
+            if instance.restartRequested {
+                instance.restartRequested = false
+                continue
             }
             let decision = instance.livenessDecision ?? instance.restarts.exited(status, at: .now)
             switch decision {

@@ -29,7 +29,8 @@ public actor Supervisor {
         }
     }
 
-    public let manifest: Manifest
+    /// The manifest being run; a reload swaps it (see `apply`).
+    public internal(set) var manifest: Manifest
     public nonisolated let routes = RouteTable()
     public nonisolated let board = StatusBoard()
     public nonisolated let stateDirectory: String
@@ -38,7 +39,7 @@ public actor Supervisor {
     let scanner = PortScanner()
     var instances: [String: [Instance]] = [:]
     var selected: [Service] = []
-    public private(set) var stablePorts: [String: Int] = [:]
+    public internal(set) var stablePorts: [String: Int] = [:]
     var relays: [TCPRelay] = []
     var watchdog: Watchdog?
     var stopping = false
@@ -50,6 +51,9 @@ public actor Supervisor {
     var discoveryTask: Task<Void, Never>?
     var stoppedWaiters: [CheckedContinuation<Void, Never>] = []
     var finished = false
+    /// What each service's definition was when last (re)started, to tell what a reload changed.
+    var fingerprints: [String: String] = [:]
+    var lastOperation: Task<Void, Never>?
 
     public init(manifest: Manifest, options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.manifest = manifest
@@ -64,6 +68,7 @@ public actor Supervisor {
     /// everything is launched (services come up in the background, in dependency order).
     public func start() async throws {
         selected = try Self.selection(options.services, in: manifest)
+        recordFingerprints()
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         watchdog = try Watchdog()
         let ported = manifest.services.filter(\.hasPort).map(\.name)
@@ -102,7 +107,7 @@ public actor Supervisor {
         return manifest.startOrder.filter { wanted.contains($0.name) }
     }
 
-    private func runService(_ service: Service) async {
+    func runService(_ service: Service) async {
         for dependency in service.dependsOn {
             setState(service, .waiting("\(dependency.service) (\(dependency.condition.rawValue))"), announce: false)
             if let problem = await waitFor(dependency) {
@@ -123,7 +128,7 @@ public actor Supervisor {
     }
 
     private func runInstance(service: String, index: Int) async {
-        guard let instance = instances[service]?.first(where: { $0.index == index }) else { return }
+        guard let instance = instances[service]?.first(where: { $0.index == index }), !instance.looping else { return }
         await runInstance(instance)
     }
 
@@ -245,7 +250,8 @@ public actor Supervisor {
     private func checkAllEnded() {
         guard !stopping, !selected.isEmpty else { return }
         let all = selected.flatMap { instances[$0.name] ?? [] }
-        guard all.allSatisfy({ $0.state.isFinal }) else { return }
+        // Services stopped on request are a choice, not an ending: the control API stays up.
+        guard all.allSatisfy({ $0.state.isFinal }), !all.contains(where: \.held) else { return }
         emit(SupervisorEvent(service: "devhost", instance: 0, kind: .allEnded))
         Task { await self.stop() }
     }
@@ -282,6 +288,9 @@ public actor Supervisor {
         selected.flatMap { instances[$0.name] ?? [] }.map(\.snapshot)
     }
 
+    /// Whether every selected service has reached what it is for at least once.
+    public var isReady: Bool { announcedReady }
+
     /// Announces once that every selected service reached what it is for.
     private func checkReady() {
         guard !announcedReady, !stopping else { return }
@@ -302,9 +311,11 @@ public actor Supervisor {
 
 public enum SupervisorError: Error, CustomStringConvertible {
     case unknownService(String, known: [String])
+    case notStarted(String)
 
     public var description: String {
         switch self {
+        case .notStarted(let name): return "\(name) is not running (it was not selected at `devhost up`; `devhost start \(name)` starts it)"
         case .unknownService(let name, let known): return "no service named \"\(name)\" (the manifest has: \(known.joined(separator: ", ")))"
         }
     }

@@ -52,6 +52,8 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
         case setup(String)
         case ready
         case allEnded
+        /// Something devhost did on request or on its own (a reload, a watch restart).
+        case note(String)
     }
 
     public var service: String
@@ -72,6 +74,7 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
         case .setup(let text): return "\(label) setup: \(text)"
         case .ready: return "all services are up"
         case .allEnded: return "nothing is left running"
+        case .note(let text): return text
         }
     }
 }
@@ -85,5 +88,20 @@ public struct InstanceSnapshot: Sendable, Equatable {
     public var listeningPort: Int?
     public var state: InstanceState
     public var restarts: Int
+    /// `ok`, `failing`, `pending`, or `-` when the service has no health check.
+    public var health: String = "-"
+    /// When the running process started (nil when none runs).
+    public var startedAt: ContinuousClock.Instant?
+    /// Stopped on request.
+    public var held = false
     public var label: String { "\(service).\(index)" }
+
+    /// What the service is for, reached: healthy, running without a check, or completed.
+    public var isOK: Bool {
+        switch state {
+        case .healthy, .completed: return true
+        case .running: return health == "-"
+        default: return false
+        }
+    }
 }

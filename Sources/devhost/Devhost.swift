@@ -15,8 +15,10 @@ struct Devhost: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            InitCommand.self, TemplatesCommand.self, TemplateCommand.self, UpCommand.self, ProxyCommand.self, RouteCommand.self, ValidateCommand.self,
-            ComposeCommand.self, SchemaCommand.self, AddAlias.self, ListAlias.self, RemoveAlias.self,
+            InitCommand.self, TemplatesCommand.self, TemplateCommand.self, UpCommand.self, StatusCommand.self, LogsCommand.self,
+            RestartCommand.self, StopCommand.self, StartCommand.self, DownCommand.self, ReloadCommand.self, DoctorCommand.self,
+            ProxyCommand.self, RouteCommand.self, ValidateCommand.self, ComposeCommand.self, SchemaCommand.self,
+            AddAlias.self, ListAlias.self, RemoveAlias.self,
         ]
     )
 }

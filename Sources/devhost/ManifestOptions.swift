@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevhostManifest
+import DevhostRuntime
 import Foundation
 
 /// Options every command that reads a manifest shares.
@@ -10,6 +11,16 @@ struct ManifestOptions: ParsableArguments {
     @Option(name: .customLong("env"), help: "Merge devhost.ENV.yml over devhost.yml (default: $DEVHOST_ENV).")
     var environment: String?
 
+    /// Loading again as the running devhost does on a reload: errors stay `ManifestError`s (positions).
+    var reloader: @Sendable () throws -> Manifest {
+        let start = file ?? FileManager.default.currentDirectoryPath
+        let overlay = environment
+        return {
+            let loader = ManifestLoader()
+            return try loader.load(try loader.locate(from: start), overlay: overlay)
+        }
+    }
+
     func load() throws -> Manifest {
         let loader = ManifestLoader()
         do {
@@ -19,6 +30,22 @@ struct ManifestOptions: ParsableArguments {
             let count = error.issues.count
             let heading = count == 1 ? "" : "\(count) problems in the manifest:\n"
             throw CommandFailure(message: heading + error.issues.map(\.description).joined(separator: "\n"))
+        }
+    }
+}
+
+/// For commands that talk to a running devhost: they find the project without validating its
+/// manifest (which may be mid-edit).
+struct ProjectOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: "The manifest, or a folder to search upward from (default: the current folder).")
+    var file: String?
+
+    func state() throws -> ProjectState {
+        do {
+            let path = try ManifestLoader().locate(from: file ?? FileManager.default.currentDirectoryPath)
+            return ProjectState(directory: (path as NSString).deletingLastPathComponent)
+        } catch {
+            throw CommandFailure(message: error.issues.map(\.message).joined(separator: "\n"))
         }
     }
 }

@@ -52,7 +52,7 @@ struct ProxyCommand: AsyncParsableCommand {
         let stopped = AsyncStream<Void>.makeStream()
         let signals = SignalRelay { _ in stopped.continuation.finish() }
         defer { signals.cancel() }
-        let watcher = RouteFileWatcher.watch(file, base: extra, routes: routes, log: log)
+        let watcher = RouteFileWatcher.watch(file, base: { [extra] in extra }, routes: routes, log: log)
         for await _ in stopped.stream {}
         watcher.cancel()
         await server.close()

@@ -64,7 +64,7 @@ public final class ProxyContext: @unchecked Sendable {
 }
 
 extension DurationText {
-    static func millisecondsExact(_ duration: Duration) -> Double {
+    public static func millisecondsExact(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }

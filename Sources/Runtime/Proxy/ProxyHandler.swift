@@ -242,6 +242,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         case .address(let host, let port):
             if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
             open(host: host, port: port, key: target.key, instance: nil, context: context)
+        case .socket(let path):
+            if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
+            open(host: "localhost", port: 0, socketPath: path, key: target.key, instance: nil, context: context)
         case .service(let name, _):
             if let upstream, upstream.channel.isActive, let instance = upstream.instance, upstream.key.hasPrefix(target.key + "#"),
                 shared.instances.isHealthy(service: name, instance: instance)
@@ -274,11 +277,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    private func open(host: String, port: Int, key: String, instance: String?, context: ChannelHandlerContext) {
+    private func open(host: String, port: Int, socketPath: String? = nil, key: String, instance: String?, context: ChannelHandlerContext) {
         upstream?.channel.close(promise: nil)
         upstream = nil
         let handler = UpstreamHandler(proxy: self)
-        ClientBootstrap(group: context.eventLoop)
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: false)
             .connectTimeout(.seconds(3))
@@ -291,8 +294,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     try channel.pipeline.syncOperations.addHandler(handler, name: "upstream")
                 }
             }
-            .connect(host: host, port: port)
-            .whenComplete { [weak self] result in
+        let connected = socketPath.map { bootstrap.connect(unixDomainSocketPath: $0) } ?? bootstrap.connect(host: host, port: port)
+        connected.whenComplete { [weak self] result in
                 guard let self, self.exchange != nil else {
                     if case .success(let channel) = result { channel.close(promise: nil) }
                     return

@@ -80,6 +80,8 @@ enum ProxyPages {
                         ]
                     case .address(let host, let port):
                         pairs += [("target", .string("\(host):\(port)"))]
+                    case .socket:
+                        pairs += [("target", .string("devhost"))]
                     }
                     return .object(pairs)
                 })

@@ -7,11 +7,14 @@ public enum ProxyTarget: Sendable, Equatable {
     case service(String, rewriteHost: Bool)
     /// A fixed address (standalone routes: `devhost route add api 8000`).
     case address(host: String, port: Int)
+    /// An HTTP server on a Unix socket (devhost's own control API, for the dashboard).
+    case socket(path: String)
 
     var key: String {
         switch self {
         case .service(let name, _): return "service:" + name
         case .address(let host, let port): return "address:\(host):\(port)"
+        case .socket(let path): return "socket:" + path
         }
     }
 }

@@ -8,7 +8,7 @@ public enum RouteFileWatcher {
         routes.replace(with: base + (try file.routes()))
     }
 
-    public static func watch(_ file: RouteFile, base: [ProxyRoutes.Route], routes: ProxyRoutes, log: LogOutput) -> Task<Void, Never> {
+    public static func watch(_ file: RouteFile, base: @escaping @Sendable () -> [ProxyRoutes.Route], routes: ProxyRoutes, log: LogOutput) -> Task<Void, Never> {
         Task {
             var seen = file.modified
             while !Task.isCancelled {
@@ -17,7 +17,7 @@ public enum RouteFileWatcher {
                 guard now != seen else { continue }
                 seen = now
                 do {
-                    try apply(file, base: base, to: routes)
+                    try apply(file, base: base(), to: routes)
                     log.event("routes reloaded from \(file.path)")
                 } catch {
                     log.event("\(file.path) not applied, the previous routes stay: \(error)")

@@ -1,6 +1,6 @@
-/// Path globs for template rules: `*` and `?` stay within a path segment, `**` spans any depth.
-enum Glob {
-    static func matches(_ pattern: String, _ path: String) -> Bool {
+/// Path globs (template rules, `watch:`): `*` and `?` stay within a path segment, `**` spans any depth.
+public enum Glob {
+    public static func matches(_ pattern: String, _ path: String) -> Bool {
         match(Array(pattern.split(separator: "/", omittingEmptySubsequences: true)), Array(path.split(separator: "/")))
     }
 

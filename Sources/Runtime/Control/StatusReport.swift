@@ -1,0 +1,90 @@
+import DevhostManifest
+import Foundation
+
+/// What `GET /v1/status` answers, `devhost status` prints and the dashboard draws.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public struct Proxy: Codable, Sendable, Equatable {
+        public var bind: String
+        public var port: Int
+        public var domain: String
+    }
+
+    public struct ServiceStatus: Codable, Sendable, Equatable {
+        public var name: String
+        /// Public URLs through the proxy.
+        public var routes: [String]
+        /// The stable loopback port other services use.
+        public var port: Int?
+        public var instances: [InstanceStatus]
+    }
+
+    public struct InstanceStatus: Codable, Sendable, Equatable {
+        public var label: String
+        public var index: Int
+        public var pid: Int32?
+        /// The port it listens on (discovered), else the one it was given.
+        public var port: Int?
+        public var state: String
+        /// `ok`, `failing`, `pending`, or `-` without a health check.
+        public var health: String
+        public var ok: Bool
+        public var restarts: Int
+        public var uptimeSeconds: Double?
+    }
+
+    public var project: String
+    public var directory: String
+    public var pid: Int32
+    public var startedAt: Date
+    /// Every service reached what it is for at least once.
+    public var ready: Bool
+    /// Every instance is fine right now.
+    public var ok: Bool
+    public var proxy: Proxy?
+    public var services: [ServiceStatus]
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    public static func decode(_ data: Data) throws -> StatusReport {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(StatusReport.self, from: data)
+    }
+
+    public func json(pretty: Bool = false) -> String {
+        let encoder = Self.encoder
+        if pretty { encoder.outputFormatting = [.sortedKeys, .prettyPrinted] }
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// Builds the report from the supervisor's snapshot.
+    public static func make(
+        manifest: Manifest, snapshot: [InstanceSnapshot], stablePorts: [String: Int], ready: Bool, proxyPort: Int?, startedAt: Date
+    ) -> StatusReport {
+        let now = ContinuousClock.now
+        let services = manifest.services.compactMap { service -> ServiceStatus? in
+            let mine = snapshot.filter { $0.service == service.name }
+            guard !mine.isEmpty else { return nil }
+            let routes = proxyPort.map { port in service.routes.map { "http://\(manifest.host(forRoute: $0)):\(port)" } } ?? []
+            return ServiceStatus(
+                name: service.name, routes: routes, port: stablePorts[service.name],
+                instances: mine.map { instance in
+                    InstanceStatus(
+                        label: instance.label, index: instance.index, pid: instance.pid, port: instance.listeningPort ?? instance.assignedPort,
+                        state: instance.state.description, health: instance.health, ok: instance.isOK, restarts: instance.restarts,
+                        uptimeSeconds: instance.startedAt.map { Double(DurationText.millisecondsExact(now - $0)) / 1000 })
+                })
+        }
+        return StatusReport(
+            project: manifest.name, directory: manifest.directory, pid: getpid(), startedAt: startedAt, ready: ready,
+            ok: services.allSatisfy { $0.instances.allSatisfy(\.ok) },
+            proxy: proxyPort.map { Proxy(bind: manifest.proxy.bind, port: $0, domain: manifest.proxy.domain) }, services: services)
+    }
+}

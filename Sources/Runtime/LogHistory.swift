@@ -1,0 +1,78 @@
+import Foundation
+
+/// One line of a service's log: what `devhost logs` prints and the dashboard streams.
+public struct LogLine: Sendable, Equatable, Codable {
+    /// Local time, `2026-11-24 10:15:03.123`: sorts as text.
+    public var time: String
+    public var service: String
+    /// `api.1` for output, `devhost` for devhost's own lines about the service.
+    public var label: String
+    public var text: String
+
+    public init(time: String, service: String, label: String, text: String) {
+        self.time = time
+        self.service = service
+        self.label = label
+        self.text = text
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case time, service, label
+        case text = "line"
+    }
+
+    /// `2026-11-24 10:15:03.123 api.1 | text`, as stored under `.devhost/logs/`.
+    var fileLine: String { "\(time) \(label) | \(text)" }
+
+    init?(fileLine: Substring, service: String) {
+        // The timestamp is fixed-width (23 characters); the label ends at the first " | ".
+        guard fileLine.count > 24, let bar = fileLine.range(of: " | ") else { return nil }
+        let time = fileLine.prefix(23)
+        let labelStart = fileLine.index(fileLine.startIndex, offsetBy: 24)
+        guard labelStart <= bar.lowerBound else { return nil }
+        self.init(time: String(time), service: service, label: String(fileLine[labelStart..<bar.lowerBound]), text: String(fileLine[bar.upperBound...]))
+    }
+}
+
+/// Reads the log files a running (or finished) devhost wrote, across rotations.
+public struct LogHistory: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// Services with a log file.
+    public func services() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".log") }.map { String($0.dropLast(4)) }.sorted()
+    }
+
+    /// The last `limit` lines of `services` (all when empty), oldest first, merged by time;
+    /// `since` drops older lines.
+    public func lines(services wanted: [String] = [], limit: Int? = nil, since: Date? = nil) -> [LogLine] {
+        let cutoff = since.map { LogOutput.timestamp(dated: true, at: $0) }
+        var all: [LogLine] = []
+        for service in wanted.isEmpty ? services() : wanted {
+            var mine: [LogLine] = []
+            // Oldest rotation first: service.log.3, .2, .1, then service.log.
+            let base = "\(directory)/\(service).log"
+            let rotated = (1...9).map { "\(base).\($0)" }.filter { FileManager.default.fileExists(atPath: $0) }
+            for path in rotated.reversed() + [base] {
+                guard let data = FileManager.default.contents(atPath: path) else { continue }
+                let text = String(decoding: data, as: UTF8.self)
+                for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+                    guard let line = LogLine(fileLine: raw, service: service) else { continue }
+                    if let cutoff, line.time < cutoff { continue }
+                    mine.append(line)
+                }
+            }
+            if let limit, mine.count > limit { mine.removeFirst(mine.count - limit) }
+            all += mine
+        }
+        // A stable sort keeps each service's own order for lines written in the same millisecond.
+        all = all.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+        if let limit, all.count > limit { all.removeFirst(all.count - limit) }
+        return all
+    }
+}

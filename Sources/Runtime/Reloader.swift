@@ -1,0 +1,73 @@
+import DevhostManifest
+import Foundation
+
+/// Turns file changes into actions: an edited manifest, overlay or env file is validated and applied
+/// (or reported with its position while the running state stays); a change matching a service's
+/// `watch:` globs restarts that service rolling.
+public final class Reloader: Sendable {
+    let supervisor: Supervisor
+    let load: @Sendable () throws -> Manifest
+    let log: LogOutput
+    /// Called with each applied manifest (the proxy swaps its routes).
+    let applied: @Sendable (Manifest) -> Void
+
+    public init(supervisor: Supervisor, log: LogOutput, load: @escaping @Sendable () throws -> Manifest, applied: @escaping @Sendable (Manifest) -> Void) {
+        self.supervisor = supervisor
+        self.log = log
+        self.load = load
+        self.applied = applied
+    }
+
+    /// Loads the manifest again and applies the difference.
+    public func reload() async -> (applied: Bool, message: String) {
+        let new: Manifest
+        do {
+            new = try load()
+        } catch {
+            let issues = (error as? ManifestError)?.issues.map(\.description) ?? ["\(error)"]
+            let message = "the manifest was not applied; the running services stay as they are:\n  " + issues.joined(separator: "\n  ")
+            log.event(message)
+            return (false, message)
+        }
+        let report = (try? await supervisor.exclusive { await $0.apply(new) }) ?? ReloadReport()
+        applied(new)
+        return (report.problems.isEmpty, report.summary)
+    }
+
+    /// Paths (relative to the project folder) that changed together.
+    public func filesChanged(_ paths: [String]) async {
+        let manifest = await supervisor.manifest
+        let configuration = Set(Self.configurationFiles(of: manifest))
+        if paths.contains(where: configuration.contains) {
+            log.event("\(paths.filter(configuration.contains).joined(separator: ", ")) changed")
+            _ = await reload()
+            return
+        }
+        for service in manifest.services where !service.watch.isEmpty {
+            let base = service.relativeCwd == "." ? "" : service.relativeCwd.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/"
+            let hits = paths.filter { path in
+                guard path.hasPrefix(base) else { return false }
+                let inside = String(path.dropFirst(base.count))
+                return service.watch.contains { Glob.matches($0, inside) }
+            }
+            guard !hits.isEmpty, await supervisor.isRunning(service.name) else { continue }
+            log.event("\(hits.prefix(3).joined(separator: ", "))\(hits.count > 3 ? " and \(hits.count - 3) more" : "") changed: restarting \(service.name)", service: service.name)
+            let outcome = try? await supervisor.exclusive { try await $0.restart(service.name) }
+            if let outcome, !outcome.done { log.event(outcome.message, service: service.name) }
+        }
+    }
+
+    /// The manifest, its overlays and env files, relative to the project folder.
+    static func configurationFiles(of manifest: Manifest) -> [String] {
+        let root = manifest.directory.hasSuffix("/") ? manifest.directory : manifest.directory + "/"
+        let files = [manifest.file] + manifest.overlays + [manifest.envFile].compactMap { $0 } + manifest.services.compactMap(\.envFile)
+        return files.compactMap { $0.hasPrefix(root) ? String($0.dropFirst(root.count)) : nil }
+    }
+}
+
+extension Supervisor {
+    /// Whether the service has instances under supervision that have not been stopped on request.
+    public func isRunning(_ name: String) -> Bool {
+        (instances[name] ?? []).contains { !$0.held }
+    }
+}

@@ -1,0 +1,130 @@
+import DevhostManifest
+import Foundation
+
+/// What a request to the supervisor came to, per instance or service, for the caller to print.
+public struct ControlOutcome: Sendable, Equatable {
+    public var service: String
+    public var done: Bool
+    public var message: String
+}
+
+extension Supervisor {
+    // MARK: Restart, stop, start
+
+    /// Restarts a service rolling: one instance at a time, each out of the route table before it is
+    /// signalled, the next only once the new one is healthy, so the others carry the traffic.
+    public func restart(_ name: String) async throws -> ControlOutcome {
+        let list = try managedInstances(name)
+        for instance in list {
+            if let problem = await restartInstance(instance) {
+                return ControlOutcome(service: name, done: false, message: "\(instance.label) \(problem); the other instances were left as they are")
+            }
+        }
+        return ControlOutcome(service: name, done: true, message: "\(name) restarted (\(list.count) instance\(list.count == 1 ? "" : "s"))")
+    }
+
+    /// Stops a service's instances until `start`; they do not count as failures or end devhost.
+    public func stopService(_ name: String) async throws -> ControlOutcome {
+        let list = try managedInstances(name)
+        await withTaskGroup(of: Void.self) { group in
+            for instance in list {
+                instance.held = true
+                routes.set(service: name, instance: instance.label, endpoint: nil)
+                guard let pid = instance.pid else {
+                    if !instance.looping { setState(instance, .stopped) }
+                    continue
+                }
+                setState(instance, .stopping)
+                let service = instance.service
+                group.addTask { await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout) }
+            }
+        }
+        while list.contains(where: \.looping) { await nextChange() }
+        return ControlOutcome(service: name, done: true, message: "\(name) stopped")
+    }
+
+    /// Starts a stopped (or ended) service again, with a fresh restart budget; a service that was
+    /// not selected at `up` starts with what it depends on.
+    public func startService(_ name: String) async throws -> ControlOutcome {
+        guard let service = manifest.service(named: name) else {
+            throw SupervisorError.unknownService(name, known: manifest.services.map(\.name))
+        }
+        if instances[name] == nil {
+            let wanted = try Self.selection([name], in: manifest).filter { instances[$0.name] == nil }
+            admit(wanted)
+            for added in wanted { serviceTasks.append(Task { await self.launchService(added) }) }
+        } else {
+            for instance in instances[name] ?? [] where !instance.looping {
+                instance.held = false
+                instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
+                serviceTasks.append(Task { await self.runInstance(instance) })
+            }
+        }
+        let list = instances[name] ?? []
+        if let problem = await waitUntilReady(list, after: [:]) {
+            return ControlOutcome(service: name, done: false, message: "\(name) \(problem)")
+        }
+        return ControlOutcome(service: service.name, done: true, message: "\(name) started")
+    }
+
+    func managedInstances(_ name: String) throws -> [Instance] {
+        guard let list = instances[name] else {
+            if manifest.service(named: name) != nil { throw SupervisorError.notStarted(name) }
+            throw SupervisorError.unknownService(name, known: manifest.services.map(\.name))
+        }
+        return list.sorted { $0.index < $1.index }
+    }
+
+    /// Replaces one instance's process and waits until the new one is ready; returns why not, or nil.
+    func restartInstance(_ instance: Instance) async -> String? {
+        routes.set(service: instance.service.name, instance: instance.label, endpoint: nil)
+        let generation = instance.generation
+        instance.held = false
+        if let pid = instance.pid, instance.looping {
+            instance.restartRequested = true
+            setState(instance, .stopping)
+            await endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout)
+        } else if !instance.looping {
+            instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
+            serviceTasks.append(Task { await self.runInstance(instance) })
+        }
+        return await waitUntilReady([instance], after: [instance.label: generation])
+    }
+
+    /// Waits until each instance runs a process newer than `after[label]` and has reached what it is
+    /// for; returns why one never will, or nil.
+    func waitUntilReady(_ list: [Instance], after generations: [String: Int]) async -> String? {
+        while true {
+            if stopping { return "not ready: devhost is stopping" }
+            var pending = false
+            for instance in list {
+                let fresh = instance.generation > (generations[instance.label] ?? -1)
+                if fresh, instance.snapshot.isOK { continue }
+                if fresh, instance.state.isFinal, !instance.looping { return "\(instance.state)" }
+                pending = true
+            }
+            if !pending { return nil }
+            await nextChange()
+        }
+    }
+
+    /// Adds services to the running set with fresh instances (start order is kept).
+    func admit(_ services: [Service]) {
+        for service in services where instances[service.name] == nil {
+            instances[service.name] = (1...service.replicas).map { Instance(service: service, index: $0) }
+        }
+        let names = Set(selected.map(\.name)).union(services.map(\.name))
+        selected = manifest.startOrder.filter { names.contains($0.name) }
+    }
+
+    /// Runs a service that joined after `up` (start, reload): a relay for its stable port, then the
+    /// usual dependency wait, setup and instances.
+    func launchService(_ service: Service) async {
+        if options.relays, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
+            if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) {
+                relays.append(relay)
+            }
+        }
+        await runService(service)
+    }
+}

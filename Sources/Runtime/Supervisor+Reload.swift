@@ -1,0 +1,140 @@
+import DevhostManifest
+import Foundation
+
+/// What a reload changed, service by service.
+public struct ReloadReport: Sendable, Equatable {
+    public var added: [String] = []
+    public var removed: [String] = []
+    public var changed: [String] = []
+    /// Problems met while applying (a changed service that did not come back healthy).
+    public var problems: [String] = []
+    /// Settings that only take effect when devhost restarts (the proxy's port and address).
+    public var needsRestart: [String] = []
+
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty && needsRestart.isEmpty }
+
+    public var summary: String {
+        var parts: [String] = []
+        if !added.isEmpty { parts.append("started " + added.joined(separator: ", ")) }
+        if !removed.isEmpty { parts.append("stopped " + removed.joined(separator: ", ")) }
+        if !changed.isEmpty { parts.append("restarted " + changed.joined(separator: ", ")) }
+        if !needsRestart.isEmpty { parts.append(needsRestart.joined(separator: ", ") + " changed: restart devhost to apply") }
+        if parts.isEmpty { parts.append("nothing to do (no service changed)") }
+        return parts.joined(separator: "; ") + (problems.isEmpty ? "" : "; problems: " + problems.joined(separator: "; "))
+    }
+}
+
+extension Supervisor {
+    /// Runs control operations one at a time (a restart never interleaves with a reload).
+    public func exclusive<T: Sendable>(_ body: @escaping @Sendable (Supervisor) async throws -> T) async throws -> T {
+        let previous = lastOperation
+        let task = Task<T, Error> {
+            await previous?.value
+            return try await body(self)
+        }
+        lastOperation = Task { _ = try? await task.value }
+        return try await task.value
+    }
+
+    /// Applies a new manifest: removed services stop, new ones start, changed ones restart rolling;
+    /// the rest are left alone.
+    public func apply(_ new: Manifest) async -> ReloadReport {
+        var report = ReloadReport()
+        let old = manifest
+        if old.proxy.port != new.proxy.port { report.needsRestart.append("proxy.port") }
+        if old.proxy.bind != new.proxy.bind { report.needsRestart.append("proxy.bind") }
+        let newFingerprints = Dictionary(uniqueKeysWithValues: new.services.map { ($0.name, Self.fingerprint($0, in: new)) })
+        let running = Set(instances.keys)
+        report.removed = old.startOrder.map(\.name).filter { running.contains($0) && new.service(named: $0) == nil }.reversed()
+        report.added = new.startOrder.map(\.name).filter { old.service(named: $0) == nil }
+        report.changed = new.startOrder.map(\.name).filter { running.contains($0) && fingerprints[$0] != nil && fingerprints[$0] != newFingerprints[$0] }
+        manifest = new
+        fingerprints = newFingerprints
+        if report.isEmpty { return report }
+        emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloading: " + report.summary)))
+
+        for name in report.removed { await remove(name) }
+        if let assigned = try? StablePorts(stateDirectory: stateDirectory).assign(
+            new.services.filter(\.hasPort).map(\.name), avoiding: Set([new.proxy.port]))
+        {
+            stablePorts = assigned
+        }
+        let added = report.added.compactMap { new.service(named: $0) }
+        admit(added)
+        for service in added { serviceTasks.append(Task { await self.launchService(service) }) }
+        for name in report.changed {
+            guard let service = new.service(named: name) else { continue }
+            if let problem = await replace(service) { report.problems.append("\(name): \(problem)") }
+        }
+        selected = new.startOrder.filter { instances[$0.name] != nil }
+        emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloaded: " + report.summary)))
+        return report
+    }
+
+    /// A service's definition as it matters to a running process: positions left out, env files' contents in.
+    static func fingerprint(_ service: Service, in manifest: Manifest) -> String {
+        var plain = service
+        plain.location = nil
+        plain.locations = [:]
+        plain.env = plain.env.map { EnvEntry(key: $0.key, value: $0.value) }
+        plain.dependsOn = plain.dependsOn.map { Dependency(service: $0.service, condition: $0.condition) }
+        var text = String(reflecting: plain)
+        text += "\n" + manifest.env.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+        for path in [manifest.envFile, service.envFile].compactMap({ $0 }) {
+            text += "\n" + ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+        }
+        return text
+    }
+
+    func recordFingerprints() {
+        fingerprints = Dictionary(uniqueKeysWithValues: manifest.services.map { ($0.name, Self.fingerprint($0, in: manifest)) })
+    }
+
+    /// Stops a service that left the manifest and forgets it: instances, routes, relay, state.
+    private func remove(_ name: String) async {
+        _ = try? await stopService(name)
+        for instance in instances[name] ?? [] { routes.set(service: name, instance: instance.label, endpoint: nil) }
+        instances[name] = nil
+        board.remove(service: name)
+        selected.removeAll { $0.name == name }
+        if let index = relays.firstIndex(where: { $0.service == name }) {
+            await relays.remove(at: index).close()
+        }
+    }
+
+    /// Moves a running service to a new definition: replicas added or removed, the rest restarted rolling.
+    private func replace(_ service: Service) async -> String? {
+        var list = (instances[service.name] ?? []).sorted { $0.index < $1.index }
+        for instance in list { instance.service = service }
+        if list.count > service.replicas {
+            let extra = Array(list[service.replicas...])
+            list.removeLast(list.count - service.replicas)
+            instances[service.name] = list
+            await withTaskGroup(of: Void.self) { group in
+                for instance in extra {
+                    instance.held = true
+                    routes.set(service: service.name, instance: instance.label, endpoint: nil)
+                    board.remove(service: service.name, instance: instance.label)
+                    if let pid = instance.pid {
+                        group.addTask { await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout) }
+                    }
+                }
+            }
+        }
+        let existing = list
+        if list.count < service.replicas {
+            let fresh = ((list.count + 1)...service.replicas).map { Instance(service: service, index: $0) }
+            instances[service.name] = list + fresh
+            for instance in fresh { serviceTasks.append(Task { await self.runInstance(instance) }) }
+        }
+        if options.relays, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
+            if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) { relays.append(relay) }
+        }
+        selected = selected.map { $0.name == service.name ? service : $0 }
+        for instance in existing {
+            instance.restarts = RestartTracker(policy: service.restart, maxRestarts: service.maxRestarts)
+            if let problem = await restartInstance(instance) { return "\(instance.label) \(problem)" }
+        }
+        return nil
+    }
+}

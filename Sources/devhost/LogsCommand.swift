@@ -1,0 +1,96 @@
+import ArgumentParser
+import DevhostManifest
+import DevhostRuntime
+import Foundation
+
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print services' logs: from the running devhost, or from .devhost/logs when it is not running.",
+        discussion: "`devhost` as a service name shows devhost's own lines (reloads, restarts, health changes)."
+    )
+
+    @OptionGroup var project: ProjectOptions
+
+    @Argument(help: "Services (default: all).")
+    var services: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Keep printing new lines as they come (needs a running devhost).")
+    var follow = false
+
+    @Option(name: .short, help: "Lines to print first (default: 100; all with --since).")
+    var n: Int?
+
+    @Option(help: "Only lines newer than this (e.g. 30s, 5m, 2h).")
+    var since: String?
+
+    @Flag(name: .shortAndLong, help: "Show each line's date and time.")
+    var timestamps = false
+
+    func run() throws {
+        let state = try project.state()
+        var cutoff: Date?
+        if let since {
+            guard let duration = DurationText.parse(since) else { throw CommandFailure(message: "--since \(since) is not a duration (e.g. 30s, 5m, 2h)") }
+            cutoff = Date().addingTimeInterval(-Double(DurationText.millisecondsExact(duration)) / 1000)
+        }
+        let limit = n ?? (since == nil ? 100 : nil)
+        let history = LogHistory(directory: state.logs)
+        let known = history.services()
+        if let unknown = services.first(where: { !known.contains($0) }), !follow {
+            throw CommandFailure(message: "no logs for \(unknown) (services with logs: \(known.joined(separator: ", ")))")
+        }
+        if follow {
+            do {
+                return try Self.follow(client: ControlClient(state: state), services: services, lines: limit, since: cutoff, timestamps: timestamps)
+            } catch let failure as ControlClient.Failure {
+                throw CommandFailure(message: "\(failure)")
+            }
+        }
+        var printer = LinePrinter(console: .standardOutput, timestamps: timestamps)
+        for line in history.lines(services: services, limit: limit, since: cutoff) { printer.print(line) }
+    }
+
+    /// History then live lines from the running devhost, until it stops.
+    static func follow(client: ControlClient, services: [String], lines: Int?, since: Date?, timestamps: Bool) throws {
+        var query = services.map { "service=\($0)" } + ["follow=1"]
+        if let lines { query.append("n=\(lines)") }
+        if let since { query.append("since=\(since.timeIntervalSince1970)") }
+        var printer = LinePrinter(console: .standardOutput, timestamps: timestamps)
+        let decoder = JSONDecoder()
+        let status = try client.lines("/v1/logs?" + query.joined(separator: "&")) { raw in
+            if let line = try? decoder.decode(LogLine.self, from: Data(raw.utf8)) { printer.print(line) }
+            return true
+        }
+        if status != 200 { throw CommandFailure(message: "devhost answered \(status)") }
+    }
+}
+
+/// Prints log lines as `devhost up` does: an aligned, coloured label, then the text.
+struct LinePrinter {
+    let console: Console
+    let timestamps: Bool
+    private var width = 7
+    private var colors: [String: Console.Style] = [:]
+    private static let palette: [Console.Style] = [.cyan, .yellow, .green, .magenta, .blue]
+
+    init(console: Console, timestamps: Bool) {
+        self.console = console
+        self.timestamps = timestamps
+    }
+
+    mutating func print(_ line: LogLine) {
+        width = max(width, line.label.count)
+        let style = line.label == "devhost" ? Console.Style.bold : color(for: line.service)
+        var text = timestamps ? line.time + " " : ""
+        text += console.paint(line.label.padding(toLength: width, withPad: " ", startingAt: 0) + " |", style) + " " + line.text + "\n"
+        console.write(text)
+    }
+
+    private mutating func color(for service: String) -> Console.Style {
+        if let known = colors[service] { return known }
+        let style = Self.palette[colors.count % Self.palette.count]
+        colors[service] = style
+        return style
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import DevhostRuntime
+import Foundation
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the running devhost's services: instances, pids, ports, health, routes, restarts, uptime.",
+        discussion: "Exit status: 0 when every instance is fine, 3 when one is not (or devhost is not running), 1 on errors."
+    )
+
+    @OptionGroup var project: ProjectOptions
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() throws {
+        let client = ControlClient(state: try project.state())
+        let response: ControlClient.Response
+        do {
+            response = try client.get("/v1/status")
+        } catch {
+            if case .notRunning = error {
+                if json { print("{\"running\":false}") } else { Console.standardError.line("devhost is not running here (`devhost up -d` starts it)") }
+                throw ExitCode(3)
+            }
+            throw CommandFailure(message: "\(error)")
+        }
+        guard response.status == 200, let report = try? StatusReport.decode(response.body) else {
+            throw CommandFailure(message: "unexpected answer from devhost (\(response.status)): \(response.message)")
+        }
+        if json {
+            print(response.text, terminator: "")
+        } else {
+            Console.standardOutput.write(StatusTable.render(report, console: .standardOutput))
+        }
+        if !report.ok { throw ExitCode(3) }
+    }
+}
+
+/// The status table `devhost status` and `devhost up -d` print.
+enum StatusTable {
+    static func render(_ report: StatusReport, console: Console) -> String {
+        var rows: [[String]] = [["SERVICE", "INSTANCE", "PID", "PORT", "HEALTH", "STATE", "ROUTE", "RESTARTS", "UPTIME"]]
+        var styles: [Console.Style?] = [.bold]
+        for service in report.services {
+            for (offset, instance) in service.instances.enumerated() {
+                rows.append([
+                    offset == 0 ? service.name : "", instance.label, instance.pid.map(String.init) ?? "-", instance.port.map(String.init) ?? "-",
+                    instance.health, instance.state, offset == 0 ? (service.routes.first ?? "-") : "", String(instance.restarts),
+                    instance.uptimeSeconds.map(uptime) ?? "-",
+                ])
+                styles.append(instance.ok ? nil : .red)
+            }
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var text = ""
+        for (row, style) in zip(rows, styles) {
+            let line = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+            text += (style.map { console.paint(line, $0) } ?? line) + "\n"
+        }
+        let bad = report.services.flatMap(\.instances).filter { !$0.ok }.count
+        if let proxy = report.proxy {
+            text += "dashboard: http://devhost.\(proxy.domain):\(proxy.port)/  ·  "
+        }
+        text += bad == 0 ? "all \(report.services.flatMap(\.instances).count) instances fine\n" : "\(bad) not fine\n"
+        return text
+    }
+
+    /// `45s`, `3m12s`, `2h05m`, `3d4h`.
+    static func uptime(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        if total < 60 { return "\(total)s" }
+        if total < 3600 { return "\(total / 60)m\(String(format: "%02d", total % 60))s" }
+        if total < 86400 { return "\(total / 3600)h\(String(format: "%02d", total % 3600 / 60))m" }
+        return "\(total / 86400)d\(total % 86400 / 3600)h"
+    }
+}
