@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing devhost needs, only when it is missing.
 #   scripts/install-deps.sh build   libgit2 (headers + pkg-config)
-#   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files
+#   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files,
+#                                   and chromium (headless) for the dashboard test
 set -euo pipefail
 need_apt=()
 if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
 if [ "${1:-build}" = test ]; then
   command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

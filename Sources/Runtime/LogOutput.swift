@@ -118,6 +118,11 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     private func appendLocked(_ text: String, label: String, service: String) {
+        // One record per line: a multi-line message (a reload's list of problems) stays readable by `devhost logs`.
+        if text.contains("\n") {
+            for part in text.split(separator: "\n", omittingEmptySubsequences: false) { appendLocked(String(part), label: label, service: service) }
+            return
+        }
         let line = LogLine(time: Self.timestamp(dated: true), service: service, label: label, text: text)
         for follower in followers.values where follower.services?.contains(service) ?? true {
             follower.continuation.yield(line)

@@ -26,7 +26,7 @@ public final class Reloader: Sendable {
         } catch {
             let issues = (error as? ManifestError)?.issues.map(\.description) ?? ["\(error)"]
             let message = "the manifest was not applied; the running services stay as they are:\n  " + issues.joined(separator: "\n  ")
-            log.event(message)
+            log.event(message, service: "devhost")
             return (false, message)
         }
         let report = (try? await supervisor.exclusive { await $0.apply(new) }) ?? ReloadReport()
@@ -39,7 +39,7 @@ public final class Reloader: Sendable {
         let manifest = await supervisor.manifest
         let configuration = Set(Self.configurationFiles(of: manifest))
         if paths.contains(where: configuration.contains) {
-            log.event("\(paths.filter(configuration.contains).joined(separator: ", ")) changed")
+            log.event("\(paths.filter(configuration.contains).joined(separator: ", ")) changed", service: "devhost")
             _ = await reload()
             return
         }

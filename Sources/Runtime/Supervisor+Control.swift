@@ -57,7 +57,7 @@ extension Supervisor {
             for instance in instances[name] ?? [] where !instance.looping {
                 instance.held = false
                 instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
-                serviceTasks.append(Task { await self.runInstance(instance) })
+                launch(instance)
             }
         }
         let list = instances[name] ?? []
@@ -86,9 +86,16 @@ extension Supervisor {
             await endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout)
         } else if !instance.looping {
             instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
-            serviceTasks.append(Task { await self.runInstance(instance) })
+            launch(instance)
         }
         return await waitUntilReady([instance], after: [instance.label: generation])
+    }
+
+    /// Runs an instance's spawn loop in a new task; it counts as looping from now, so a wait that
+    /// starts before the task does sees it coming.
+    func launch(_ instance: Instance) {
+        instance.looping = true
+        serviceTasks.append(Task { await self.runInstance(instance, launched: true) })
     }
 
     /// Waits until each instance runs a process newer than `after[label]` and has reached what it is

@@ -4,7 +4,8 @@ import NIOCore
 
 extension Supervisor {
     /// Spawns an instance and keeps it running as its restart policy says, until devhost stops.
-    func runInstance(_ instance: Instance) async {
+    func runInstance(_ instance: Instance, launched: Bool = false) async {
+        guard launched || !instance.looping else { return }
         instance.looping = true
         defer { instance.looping = false }
         while !stopping, !instance.held {

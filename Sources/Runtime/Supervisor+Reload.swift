@@ -6,18 +6,24 @@ public struct ReloadReport: Sendable, Equatable {
     public var added: [String] = []
     public var removed: [String] = []
     public var changed: [String] = []
+    /// Only the number of replicas changed: instances were added or removed, none restarted.
+    public var scaled: [String] = []
     /// Problems met while applying (a changed service that did not come back healthy).
     public var problems: [String] = []
+    /// Some host name now leads somewhere else (the proxy swaps its table).
+    public var routesChanged = false
     /// Settings that only take effect when devhost restarts (the proxy's port and address).
     public var needsRestart: [String] = []
 
-    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty && needsRestart.isEmpty }
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty && scaled.isEmpty && needsRestart.isEmpty && !routesChanged }
 
     public var summary: String {
         var parts: [String] = []
         if !added.isEmpty { parts.append("started " + added.joined(separator: ", ")) }
         if !removed.isEmpty { parts.append("stopped " + removed.joined(separator: ", ")) }
         if !changed.isEmpty { parts.append("restarted " + changed.joined(separator: ", ")) }
+        if !scaled.isEmpty { parts.append("scaled " + scaled.joined(separator: ", ")) }
+        if routesChanged { parts.append("routes updated") }
         if !needsRestart.isEmpty { parts.append(needsRestart.joined(separator: ", ") + " changed: restart devhost to apply") }
         if parts.isEmpty { parts.append("nothing to do (no service changed)") }
         return parts.joined(separator: "; ") + (problems.isEmpty ? "" : "; problems: " + problems.joined(separator: "; "))
@@ -43,11 +49,16 @@ extension Supervisor {
         let old = manifest
         if old.proxy.port != new.proxy.port { report.needsRestart.append("proxy.port") }
         if old.proxy.bind != new.proxy.bind { report.needsRestart.append("proxy.bind") }
+        report.routesChanged = ProxyRoutes.routes(for: old) != ProxyRoutes.routes(for: new)
         let newFingerprints = Dictionary(uniqueKeysWithValues: new.services.map { ($0.name, Self.fingerprint($0, in: new)) })
         let running = Set(instances.keys)
         report.removed = old.startOrder.map(\.name).filter { running.contains($0) && new.service(named: $0) == nil }.reversed()
         report.added = new.startOrder.map(\.name).filter { old.service(named: $0) == nil }
         report.changed = new.startOrder.map(\.name).filter { running.contains($0) && fingerprints[$0] != nil && fingerprints[$0] != newFingerprints[$0] }
+        report.scaled = new.startOrder.compactMap { service in
+            guard running.contains(service.name), !report.changed.contains(service.name), (instances[service.name] ?? []).count != service.replicas else { return nil }
+            return service.name
+        }
         manifest = new
         fingerprints = newFingerprints
         if report.isEmpty { return report }
@@ -62,24 +73,37 @@ extension Supervisor {
         let added = report.added.compactMap { new.service(named: $0) }
         admit(added)
         for service in added { serviceTasks.append(Task { await self.launchService(service) }) }
+        for name in report.scaled {
+            guard let service = new.service(named: name) else { continue }
+            _ = await replace(service, restarting: false)
+        }
         for name in report.changed {
             guard let service = new.service(named: name) else { continue }
-            if let problem = await replace(service) { report.problems.append("\(name): \(problem)") }
+            if let problem = await replace(service, restarting: true) { report.problems.append("\(name): \(problem)") }
         }
         selected = new.startOrder.filter { instances[$0.name] != nil }
         emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloaded: " + report.summary)))
         return report
     }
 
-    /// A service's definition as it matters to a running process: positions left out, env files' contents in.
+    /// A service's definition as it matters to its running processes: positions, routes, replicas and
+    /// watch globs left out (those change without a restart), env files' contents and the routes its
+    /// `${x.public_url}` references resolve to put in.
     static func fingerprint(_ service: Service, in manifest: Manifest) -> String {
         var plain = service
+        plain.replicas = 1
+        plain.routes = []
+        plain.rewriteHost = false
+        plain.watch = []
         plain.location = nil
         plain.locations = [:]
         plain.env = plain.env.map { EnvEntry(key: $0.key, value: $0.value) }
         plain.dependsOn = plain.dependsOn.map { Dependency(service: $0.service, condition: $0.condition) }
-        var text = String(reflecting: plain)
+        var text = manifest.name + "\n" + String(reflecting: plain)
         text += "\n" + manifest.env.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+        if text.contains("public_url") {
+            text += "\n" + manifest.services.map { "\($0.name)=\($0.routes)" }.joined(separator: ",") + "@\(manifest.proxy.domain):\(manifest.proxy.port)"
+        }
         for path in [manifest.envFile, service.envFile].compactMap({ $0 }) {
             text += "\n" + ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
         }
@@ -103,7 +127,7 @@ extension Supervisor {
     }
 
     /// Moves a running service to a new definition: replicas added or removed, the rest restarted rolling.
-    private func replace(_ service: Service) async -> String? {
+    private func replace(_ service: Service, restarting: Bool) async -> String? {
         var list = (instances[service.name] ?? []).sorted { $0.index < $1.index }
         for instance in list { instance.service = service }
         if list.count > service.replicas {
@@ -125,12 +149,13 @@ extension Supervisor {
         if list.count < service.replicas {
             let fresh = ((list.count + 1)...service.replicas).map { Instance(service: service, index: $0) }
             instances[service.name] = list + fresh
-            for instance in fresh { serviceTasks.append(Task { await self.runInstance(instance) }) }
+            for instance in fresh { launch(instance) }
         }
         if options.relays, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
             if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) { relays.append(relay) }
         }
         selected = selected.map { $0.name == service.name ? service : $0 }
+        guard restarting else { return nil }
         for instance in existing {
             instance.restarts = RestartTracker(policy: service.restart, maxRestarts: service.maxRestarts)
             if let problem = await restartInstance(instance) { return "\(instance.label) \(problem)" }

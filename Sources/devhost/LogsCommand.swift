@@ -10,7 +10,9 @@ struct LogsCommand: ParsableCommand {
         discussion: "`devhost` as a service name shows devhost's own lines (reloads, restarts, health changes)."
     )
 
-    @OptionGroup var project: ProjectOptions
+    // -f means follow here, as in `docker compose logs -f` and `tail -f`, so the manifest is --file only.
+    @Option(name: .customLong("file"), help: "The manifest, or a folder to search upward from (default: the current folder).")
+    var file: String?
 
     @Argument(help: "Services (default: all).")
     var services: [String] = []
@@ -28,7 +30,7 @@ struct LogsCommand: ParsableCommand {
     var timestamps = false
 
     func run() throws {
-        let state = try project.state()
+        let state = try ProjectOptions(file: file).state()
         var cutoff: Date?
         if let since {
             guard let duration = DurationText.parse(since) else { throw CommandFailure(message: "--since \(since) is not a duration (e.g. 30s, 5m, 2h)") }
@@ -47,8 +49,9 @@ struct LogsCommand: ParsableCommand {
                 throw CommandFailure(message: "\(failure)")
             }
         }
-        var printer = LinePrinter(console: .standardOutput, timestamps: timestamps)
-        for line in history.lines(services: services, limit: limit, since: cutoff) { printer.print(line) }
+        let lines = history.lines(services: services, limit: limit, since: cutoff)
+        var printer = LinePrinter(console: .standardOutput, timestamps: timestamps, width: lines.map(\.label.count).max() ?? 7)
+        for line in lines { printer.print(line) }
     }
 
     /// History then live lines from the running devhost, until it stops.
@@ -74,9 +77,10 @@ struct LinePrinter {
     private var colors: [String: Console.Style] = [:]
     private static let palette: [Console.Style] = [.cyan, .yellow, .green, .magenta, .blue]
 
-    init(console: Console, timestamps: Bool) {
+    init(console: Console, timestamps: Bool, width: Int = 7) {
         self.console = console
         self.timestamps = timestamps
+        self.width = max(7, width)
     }
 
     mutating func print(_ line: LogLine) {

@@ -40,6 +40,12 @@ struct ProjectOptions: ParsableArguments {
     @Option(name: [.short, .customLong("file")], help: "The manifest, or a folder to search upward from (default: the current folder).")
     var file: String?
 
+    init() {}
+
+    init(file: String?) {
+        self.file = file
+    }
+
     func state() throws -> ProjectState {
         do {
             let path = try ManifestLoader().locate(from: file ?? FileManager.default.currentDirectoryPath)

@@ -44,6 +44,10 @@ enum StatusTable {
         var rows: [[String]] = [["SERVICE", "INSTANCE", "PID", "PORT", "HEALTH", "STATE", "ROUTE", "RESTARTS", "UPTIME"]]
         var styles: [Console.Style?] = [.bold]
         for service in report.services {
+            if service.instances.isEmpty {
+                rows.append([service.name, "-", "-", "-", "-", "not started", service.routes.first ?? "-", "-", "-"])
+                styles.append(.dim)
+            }
             for (offset, instance) in service.instances.enumerated() {
                 rows.append([
                     offset == 0 ? service.name : "", instance.label, instance.pid.map(String.init) ?? "-", instance.port.map(String.init) ?? "-",

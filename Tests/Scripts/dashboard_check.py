@@ -273,12 +273,23 @@ def run(args, browser):
             pass
         raise e
 
+    # Log lines arrive right after the first status and grow the page: let its height settle
+    # (unchanged over 3 polls, at most 3 s) so the screenshot shows the page as it stays.
+    settle_until, last_height, stable = min(deadline, time.monotonic() + 3), None, 0
+    while stable < 3 and time.monotonic() < settle_until:
+        height = page.eval("document.documentElement.scrollHeight")
+        stable, last_height = (stable + 1 if height == last_height else 0), height
+        browser.pump(0.1)
+
     metrics = page.call("Page.getLayoutMetrics")
     size = metrics.get("cssContentSize") or metrics.get("contentSize")
+    # The whole page (up to 6000 px), as wide as the window: captured beyond the viewport the page
+    # loses its scrollbar and lays out at the window's full width.
+    width = max(int(size["width"]), int(page.eval("window.innerWidth") or 0))
     height = min(max(int(size["height"]), 1), 6000)
     shot = page.call("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": int(size["width"]), "height": height, "scale": 1}})
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
     png = base64.b64decode(shot["data"])
     with open(args.screenshot, "wb") as f:
         f.write(png)

@@ -188,6 +188,13 @@ public final class ControlAPI: Sendable {
                     }
                 }
                 group.addTask {
+                    // A comment now and then: idle connections are noticed and nothing in between times out.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(15))
+                        continuation.yield(": ping\n\n")
+                    }
+                }
+                group.addTask {
                     for await _ in changes {
                         continuation.yield(Self.sse("status", await self.status().json()))
                     }

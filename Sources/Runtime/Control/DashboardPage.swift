@@ -164,9 +164,8 @@ function render(s) {
   document.title = title;
   $("title").textContent = title;
   $("dir").textContent = s.directory || "";
-  const px = s.proxy || {};
-  const started = s.started_at ? new Date(s.started_at) : null;
-  $("info").textContent = ["pid " + (s.pid ?? "—"), "proxy " + px.bind + ":" + px.port, "*." + px.domain,
+  const px = s.proxy, started = s.started_at ? new Date(s.started_at) : null;
+  $("info").textContent = ["pid " + (s.pid ?? "—"), px ? "proxy " + px.bind + ":" + px.port + " · *." + px.domain : "no proxy",
     started && !isNaN(started) ? "since " + started.toLocaleTimeString() : null].filter(Boolean).join(" · ");
   const list = $("services"), seen = new Set();
   let bad = 0, idx = 0;
@@ -213,8 +212,8 @@ async function act(name, action) {
     const text = await r.text();
     let body = null;
     try { body = JSON.parse(text); } catch (e) { /* not JSON */ }
-    if (!r.ok) msg = (body && body.error) || text.trim() || "HTTP " + r.status;
-    else if (body && Array.isArray(body.instances) && status) {
+    if (!r.ok) msg = (body && (body.error || body.message)) || text.trim() || "HTTP " + r.status;
+    if (body && Array.isArray(body.instances) && status) {
       const svc = (status.services || []).find(x => x.name === name);
       if (svc) { stamp(body.instances); svc.instances = body.instances; render(status); }
     }

@@ -69,9 +69,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
         manifest: Manifest, snapshot: [InstanceSnapshot], stablePorts: [String: Int], ready: Bool, proxyPort: Int?, startedAt: Date
     ) -> StatusReport {
         let now = ContinuousClock.now
-        let services = manifest.services.compactMap { service -> ServiceStatus? in
+        // Services `up` did not select are listed without instances (`devhost start` can still start them).
+        let services = manifest.services.map { service -> ServiceStatus in
             let mine = snapshot.filter { $0.service == service.name }
-            guard !mine.isEmpty else { return nil }
             let routes = proxyPort.map { port in service.routes.map { "http://\(manifest.host(forRoute: $0)):\(port)" } } ?? []
             return ServiceStatus(
                 name: service.name, routes: routes, port: stablePorts[service.name],
