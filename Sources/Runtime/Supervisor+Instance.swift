@@ -102,7 +102,8 @@ extension Supervisor {
             let port = instance.listeningPort
             if check.probe.needsPort, port == nil, fast { continue }
             let failure = await probe.run(check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
-            guard instance.generation == generation, instance.pid != nil, !stopping else { return }
+            // A process being stopped on request fails its probes on the way down; that is no crash.
+            guard instance.generation == generation, instance.pid != nil, !stopping, !instance.restartRequested, !instance.held else { return }
             guard var tracker = instance.health else { return }
             let change = tracker.record(success: failure == nil, error: failure, at: .now)
             instance.health = tracker

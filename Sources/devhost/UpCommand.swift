@@ -54,9 +54,13 @@ struct UpCommand: AsyncParsableCommand {
         guard let lock = try ProjectLock.acquire(state) else {
             return try Self.alreadyRunning(pid: ProjectLock.holder(state) ?? 0, state: state, follow: !detached)
         }
+        // Never released by hand: the kernel drops it as the process exits, so `devhost down`, which
+        // waits for it, returns only when this devhost is gone.
+        Self.heldLock = lock
         try await serve(manifest, state: state)
-        withExtendedLifetime(lock) {}
     }
+
+    nonisolated(unsafe) private static var heldLock: ProjectLock?
 
     private func serve(_ manifest: Manifest, state: ProjectState) async throws {
         let out = Console.standardOutput
