@@ -20,18 +20,23 @@ public final class Reloader: Sendable {
 
     /// Loads the manifest again and applies the difference.
     public func reload() async -> (applied: Bool, message: String) {
-        let new: Manifest
-        do {
-            new = try load()
-        } catch {
-            let issues = (error as? ManifestError)?.issues.map(\.description) ?? ["\(error)"]
-            let message = "the manifest was not applied; the running services stay as they are:\n  " + issues.joined(separator: "\n  ")
-            log.event(message, service: "devhost")
-            return (false, message)
+        let (load, log, applied) = (self.load, self.log, self.applied)
+        // Loading inside the exclusive section: two reloads in a row apply in the order the file changed.
+        let result = try? await supervisor.exclusive { supervisor -> (applied: Bool, message: String) in
+            let new: Manifest
+            do {
+                new = try load()
+            } catch {
+                let issues = (error as? ManifestError)?.issues.map(\.description) ?? ["\(error)"]
+                let message = "the manifest was not applied; the running services stay as they are:\n  " + issues.joined(separator: "\n  ")
+                log.event(message, service: "devhost")
+                return (false, message)
+            }
+            let report = await supervisor.apply(new)
+            applied(new)
+            return (report.problems.isEmpty, report.summary)
         }
-        let report = (try? await supervisor.exclusive { await $0.apply(new) }) ?? ReloadReport()
-        applied(new)
-        return (report.problems.isEmpty, report.summary)
+        return result ?? (false, "devhost is stopping")
     }
 
     /// Paths (relative to the project folder) that changed together.

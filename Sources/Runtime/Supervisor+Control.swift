@@ -54,7 +54,8 @@ extension Supervisor {
             admit(wanted)
             for added in wanted { serviceTasks.append(Task { await self.launchService(added) }) }
         } else {
-            for instance in instances[name] ?? [] where !instance.looping {
+            // A service still waiting for its dependencies or setup starts by itself when they are done.
+            for instance in instances[name] ?? [] where !instance.looping && !pendingServices.contains(name) {
                 instance.held = false
                 instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
                 launch(instance)
@@ -84,7 +85,7 @@ extension Supervisor {
             instance.restartRequested = true
             setState(instance, .stopping)
             await endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout)
-        } else if !instance.looping {
+        } else if !instance.looping, !pendingServices.contains(instance.service.name) {
             instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
             launch(instance)
         }
@@ -101,8 +102,22 @@ extension Supervisor {
     /// Waits until each instance runs a process newer than `after[label]` and has reached what it is
     /// for; returns why one never will, or nil.
     func waitUntilReady(_ list: [Instance], after generations: [String: Int]) async -> String? {
+        // Bounded, so one service that never comes up cannot hold every later control call.
+        let limit = list.map { instance in
+            (instance.service.health?.startPeriod ?? .seconds(30)) + instance.service.stopTimeout + .seconds(30)
+        }.max() ?? .seconds(60)
+        let deadline = ContinuousClock.now + limit
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: limit)
+            await self?.notifyChange()
+        }
+        defer { timer.cancel() }
         while true {
             if stopping { return "not ready: devhost is stopping" }
+            if ContinuousClock.now >= deadline {
+                let states = list.map { "\($0.label) \($0.state)" }.joined(separator: ", ")
+                return "not ready after \(DurationText.format(limit)) (\(states))"
+            }
             var pending = false
             for instance in list {
                 let fresh = instance.generation > (generations[instance.label] ?? -1)
@@ -127,7 +142,7 @@ extension Supervisor {
     /// Runs a service that joined after `up` (start, reload): a relay for its stable port, then the
     /// usual dependency wait, setup and instances.
     func launchService(_ service: Service) async {
-        if options.relays, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
+        if options.relays, !stopping, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
             if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) {
                 relays.append(relay)
             }

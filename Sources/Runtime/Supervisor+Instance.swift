@@ -79,7 +79,7 @@ extension Supervisor {
             case .restart(let delay):
                 emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .state(.exited(status))))
                 setState(instance, .restarting(after: delay))
-                await sleepUnlessStopping(delay)
+                await sleepUnlessStopping(delay, or: instance)
             }
         }
         setState(instance, .stopped)
@@ -157,9 +157,9 @@ extension Supervisor {
         }
     }
 
-    func sleepUnlessStopping(_ delay: Duration) async {
+    func sleepUnlessStopping(_ delay: Duration, or instance: Instance? = nil) async {
         let deadline = ContinuousClock.now + delay
-        while !stopping, ContinuousClock.now < deadline {
+        while !stopping, instance?.held != true, ContinuousClock.now < deadline {
             try? await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
         }
     }

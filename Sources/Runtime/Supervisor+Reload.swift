@@ -65,10 +65,16 @@ extension Supervisor {
         emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloading: " + report.summary)))
 
         for name in report.removed { await remove(name) }
-        if let assigned = try? StablePorts(stateDirectory: stateDirectory).assign(
-            new.services.filter(\.hasPort).map(\.name), avoiding: Set([new.proxy.port]))
+        // Services that already have a stable port keep it (their relay listens there); only new ones get one.
+        let needing = new.services.filter { $0.hasPort && stablePorts[$0.name] == nil }.map(\.name)
+        let fixed = new.services.compactMap { service -> Int? in
+            if case .fixed(let port) = service.port { return port }
+            return nil
+        }
+        if !needing.isEmpty, let assigned = try? StablePorts(stateDirectory: stateDirectory).assign(
+            needing, avoiding: Set(stablePorts.values).union(fixed).union([new.proxy.port]))
         {
-            stablePorts = assigned
+            stablePorts.merge(assigned) { _, new in new }
         }
         let added = report.added.compactMap { new.service(named: $0) }
         admit(added)
@@ -138,25 +144,41 @@ extension Supervisor {
                 for instance in extra {
                     instance.held = true
                     routes.set(service: service.name, instance: instance.label, endpoint: nil)
-                    board.remove(service: service.name, instance: instance.label)
                     if let pid = instance.pid {
                         group.addTask { await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout) }
                     }
                 }
             }
+            // The loops' last state change must land before the entries go.
+            while extra.contains(where: \.looping) { await nextChange() }
+            for instance in extra { board.remove(service: service.name, instance: instance.label) }
         }
         let existing = list
+        // A service stopped on request stays stopped, new replicas included.
+        let held = !list.isEmpty && list.allSatisfy(\.held)
         if list.count < service.replicas {
             let fresh = ((list.count + 1)...service.replicas).map { Instance(service: service, index: $0) }
             instances[service.name] = list + fresh
-            for instance in fresh { launch(instance) }
+            for instance in fresh {
+                if held {
+                    instance.held = true
+                    setState(instance, .stopped)
+                } else if !pendingServices.contains(service.name) {
+                    // (A pending service's start launches every instance it has by then.)
+                    launch(instance)
+                }
+            }
         }
-        if options.relays, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
+        if options.relays, !stopping, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
             if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) { relays.append(relay) }
         }
         selected = selected.map { $0.name == service.name ? service : $0 }
-        guard restarting else { return nil }
-        for instance in existing {
+        guard restarting, !held else { return nil }
+        // A changed setup (or its inputs) runs before the new processes start.
+        if service.setup != nil, !SetupRunner(stateDirectory: stateDirectory).isUpToDate(service), let problem = await runSetup(service) {
+            return problem
+        }
+        for instance in existing where !instance.held {
             instance.restarts = RestartTracker(policy: service.restart, maxRestarts: service.maxRestarts)
             if let problem = await restartInstance(instance) { return "\(instance.label) \(problem)" }
         }

@@ -54,6 +54,8 @@ public actor Supervisor {
     /// What each service's definition was when last (re)started, to tell what a reload changed.
     var fingerprints: [String: String] = [:]
     var lastOperation: Task<Void, Never>?
+    /// Services whose start is still waiting for dependencies or setup (their instances launch after).
+    var pendingServices: Set<String> = []
 
     public init(manifest: Manifest, options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.manifest = manifest
@@ -108,6 +110,8 @@ public actor Supervisor {
     }
 
     func runService(_ service: Service) async {
+        pendingServices.insert(service.name)
+        defer { pendingServices.remove(service.name) }
         for dependency in service.dependsOn {
             setState(service, .waiting("\(dependency.service) (\(dependency.condition.rawValue))"), announce: false)
             if let problem = await waitFor(dependency) {
@@ -120,6 +124,7 @@ public actor Supervisor {
             setState(service, .failed(problem))
             return
         }
+        pendingServices.remove(service.name)
         await withTaskGroup(of: Void.self) { group in
             for index in (instances[service.name] ?? []).map(\.index) {
                 group.addTask { await self.runInstance(service: service.name, index: index) }
@@ -155,7 +160,7 @@ public actor Supervisor {
         }
     }
 
-    private func runSetup(_ service: Service) async -> String? {
+    func runSetup(_ service: Service) async -> String? {
         let runner = SetupRunner(stateDirectory: stateDirectory)
         if runner.isUpToDate(service) {
             emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("up to date, skipped")))

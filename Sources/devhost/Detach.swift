@@ -34,13 +34,18 @@ enum Detach {
             if let response = try? client.get("/v1/status"), response.status == 200, let report = try? StatusReport.decode(response.body) {
                 last = report
                 if report.ready { break }
-                if report.services.flatMap(\.instances).contains(where: { $0.state.hasPrefix("failed") }) { break }
+                if report.services.flatMap(\.instances).contains(where: \.failed) { break }
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         let out = Console.standardOutput
         if let last { out.write(StatusTable.render(last, console: out)) }
         out.line("devhost runs in the background (pid \(pid)); `devhost logs -f` follows it, `devhost down` stops it")
+        let failed = last?.services.flatMap(\.instances).filter(\.failed) ?? []
+        if !failed.isEmpty {
+            throw CommandFailure(message: "not everything came up: " + failed.map { "\($0.label) \($0.state)" }.joined(separator: ", ")
+                + " (`devhost logs SERVICE` shows why; devhost keeps running the rest)")
+        }
         guard let last, last.ready else {
             let reason = last == nil ? "did not answer" : "is not up yet"
             throw CommandFailure(message: "devhost \(reason) after \(DurationText.format(timeout)) (it keeps running; `devhost status` shows where it is, \(state.detachedLog) has its output)")

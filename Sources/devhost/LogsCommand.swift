@@ -43,6 +43,13 @@ struct LogsCommand: ParsableCommand {
             throw CommandFailure(message: "no logs for \(unknown) (services with logs: \(known.joined(separator: ", ")))")
         }
         if follow {
+            // Services that have not written a line yet are valid too: ask the running devhost.
+            if let response = try? ControlClient(state: state).get("/v1/status"), let report = try? StatusReport.decode(response.body) {
+                let names = Set(report.services.map(\.name) + ["devhost"])
+                if let unknown = services.first(where: { !names.contains($0) }) {
+                    throw CommandFailure(message: "no service named \(unknown) (services: \(report.services.map(\.name).joined(separator: ", ")))")
+                }
+            }
             do {
                 return try Self.follow(client: ControlClient(state: state), services: services, lines: limit, since: cutoff, timestamps: timestamps)
             } catch let failure as ControlClient.Failure {

@@ -98,9 +98,7 @@ struct UpCommand: AsyncParsableCommand {
                     throw CommandFailure(message: "cannot listen on \(manifest.proxy.bind):\(port)\(holder.isEmpty ? "" : ": it is taken" + holder) (use --proxy-port or DEVHOST_PROXY_PORT)")
                 }
             }
-            try await supervisor.start()
         } catch {
-            await supervisor.stop()
             await proxy?.close()
             if let failure = error as? CommandFailure { throw failure }
             throw CommandFailure(message: "\(error)")
@@ -118,13 +116,22 @@ struct UpCommand: AsyncParsableCommand {
             shutdown: {
                 await supervisor.stop()
             })
+        // The control socket opens before any service starts: `status` and a second `up` work from
+        // the first moment, and no child is forked while the socket's umask is in force.
         let control: ControlServer
         do {
             control = try await ControlServer.start(path: state.controlSocket, api: api)
         } catch {
-            await supervisor.stop()
             await proxy?.close()
             throw CommandFailure(message: "cannot open the control socket \(state.controlSocket): \(error)")
+        }
+        do {
+            try await supervisor.start()
+        } catch {
+            await supervisor.stop()
+            await proxy?.close()
+            await control.close()
+            throw CommandFailure(message: "\(error)")
         }
         let watcher: FileWatcher?
         do {

@@ -59,6 +59,15 @@ struct ControlTests {
         let forged = try run(["curl", "-s", "--unix-socket", dev.state.controlSocket, "-X", "POST", "http://devhost/v1/down"])
         #expect(forged.output.contains("X-Devhost-Request"), "\(forged.output)")
         #expect(ProjectLock.holder(dev.state) != nil)
+        // Through the proxy the control API answers its own user, and nobody else on the machine.
+        #expect(dev.get("/v1/status", host: "devhost.localhost").0 == 200)
+        if getuid() == 0 {
+            let other = try run([
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                "-H", "Host: devhost.localhost", "http://127.0.0.1:\(dev.proxyPort)/v1/status",
+            ])
+            #expect(other.output == "403", "\(other.output)")
+        }
 
         let down = try dev.devhost(["down"])
         #expect(down.status == 0 && down.output.contains("devhost stopped"), "\(down.output)")

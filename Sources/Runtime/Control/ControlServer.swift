@@ -14,6 +14,13 @@ public final class ControlServer: Sendable {
     public static func start(path: String, api: ControlAPI, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> ControlServer {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if folder == "/tmp/devhost-\(getuid())" {
+            // A shared folder: it must be ours, private and not a symlink, or someone else controls the path.
+            var info = stat()
+            guard lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
+                throw ControlServerError.unsafeFolder(folder)
+            }
+        }
         let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
         let inFlight = NIOLockedValueBox(0)
         // The socket is created with the umask's mode: narrow it for the bind, so there is no moment
@@ -132,6 +139,16 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             } catch {
                 try? await channel.close()
             }
+        }
+    }
+}
+
+public enum ControlServerError: Error, CustomStringConvertible {
+    case unsafeFolder(String)
+
+    public var description: String {
+        switch self {
+        case .unsafeFolder(let folder): return "\(folder) is not a private folder of this user (remove it, or move the project to a shorter path)"
         }
     }
 }

@@ -28,6 +28,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// `ok`, `failing`, `pending`, or `-` without a health check.
         public var health: String
         public var ok: Bool
+        /// Ended and not coming back by itself (failed, exited with an error); stopped on request is not.
+        public var failed: Bool
         public var restarts: Int
         public var uptimeSeconds: Double?
     }
@@ -78,7 +80,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
                 instances: mine.map { instance in
                     InstanceStatus(
                         label: instance.label, index: instance.index, pid: instance.pid, port: instance.listeningPort ?? instance.assignedPort,
-                        state: instance.state.description, health: instance.health, ok: instance.isOK, restarts: instance.restarts,
+                        state: instance.state.description, health: instance.health, ok: instance.isOK,
+                        failed: instance.state.isFinal && instance.state != .completed && !instance.held, restarts: instance.restarts,
                         uptimeSeconds: instance.startedAt.map { Double(DurationText.millisecondsExact(now - $0)) / 1000 })
                 })
         }

@@ -243,6 +243,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
             open(host: host, port: port, key: target.key, instance: nil, context: context)
         case .socket(let path):
+            // devhost's own control API: only for the user running devhost, from this machine (the
+            // socket behind it is mode 0600 for the same reason).
+            guard isOwnUser(context.channel) else {
+                return writeSimple(.forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
+            }
             if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
             open(host: "localhost", port: 0, socketPath: path, key: target.key, instance: nil, context: context)
         case .service(let name, _):
@@ -467,6 +472,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         default:
             writeSimple(.notFound, message: "\(path) is not a devhost endpoint (try /_devhost/health or /_devhost/metrics)", close: false)
         }
+    }
+
+    private var ownUser: Bool?
+
+    private func isOwnUser(_ channel: Channel) -> Bool {
+        if let ownUser { return ownUser }
+        var verdict = false
+        if let remote = channel.remoteAddress, let local = channel.localAddress, let clientPort = remote.port, let serverPort = local.port {
+            let ip = remote.ipAddress ?? ""
+            let loopback = ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+            verdict = loopback && PeerUser.uid(clientPort: clientPort, serverPort: serverPort) == getuid()
+        }
+        ownUser = verdict
+        return verdict
     }
 
     private func writeSimple(_ status: HTTPResponseStatus, message: String, close: Bool) {
