@@ -83,15 +83,8 @@ public struct ComposeFile: Sendable {
         return recorded == checksum(String(lines[2])) ? nil : .editedByHand(path: path)
     }
 
-    /// FNV-1a, 64 bits: enough to notice an edit, and no crypto dependency for it.
     static func checksum(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        FNV1a.hex(text)
     }
 }
 

@@ -160,7 +160,8 @@ public final class ChildProcesses: @unchecked Sendable {
         for continuation in continuations { continuation.resume(returning: status) }
     }
 
-    static func resolve(_ program: String, path: String) -> String? {
+    /// `program` found on `path` (a colon-separated PATH); a name with a slash is returned as it is.
+    public static func resolve(_ program: String, path: String) -> String? {
         if program.contains("/") { return program }
         for folder in path.split(separator: ":") {
             let candidate = "\(folder)/\(program)"

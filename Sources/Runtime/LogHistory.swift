@@ -21,6 +21,11 @@ public struct LogLine: Sendable, Equatable, Codable {
         case text = "line"
     }
 
+    /// One JSON object (`{"label","line","service","time"}`), as the API streams it.
+    public var json: String {
+        String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
     /// `2026-11-24 10:15:03.123 api.1 | text`, as stored under `.devhost/logs/`.
     var fileLine: String { "\(time) \(label) | \(text)" }
 

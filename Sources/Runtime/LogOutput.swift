@@ -66,6 +66,14 @@ public final class LogOutput: @unchecked Sendable {
         }
     }
 
+    /// Prints a stored line the way `up` printed it (`devhost logs`); with timestamps, its recorded time.
+    public func replay(_ line: LogLine) {
+        lock.withLock {
+            let color = line.label == "devhost" ? "1" : colorLocked(for: line.service)
+            emitLocked(prefix: line.label, color: color, text: line.text, time: line.time)
+        }
+    }
+
     /// The last lines a service printed (for "never listened" and 503 pages).
     public func recentLines(of service: String) -> [String] {
         lock.withLock { recent[service] ?? [] }
@@ -107,11 +115,11 @@ public final class LogOutput: @unchecked Sendable {
         return color
     }
 
-    private func emitLocked(prefix: String, color: String, text: String) {
+    private func emitLocked(prefix: String, color: String, text: String, time: String? = nil) {
         prefixWidth = max(prefixWidth, prefix.count)
         let padded = prefix.padding(toLength: prefixWidth, withPad: " ", startingAt: 0)
         var line = ""
-        if options.timestamps { line += Self.timestamp() + " " }
+        if options.timestamps { line += (time ?? Self.timestamp()) + " " }
         line += options.colored ? "\u{1B}[\(color)m\(padded) |\u{1B}[0m " : "\(padded) | "
         line += text + "\n"
         writeAll(options.descriptor, Array(line.utf8))

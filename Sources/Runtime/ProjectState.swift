@@ -28,8 +28,6 @@ public struct ProjectState: Sendable {
     public var controlSocket: String {
         let local = root + "/control.sock"
         if local.utf8.count < 100 { return local }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in root.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return "/tmp/devhost-\(getuid())/\(String(hash, radix: 16)).sock"
+        return "/tmp/devhost-\(getuid())/\(FNV1a.hex(root)).sock"
     }
 }

@@ -69,10 +69,3 @@ public final class Reloader: Sendable {
         return files.compactMap { $0.hasPrefix(root) ? String($0.dropFirst(root.count)) : nil }
     }
 }
-
-extension Supervisor {
-    /// Whether the service has instances under supervision that have not been stopped on request.
-    public func isRunning(_ name: String) -> Bool {
-        (instances[name] ?? []).contains { !$0.held }
-    }
-}

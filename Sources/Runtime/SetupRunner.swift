@@ -7,20 +7,14 @@ struct SetupRunner {
     let stateDirectory: String
 
     func fingerprint(_ service: Service) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: some Sequence<UInt8>) {
-            for byte in bytes {
-                hash ^= UInt64(byte)
-                hash = hash &* 0x100_0000_01b3
-            }
-        }
-        mix((service.setup?.description ?? "").utf8)
+        var hash = FNV1a()
+        hash.mix((service.setup?.description ?? "").utf8)
         for path in inputFiles(service) {
-            mix(path.utf8)
-            mix([0])
-            if let data = FileManager.default.contents(atPath: service.cwd + "/" + path) { mix(data) }
+            hash.mix(path.utf8)
+            hash.mix([0])
+            if let data = FileManager.default.contents(atPath: service.cwd + "/" + path) { hash.mix(data) }
         }
-        return String(hash, radix: 16)
+        return String(hash.value, radix: 16)
     }
 
     /// The input files, expanded from globs relative to the service's cwd, sorted.

@@ -68,6 +68,11 @@ extension Supervisor {
         return ControlOutcome(service: service.name, done: true, message: "\(name) started")
     }
 
+    /// Whether the service has instances under supervision that have not been stopped on request.
+    public func isRunning(_ name: String) -> Bool {
+        (instances[name] ?? []).contains { !$0.held }
+    }
+
     func managedInstances(_ name: String) throws -> [Instance] {
         guard let list = instances[name] else {
             if manifest.service(named: name) != nil { throw SupervisorError.notStarted(name) }
@@ -142,11 +147,7 @@ extension Supervisor {
     /// Runs a service that joined after `up` (start, reload): a relay for its stable port, then the
     /// usual dependency wait, setup and instances.
     func launchService(_ service: Service) async {
-        if options.relays, !stopping, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
-            if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) {
-                relays.append(relay)
-            }
-        }
+        try? await openRelay(for: service)
         await runService(service)
     }
 }

@@ -67,12 +67,8 @@ extension Supervisor {
         for name in report.removed { await remove(name) }
         // Services that already have a stable port keep it (their relay listens there); only new ones get one.
         let needing = new.services.filter { $0.hasPort && stablePorts[$0.name] == nil }.map(\.name)
-        let fixed = new.services.compactMap { service -> Int? in
-            if case .fixed(let port) = service.port { return port }
-            return nil
-        }
         if !needing.isEmpty, let assigned = try? StablePorts(stateDirectory: stateDirectory).assign(
-            needing, avoiding: Set(stablePorts.values).union(fixed).union([new.proxy.port]))
+            needing, avoiding: Set(stablePorts.values).union(Self.fixedPorts(of: new)).union([new.proxy.port]))
         {
             stablePorts.merge(assigned) { _, new in new }
         }
@@ -169,9 +165,7 @@ extension Supervisor {
                 }
             }
         }
-        if options.relays, !stopping, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name }) {
-            if let relay = try? await TCPRelay.start(service: service.name, port: port, routes: routes, group: group) { relays.append(relay) }
-        }
+        try? await openRelay(for: service)
         selected = selected.map { $0.name == service.name ? service : $0 }
         guard restarting, !held else { return nil }
         // A changed setup (or its inputs) runs before the new processes start.

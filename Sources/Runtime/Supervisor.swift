@@ -74,17 +74,8 @@ public actor Supervisor {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         watchdog = try Watchdog()
         let ported = manifest.services.filter(\.hasPort).map(\.name)
-        let fixed = Set(manifest.services.compactMap { service -> Int? in
-            if case .fixed(let port) = service.port { return port }
-            return nil
-        })
-        stablePorts = try StablePorts(stateDirectory: stateDirectory).assign(ported, avoiding: fixed.union([manifest.proxy.port]))
-        if options.relays {
-            for service in selected where service.hasPort {
-                guard let port = stablePorts[service.name] else { continue }
-                relays.append(try await TCPRelay.start(service: service.name, port: port, routes: routes, group: group))
-            }
-        }
+        stablePorts = try StablePorts(stateDirectory: stateDirectory).assign(ported, avoiding: Self.fixedPorts(of: manifest).union([manifest.proxy.port]))
+        for service in selected { try await openRelay(for: service) }
         for service in selected {
             instances[service.name] = (1...service.replicas).map { Instance(service: service, index: $0) }
         }
@@ -92,6 +83,20 @@ public actor Supervisor {
         for service in selected {
             serviceTasks.append(Task { await self.runService(service) })
         }
+    }
+
+    /// Opens the TCP relay on a service's stable port, unless it has one already (or needs none).
+    func openRelay(for service: Service) async throws {
+        guard options.relays, !stopping, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name })
+        else { return }
+        relays.append(try await TCPRelay.start(service: service.name, port: port, routes: routes, group: group))
+    }
+
+    static func fixedPorts(of manifest: Manifest) -> Set<Int> {
+        Set(manifest.services.compactMap { service -> Int? in
+            if case .fixed(let port) = service.port { return port }
+            return nil
+        })
     }
 
     /// The named services and, transitively, what they depend on, in start order.

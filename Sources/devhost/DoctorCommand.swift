@@ -97,14 +97,9 @@ struct DoctorCommand: ParsableCommand {
     }
 
     static func resolve(_ program: String, cwd: String, path: String) -> String? {
-        if program.contains("/") {
-            let full = program.hasPrefix("/") ? program : cwd + "/" + program
-            return access(full, X_OK) == 0 ? full : nil
-        }
-        for folder in path.split(separator: ":") where access("\(folder)/\(program)", X_OK) == 0 {
-            return "\(folder)/\(program)"
-        }
-        return nil
+        guard program.contains("/") else { return ChildProcesses.resolve(program, path: path) }
+        let full = program.hasPrefix("/") ? program : cwd + "/" + program
+        return access(full, X_OK) == 0 ? full : nil
     }
 
     static func installHint(for program: String) -> String {

@@ -57,8 +57,8 @@ struct LogsCommand: ParsableCommand {
             }
         }
         let lines = history.lines(services: services, limit: limit, since: cutoff)
-        var printer = LinePrinter(console: .standardOutput, timestamps: timestamps, width: lines.map(\.label.count).max() ?? 7)
-        for line in lines { printer.print(line) }
+        let printer = Self.printer(timestamps: timestamps, labels: lines.map(\.label))
+        for line in lines { printer.replay(line) }
     }
 
     /// History then live lines from the running devhost, until it stops.
@@ -66,42 +66,17 @@ struct LogsCommand: ParsableCommand {
         var query = services.map { "service=\($0)" } + ["follow=1"]
         if let lines { query.append("n=\(lines)") }
         if let since { query.append("since=\(since.timeIntervalSince1970)") }
-        var printer = LinePrinter(console: .standardOutput, timestamps: timestamps)
+        let printer = Self.printer(timestamps: timestamps, labels: [])
         let decoder = JSONDecoder()
         let status = try client.lines("/v1/logs?" + query.joined(separator: "&")) { raw in
-            if let line = try? decoder.decode(LogLine.self, from: Data(raw.utf8)) { printer.print(line) }
+            if let line = try? decoder.decode(LogLine.self, from: Data(raw.utf8)) { printer.replay(line) }
             return true
         }
         if status != 200 { throw CommandFailure(message: "devhost answered \(status)") }
     }
-}
 
-/// Prints log lines as `devhost up` does: an aligned, coloured label, then the text.
-struct LinePrinter {
-    let console: Console
-    let timestamps: Bool
-    private var width = 7
-    private var colors: [String: Console.Style] = [:]
-    private static let palette: [Console.Style] = [.cyan, .yellow, .green, .magenta, .blue]
-
-    init(console: Console, timestamps: Bool, width: Int = 7) {
-        self.console = console
-        self.timestamps = timestamps
-        self.width = max(7, width)
-    }
-
-    mutating func print(_ line: LogLine) {
-        width = max(width, line.label.count)
-        let style = line.label == "devhost" ? Console.Style.bold : color(for: line.service)
-        var text = timestamps ? line.time + " " : ""
-        text += console.paint(line.label.padding(toLength: width, withPad: " ", startingAt: 0) + " |", style) + " " + line.text + "\n"
-        console.write(text)
-    }
-
-    private mutating func color(for service: String) -> Console.Style {
-        if let known = colors[service] { return known }
-        let style = Self.palette[colors.count % Self.palette.count]
-        colors[service] = style
-        return style
+    /// Prints as `devhost up` does: an aligned, coloured label, then the text.
+    static func printer(timestamps: Bool, labels: [String]) -> LogOutput {
+        LogOutput(options: .init(colored: Console.standardOutput.colored, timestamps: timestamps), labels: labels)
     }
 }

@@ -308,7 +308,7 @@ struct ControlPartsTests {
         #expect(history.lines(since: since).map(\.text) == ["three", "four", "five | with a bar"])
     }
 
-    @Test("control requests: query strings decoded, state changes refused without the header, unknown paths 404")
+    @Test("control requests: query strings decoded (repeated keys, percent escapes, keys without a value)")
     func requests() async throws {
         let request = ControlRequest(method: "GET", target: "/v1/logs?service=api&service=web%201&n=5&follow", headers: [:])
         #expect(request.path == "/v1/logs")

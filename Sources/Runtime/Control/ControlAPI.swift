@@ -36,10 +36,10 @@ public enum ControlResponse: Sendable {
 
     static func json(_ status: Int, _ body: String) -> ControlResponse { .full(status: status, contentType: "application/json", body: body + "\n") }
 
+    static func json(_ status: Int, _ fields: [(String, JSONValue)]) -> ControlResponse { json(status, JSONValue.object(fields).serialized()) }
+
     static func error(_ status: Int, _ message: String) -> ControlResponse {
-        var text = "{\"error\":"
-        JSONValue.escape(message, into: &text)
-        return json(status, text + "}")
+        json(status, [("error", .string(message))])
     }
 }
 
@@ -100,9 +100,7 @@ public final class ControlAPI: Sendable {
             switch path {
             case "v1/reload":
                 let result = await reload()
-                var body = "{\"applied\":\(result.applied),\"message\":"
-                JSONValue.escape(result.message, into: &body)
-                return .json(result.applied ? 200 : 422, body + "}")
+                return .json(result.applied ? 200 : 422, [("applied", .bool(result.applied)), ("message", .string(result.message))])
             case "v1/down":
                 await shutdown()
                 return .json(200, "{\"stopped\":true}")
@@ -115,6 +113,14 @@ public final class ControlAPI: Sendable {
         return .error(404, "no such endpoint: \(request.path) (see docs/control.md)")
     }
 
+    /// What restart, stop and start answer; instances as in `/v1/status`.
+    private struct Answer: Encodable {
+        var service: String
+        var done: Bool
+        var message: String
+        var instances: [StatusReport.InstanceStatus]
+    }
+
     private func control(name: String, action: String) async -> ControlResponse {
         do {
             let outcome: ControlOutcome
@@ -124,14 +130,9 @@ public final class ControlAPI: Sendable {
             case "start": outcome = try await supervisor.exclusive { try await $0.startService(name) }
             default: return .error(404, "unknown action \(action) (restart, stop or start)")
             }
-            var body = "{\"service\":"
-            JSONValue.escape(outcome.service, into: &body)
-            body += ",\"done\":\(outcome.done),\"message\":"
-            JSONValue.escape(outcome.message, into: &body)
-            let report = await status()
-            let instances = report.services.first { $0.name == name }?.instances ?? []
-            body += ",\"instances\":" + String(decoding: (try? StatusReport.encoder.encode(instances)) ?? Data("[]".utf8), as: UTF8.self)
-            return .json(outcome.done ? 200 : 500, body + "}")
+            let instances = await status().services.first { $0.name == name }?.instances ?? []
+            let answer = Answer(service: outcome.service, done: outcome.done, message: outcome.message, instances: instances)
+            return .json(outcome.done ? 200 : 500, StatusReport.encoded(answer))
         } catch let error as SupervisorError {
             return .error(404, "\(error)")
         } catch {
@@ -148,10 +149,8 @@ public final class ControlAPI: Sendable {
         // Subscribe before reading history so no line falls between the two.
         let live = follow ? log.follow(services: services.isEmpty ? nil : Set(services)) : nil
         let past = history.lines(services: services, limit: limit, since: since)
-        let encoder = JSONEncoder()
-        func encode(_ line: LogLine) -> String { String(decoding: (try? encoder.encode(line)) ?? Data(), as: UTF8.self) + "\n" }
         let (stream, continuation) = AsyncStream<String>.makeStream()
-        continuation.yield(past.map(encode).joined())
+        continuation.yield(past.map { $0.json + "\n" }.joined())
         guard let live else {
             continuation.finish()
             return .stream(contentType: "application/x-ndjson", stream)
@@ -160,7 +159,7 @@ public final class ControlAPI: Sendable {
         let lastTime = past.last?.time ?? ""
         let task = Task {
             for await line in live where line.time > lastTime || (line.time == lastTime && !seen.contains(line.fileLine)) {
-                continuation.yield(encode(line))
+                continuation.yield(line.json + "\n")
             }
             continuation.finish()
         }
@@ -173,18 +172,17 @@ public final class ControlAPI: Sendable {
     private func events() -> ControlResponse {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let live = log.follow()
-        let encoder = JSONEncoder()
         let task = Task {
             let changes = await supervisor.events()
             continuation.yield("retry: 1000\n\n")
             continuation.yield(Self.sse("status", await status().json()))
             for line in history.lines(limit: 400) {
-                continuation.yield(Self.sse("log", String(decoding: (try? encoder.encode(line)) ?? Data(), as: UTF8.self)))
+                continuation.yield(Self.sse("log", line.json))
             }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await line in live {
-                        continuation.yield(Self.sse("log", String(decoding: (try? encoder.encode(line)) ?? Data(), as: UTF8.self)))
+                        continuation.yield(Self.sse("log", line.json))
                     }
                 }
                 group.addTask {

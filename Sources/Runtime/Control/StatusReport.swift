@@ -45,13 +45,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var proxy: Proxy?
     public var services: [ServiceStatus]
 
-    static let encoder: JSONEncoder = {
+    /// snake_case keys and ISO dates, as the API documents them.
+    static func encoded(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
 
     public static func decode(_ data: Data) throws -> StatusReport {
         let decoder = JSONDecoder()
@@ -60,10 +61,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         return try decoder.decode(StatusReport.self, from: data)
     }
 
-    public func json(pretty: Bool = false) -> String {
-        let encoder = Self.encoder
-        if pretty { encoder.outputFormatting = [.sortedKeys, .prettyPrinted] }
-        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    public func json() -> String {
+        Self.encoded(self)
     }
 
     /// Builds the report from the supervisor's snapshot.
