@@ -4,32 +4,41 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One client connection of the reverse proxy. Each request is forwarded to a healthy instance over
-/// an upstream connection owned by this handler and kept alive across requests, and the response
-/// streams back part by part. Pipelined requests wait in a queue until the response before them
-/// ends (NIO's pipelining handler does the same by switching read interest off and on around every
-/// request, two epoll_ctl calls a request). Everything runs on the client channel's event loop.
+/// One client connection of the reverse proxy, working on the bytes themselves: a request head is
+/// parsed in place (`HTTPHead`), the upstream gets the kept lines plus devhost's own fields, and
+/// bodies pass through with their framing as they arrived (`BodyFraming` only follows where they
+/// end). Each request goes to a healthy instance over an upstream connection owned by this handler
+/// and kept alive across requests. Pipelined requests wait as unread bytes until the response
+/// before them ends. Everything runs on the client channel's event loop.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    /// The request being served (a class: it is updated in place on every part, never copied).
+    /// The request being served (a class: it is updated in place, never copied).
     final class Exchange {
-        var head: HTTPRequestHead
-        var host: String
-        var requestID: String
-        var started: ContinuousClock.Instant
+        /// Kept until the response starts, so a failed attempt can be sent again elsewhere.
+        let head: HTTPHead
+        let host: String
+        let requestID: String
+        let started: NIODeadline
+        let isHEAD: Bool
         /// The last time a part of this request arrived (a stalled upload gets 408).
-        var lastPart = NIODeadline.now()
+        var lastPart: NIODeadline
         var routeLabel: String
-        var target: ProxyTarget?
-        /// Parts kept until the upstream accepts them; the head stays for a retry until a response starts.
-        var pending: [HTTPClientRequestPart] = []
+        let target: ProxyTarget?
+        var requestBody: BodyFraming
+        /// Body bytes that arrived before the upstream connection was ready.
+        var pending: [ByteBuffer] = []
+        var headSent = false
         var bodySent = false
-        var ended = false
+        /// The whole request has arrived.
+        var ended: Bool
         var responseStarted = false
+        var responseBody = BodyFraming.none
         var upgrading = false
+        var closeAfter = false
+        var keepUpstream = true
         var status = 0
         var bytes = 0
         var instance: String?
@@ -37,42 +46,32 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         /// When the upstream must have started its response (504 after that).
         var responseDeadline: NIODeadline?
 
-        init(head: HTTPRequestHead, host: String, requestID: String, started: ContinuousClock.Instant, routeLabel: String, target: ProxyTarget?) {
+        init(head: HTTPHead, host: String, requestID: String, target: ProxyTarget?, requestBody: BodyFraming) {
             self.head = head
             self.host = host
             self.requestID = requestID
-            self.started = started
-            self.routeLabel = routeLabel
+            let now = NIODeadline.now()
+            self.started = now
+            self.lastPart = now
+            self.isHEAD = head.methodIs("HEAD")
+            self.routeLabel = host
             self.target = target
+            self.requestBody = requestBody
+            self.ended = requestBody.isDone
         }
     }
 
-    let shared: ProxyContext
-    private var context: ChannelHandlerContext?
-    private var exchange: Exchange?
-    private var upstream: Upstream?
-    private var clientIP = "127.0.0.1"
-    private var readPending = false
-    /// One repeating timer per connection checks idle and upstream deadlines: scheduling a timer per
-    /// request cost more than the rest of the request's bookkeeping together.
-    private var ticker: RepeatedTask?
-    /// Parts of pipelined requests that arrived while a response was still going out.
-    private var queued: [HTTPServerRequestPart] = []
-    private var draining = false
-    private var random = SplitMix64()
-    private var idleSince: NIODeadline = .now()
-    var upgradeHandlers: [String] = []
-
     final class Upstream {
         let channel: Channel
-        let key: String
+        /// The target it was opened for, and for a service, which instance.
+        let target: ProxyTarget
         let instance: String?
         let handler: UpstreamHandler
         let host: String
         let port: Int
-        init(channel: Channel, key: String, instance: String?, handler: UpstreamHandler, host: String, port: Int) {
+        init(channel: Channel, target: ProxyTarget, instance: String?, handler: UpstreamHandler, host: String, port: Int) {
             self.channel = channel
-            self.key = key
+            self.target = target
             self.instance = instance
             self.handler = handler
             self.host = host
@@ -80,8 +79,34 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
+    /// Unparsed client bytes beyond the upstream's reach (a pipelined backlog) stop client reads.
+    private static let backlogLimit = 64 * 1024
+    /// A response head larger than this from an upstream is a bad gateway.
+    private static let maxResponseHead = 64 * 1024
+
+    let shared: ProxyContext
+    private var context: ChannelHandlerContext?
+    private var exchange: Exchange?
+    private var upstream: Upstream?
+    private var clientIP = "127.0.0.1"
+    /// Client bytes not consumed yet: a partial head, or pipelined requests waiting their turn.
+    private var inbound: ByteBuffer?
+    /// Upstream bytes not consumed yet (a response head split across reads).
+    private var upstreamInbound: ByteBuffer?
+    private var processing = false
+    private var readPending = false
+    /// One repeating timer per connection checks idle and upstream deadlines: scheduling a timer per
+    /// request cost more than the rest of the request's bookkeeping together.
+    private var ticker: RepeatedTask?
+    private var random = SplitMix64()
+    private var idleSince: NIODeadline = .now()
+    private let idleLimit: TimeAmount
+    private let upstreamLimit: TimeAmount
+
     init(shared: ProxyContext) {
         self.shared = shared
+        idleLimit = .milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
+        upstreamLimit = .milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
     }
 
     // MARK: Client side
@@ -91,9 +116,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if case .v4(let address)? = context.channel.remoteAddress { clientIP = address.host }
         if case .v6(let address)? = context.channel.remoteAddress { clientIP = address.host }
         shared.metrics.connectionOpened()
-        let idle = TimeAmount.milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
-        let upstreamLimit = TimeAmount.milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
-        let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, min(idle, upstreamLimit).nanoseconds / 4))
+        let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, min(idleLimit, upstreamLimit).nanoseconds / 4))
         ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in self?.checkDeadlines() }
     }
 
@@ -110,41 +133,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if !queued.isEmpty || (exchange?.ended == true && !isUpgradeInProgress) {
-            queued.append(part)
-            return
+        var buffer = unwrapInboundIn(data)
+        if inbound == nil {
+            inbound = buffer
+        } else {
+            inbound!.writeBuffer(&buffer)
         }
-        handle(part, context: context)
-    }
-
-    private var isUpgradeInProgress: Bool { exchange?.upgrading == true }
-
-    /// Serves queued pipelined requests once the previous response has ended.
-    private func drainQueue() {
-        guard !draining, let context else { return }
-        draining = true
-        defer { draining = false }
-        while !queued.isEmpty, exchange == nil || exchange?.ended == false {
-            let part = queued.removeFirst()
-            handle(part, context: context)
-        }
-    }
-
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
-        case .head(let head):
-            begin(head, context: context)
-        case .body(let buffer):
-            guard let current = exchange else { return }
-            forward(.body(.byteBuffer(buffer)))
-            current.bodySent = true
-            current.lastPart = .now()
-        case .end(let trailers):
-            guard let current = exchange else { return }
-            current.ended = true
-            forward(.end(trailers))
-        }
+        process()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -153,9 +148,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     /// Reads from the client only while the upstream can take more (back-pressure for uploads) and
-    /// the pipelining queue is short.
+    /// the pipelined backlog is short.
     func read(context: ChannelHandlerContext) {
-        if queued.count > 64 || (upstream.map { !$0.channel.isWritable } ?? false) {
+        if (inbound?.readableBytes ?? 0) > Self.backlogLimit || (upstream.map { !$0.channel.isWritable } ?? false) {
             readPending = true
             return
         }
@@ -168,12 +163,50 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let parserError = error as? HTTPParserError, exchange == nil || exchange?.responseStarted == false {
-            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-            writeSimple(status, message: status == .badRequest ? "malformed request" : "request headers too large", close: true)
-            return
-        }
         context.close(promise: nil)
+    }
+
+    /// Consumes client bytes: a request head, then its body, then (once the response has ended)
+    /// the next pipelined request.
+    private func process() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
+        while context != nil, var buffer = inbound, buffer.readableBytes > 0 {
+            // Taken out while it is sliced, so slices do not force a copy of what stays behind.
+            inbound = nil
+            if let current = exchange {
+                if current.ended || current.upgrading {
+                    inbound = buffer
+                    return
+                }
+                guard let body = current.requestBody.take(from: &buffer) else {
+                    return writeSimple(.badRequest, message: "malformed chunked request body", close: true)
+                }
+                if let body {
+                    current.lastPart = .now()
+                    forward(body)
+                }
+                if current.requestBody.isDone { current.ended = true }
+                if buffer.readableBytes > 0 { inbound = buffer }
+                continue
+            }
+            switch HTTPHead.parse(&buffer, isRequest: true, maxHead: shared.settings.maxHeaderBytes, maxTarget: shared.settings.maxURILength) {
+            case .incomplete:
+                inbound = buffer
+                return
+            case .failed(.targetTooLong):
+                return writeSimple(.uriTooLong, message: "the request target is longer than \(shared.settings.maxURILength) bytes", close: true)
+            case .failed(.tooLarge):
+                return writeSimple(
+                    .requestHeaderFieldsTooLarge, message: "request headers are larger than \(shared.settings.maxHeaderBytes) bytes", close: true)
+            case .failed(.malformed):
+                return writeSimple(.badRequest, message: "malformed request", close: true)
+            case .complete(let head):
+                if buffer.readableBytes > 0 { inbound = buffer }
+                begin(head)
+            }
+        }
     }
 
     private func markIdle() {
@@ -188,51 +221,62 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 upstream?.channel.close(promise: nil)
                 upstream = nil
                 writeSimple(.gatewayTimeout, message: "the upstream did not answer in time", close: false)
-            } else if !current.ended, !current.responseStarted,
-                now - current.lastPart >= .milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
-            {
+            } else if !current.ended, !current.responseStarted, now - current.lastPart >= idleLimit {
                 writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
             }
-        } else if now - idleSince >= .milliseconds(DurationText.milliseconds(shared.settings.idleTimeout)) {
+        } else if inbound.map({ $0.readableBytes > 0 }) ?? false, now - idleSince >= idleLimit {
+            writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
+        } else if now - idleSince >= idleLimit {
             context.close(promise: nil)
         }
     }
 
     // MARK: Requests
 
-    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let requestID = head.headers.first(name: "x-request-id").flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? newRequestID()
-        let (host, target) = shared.routes.resolve(hostHeader: head.headers.first(name: "host") ?? "")
-        let current = Exchange(head: head, host: host, requestID: requestID, started: .now, routeLabel: host, target: target)
+    private func begin(_ head: HTTPHead) {
+        guard let context else { return }
+        let sentID = head.first(.xRequestID).flatMap { $0.value.count > 200 || $0.value.isEmpty ? nil : head.string($0.value) }
+        let requestID = sentID ?? newRequestID()
+        let (host, target) = resolve(head.value(.host) ?? "")
+        guard let framing = BodyFraming.request(head) else {
+            exchange = Exchange(head: head, host: host, requestID: requestID, target: nil, requestBody: .none)
+            return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
+        }
+        let current = Exchange(head: head, host: host, requestID: requestID, target: target, requestBody: framing)
         exchange = current
 
-        if head.uri.utf8.count > shared.settings.maxURILength {
-            return writeSimple(.uriTooLong, message: "the request target is longer than \(shared.settings.maxURILength) bytes", close: true)
-        }
-        if head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }) > shared.settings.maxHeaderBytes {
-            return writeSimple(.requestHeaderFieldsTooLarge, message: "request headers are larger than \(shared.settings.maxHeaderBytes) bytes", close: true)
-        }
-        if head.uri.hasPrefix("/_devhost/") {
+        if head.targetStartsWithReservedPrefix {
             return builtIn(head)
         }
         guard let target else {
             let (type, body) = ProxyPages.notFound(
-                host: host, routes: shared.routes.all, port: (context.channel.localAddress?.port) ?? 0, json: ProxyPages.wantsJSON(head),
+                host: host, routes: shared.routes.all, port: (context.channel.localAddress?.port) ?? 0, json: head.wantsJSON,
                 requestID: requestID)
             return respond(.notFound, contentType: type, body: body)
         }
-        current.pending = [.head(head)]
         if case .service(let name, _) = target { current.routeLabel = name }
         connect(target)
     }
 
-    private func forward(_ part: HTTPClientRequestPart) {
+    /// Keep-alive connections ask for the same host again and again: the last answer is kept until
+    /// the route table changes.
+    private var lastHost: (header: String, generation: Int, host: String, target: ProxyTarget?)?
+
+    private func resolve(_ header: String) -> (String, ProxyTarget?) {
+        let generation = shared.routes.generation
+        if let lastHost, lastHost.generation == generation, lastHost.header == header { return (lastHost.host, lastHost.target) }
+        let (host, target) = shared.routes.resolve(hostHeader: header)
+        lastHost = (header, generation, host, target)
+        return (host, target)
+    }
+
+    private func forward(_ body: ByteBuffer) {
         guard let current = exchange else { return }
-        if let upstream, current.pending.isEmpty, upstream.channel.isActive {
-            upstream.channel.write(part, promise: nil)
-            if case .end = part { upstream.channel.flush() }
+        if let upstream, current.headSent, upstream.channel.isActive {
+            upstream.channel.write(body, promise: nil)
+            current.bodySent = true
         } else {
-            current.pending.append(part)
+            current.pending.append(body)
         }
     }
 
@@ -240,24 +284,24 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         guard let context, let current = exchange else { return }
         switch target {
         case .address(let host, let port):
-            if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
-            open(host: host, port: port, key: target.key, instance: nil, context: context)
+            if let upstream, upstream.target == target, upstream.channel.isActive { return send(over: upstream) }
+            open(host: host, port: port, target: target, instance: nil, context: context)
         case .socket(let path):
             // devhost's own control API: only for the user running devhost, from this machine (the
             // socket behind it is mode 0600 for the same reason).
             guard isOwnUser(context.channel) else {
                 return writeSimple(.forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
             }
-            if let upstream, upstream.key == target.key, upstream.channel.isActive { return send(over: upstream) }
-            open(host: "localhost", port: 0, socketPath: path, key: target.key, instance: nil, context: context)
+            if let upstream, upstream.target == target, upstream.channel.isActive { return send(over: upstream) }
+            open(host: "localhost", port: 0, socketPath: path, target: target, instance: nil, context: context)
         case .service(let name, _):
-            if let upstream, upstream.channel.isActive, let instance = upstream.instance, upstream.key.hasPrefix(target.key + "#"),
+            if let upstream, upstream.target == target, upstream.channel.isActive, let instance = upstream.instance,
                 shared.instances.isHealthy(service: name, instance: instance)
             {
                 return send(over: upstream)
             }
             if let endpoint = shared.instances.next(name, excluding: current.tried) {
-                open(host: endpoint.host, port: endpoint.port, key: target.key + "#" + endpoint.instance, instance: endpoint.instance, context: context)
+                open(host: endpoint.host, port: endpoint.port, target: target, instance: endpoint.instance, context: context)
                 return
             }
             // Nothing healthy: a service that is starting or restarting just looks slow.
@@ -266,25 +310,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             let tried = current.tried
             context.eventLoop.makeFutureWithTask { await instances.next(name, waitingUpTo: wait, excluding: tried) }
                 .whenComplete { [weak self] result in
-                    guard let self, let context = self.context, self.exchange != nil else { return }
+                    guard let self, let context = self.context, self.exchange === current else { return }
                     if case .success(let endpoint?) = result {
-                        self.open(
-                            host: endpoint.host, port: endpoint.port, key: target.key + "#" + endpoint.instance, instance: endpoint.instance,
-                            context: context)
+                        self.open(host: endpoint.host, port: endpoint.port, target: target, instance: endpoint.instance, context: context)
                     } else {
                         let about = self.shared.describe(name)
                         let (type, body) = ProxyPages.unavailable(
-                            service: name, state: about.state, lines: about.lines, json: ProxyPages.wantsJSON(current.head),
-                            requestID: current.requestID)
+                            service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON, requestID: current.requestID)
                         self.respond(.serviceUnavailable, contentType: type, body: body)
                     }
                 }
         }
     }
 
-    private func open(host: String, port: Int, socketPath: String? = nil, key: String, instance: String?, context: ChannelHandlerContext) {
+    private func open(host: String, port: Int, socketPath: String? = nil, target: ProxyTarget, instance: String?, context: ChannelHandlerContext) {
         upstream?.channel.close(promise: nil)
         upstream = nil
+        upstreamInbound = nil
         let handler = UpstreamHandler(proxy: self)
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -292,54 +334,45 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             .connectTimeout(.seconds(3))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Encoder first, then the decoder, which watches outgoing heads (HEAD responses have no body).
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder(), name: "client-encoder")
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)), name: "client-decoder")
                     try channel.pipeline.syncOperations.addHandler(handler, name: "upstream")
                 }
             }
+        let current = exchange
         let connected = socketPath.map { bootstrap.connect(unixDomainSocketPath: $0) } ?? bootstrap.connect(host: host, port: port)
         connected.whenComplete { [weak self] result in
-                guard let self, self.exchange != nil else {
-                    if case .success(let channel) = result { channel.close(promise: nil) }
-                    return
-                }
-                switch result {
-                case .success(let channel):
-                    let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler, host: host, port: port)
-                    self.upstream = connection
-                    self.send(over: connection)
-                case .failure:
-                    self.upstreamFailed(instance: instance, before: true)
-                }
+            guard let self, let current, self.exchange === current else {
+                if case .success(let channel) = result { channel.close(promise: nil) }
+                return
             }
+            switch result {
+            case .success(let channel):
+                let connection = Upstream(channel: channel, target: target, instance: instance, handler: handler, host: host, port: port)
+                self.upstream = connection
+                self.send(over: connection)
+            case .failure:
+                self.upstreamFailed(instance: instance, before: true)
+            }
+        }
     }
 
     private func send(over connection: Upstream) {
         guard let current = exchange else { return }
         current.instance = connection.instance
-        var first = true
-        for part in current.pending {
-            if first, case .head(let head) = part {
-                var rewrite = false
-                if case .service(_, let flag)? = current.target { rewrite = flag }
-                let out = ProxyHeaders.upstreamRequest(
-                    head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.host, connection.port), rewriteHost: rewrite)
-                connection.channel.write(HTTPClientRequestPart.head(out), promise: nil)
-            } else {
-                connection.channel.write(part, promise: nil)
-            }
-            first = false
+        var rewrite = false
+        if case .service(_, let flag)? = current.target { rewrite = flag }
+        let head = ProxyHeaders.upstreamRequest(
+            current.head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.host, connection.port), rewriteHost: rewrite,
+            allocator: connection.channel.allocator)
+        connection.channel.write(head, promise: nil)
+        current.headSent = true
+        for body in current.pending {
+            connection.channel.write(body, promise: nil)
+            current.bodySent = true
         }
-        connection.channel.flush()
         current.pending = []
-        current.tried.insert(connection.instance ?? connection.key)
-        current.responseDeadline = .now() + .milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
-        if readPending, connection.channel.isWritable {
-            readPending = false
-            context?.read()
-        }
+        connection.channel.flush()
+        current.responseDeadline = current.started + upstreamLimit
+        resumeClientReads()
     }
 
     /// Connect failure or reset: the instance is set aside for a moment (passive health), and an
@@ -347,6 +380,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     func upstreamFailed(instance: String?, before responseStarted: Bool) {
         guard let current = exchange else { return }
         upstream = nil
+        upstreamInbound = nil
         shared.metrics.upstreamError(route: current.routeLabel)
         if let instance, case .service(let name, _)? = current.target {
             shared.instances.suspend(service: name, instance: instance, for: .seconds(2))
@@ -355,9 +389,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             context?.close(promise: nil)
             return
         }
-        let idempotent = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(current.head.method.rawValue)
+        let idempotent = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(current.head.methodString)
         if idempotent, !current.bodySent, let target = current.target, case .service = target, current.tried.count < 4 {
-            current.pending = [.head(current.head)] + (current.ended ? [.end(nil)] : [])
+            current.headSent = false
             current.tried.insert(instance ?? "")
             connect(target)
             return
@@ -368,62 +402,101 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     // MARK: Responses from the upstream
 
     func isCurrent(_ handler: UpstreamHandler) -> Bool { upstream?.handler === handler }
-    var hasExchangeWaitingForResponse: Bool { exchange != nil }
-    var currentUpstreamInstance: String? { upstream?.instance }
-
-    func dropUpstream() {
-        upstream = nil
-    }
 
     func resumeClientReads() {
-        if readPending {
+        if readPending, (inbound?.readableBytes ?? 0) <= Self.backlogLimit, upstream.map({ $0.channel.isWritable }) ?? true {
             readPending = false
             context?.read()
         }
     }
 
-    func upstreamResponse(_ part: HTTPClientResponsePart, from handler: UpstreamHandler) {
-        guard let context, let current = exchange, upstream?.handler === handler else { return }
-        switch part {
-        case .head(let head):
-            current.responseStarted = true
-            current.status = Int(head.status.code)
-            if head.status == .switchingProtocols, ProxyHeaders.isUpgrade(current.head) {
-                // The decoder still owes this response's end; the pipes are joined after it.
-                current.upgrading = true
-                var out = ProxyHeaders.downstreamResponse(head, requestID: current.requestID, closing: false)
-                out.version = current.head.version
-                context.writeAndFlush(wrapOutboundOut(.head(out)), promise: nil)
-                return
-            }
-            let closing = !current.head.isKeepAlive
-            var out = ProxyHeaders.downstreamResponse(head, requestID: current.requestID, closing: closing)
-            out.version = current.head.version
-            context.write(wrapOutboundOut(.head(out)), promise: nil)
-        case .body(let buffer):
-            current.bytes += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            if !context.channel.isWritable { handler.pauseReading() }
-        case .end(let trailers):
-            if current.upgrading {
-                context.flush()
-                switchToRelay()
-                return
-            }
-            let keepUpstream = handler.keepAlive
-            exchange = nil
-            finish(current)
-            if current.head.isKeepAlive {
-                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            } else {
-                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { [weak self] _ in self?.context?.close(promise: nil) }
-            }
-            if !keepUpstream {
+    func upstreamRead(_ data: ByteBuffer, from handler: UpstreamHandler) {
+        guard let context, upstream?.handler === handler, let current = exchange else {
+            // Bytes nobody asked for: the connection is out of step, so it is not reused.
+            if upstream?.handler === handler {
                 upstream?.channel.close(promise: nil)
                 upstream = nil
             }
-            markIdle()
-            if current.head.isKeepAlive { drainQueue() } else { queued = [] }
+            return
+        }
+        var buffer = data
+        if var earlier = upstreamInbound {
+            upstreamInbound = nil
+            earlier.writeBuffer(&buffer)
+            buffer = earlier
+        }
+        while buffer.readableBytes > 0 {
+            if !current.responseStarted {
+                switch HTTPHead.parse(&buffer, isRequest: false, maxHead: Self.maxResponseHead, maxTarget: 0) {
+                case .incomplete:
+                    upstreamInbound = buffer
+                    return
+                case .failed:
+                    upstream?.channel.close(promise: nil)
+                    upstream = nil
+                    return writeSimple(.badGateway, message: "the upstream sent a malformed response", close: false)
+                case .complete(let head):
+                    if head.status == 101, current.head.isUpgrade {
+                        current.upgrading = true
+                        current.status = 101
+                        let out = ProxyHeaders.downstreamResponse(
+                            head, clientMinor: current.head.minor, requestID: current.requestID, closing: false, allocator: context.channel.allocator)
+                        context.write(wrapOutboundOut(out), promise: nil)
+                        if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
+                        context.flush()
+                        return switchToRelay()
+                    }
+                    if head.status < 200 {
+                        // Interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they come.
+                        if current.head.minor >= 1, head.status != 101 {
+                            let out = ProxyHeaders.downstreamResponse(
+                                head, clientMinor: 1, requestID: current.requestID, closing: false, allocator: context.channel.allocator)
+                            context.write(wrapOutboundOut(out), promise: nil)
+                        }
+                        continue
+                    }
+                    current.responseStarted = true
+                    current.status = head.status
+                    current.responseBody = BodyFraming.response(head, toHEAD: current.isHEAD)
+                    if case .untilClose = current.responseBody { current.keepUpstream = false }
+                    if !head.keepAlive { current.keepUpstream = false }
+                    // A response that ends with the connection, or one that came before the request
+                    // finished, leaves the client connection unusable for another request.
+                    var closing = !current.head.keepAlive || !current.ended
+                    if case .untilClose = current.responseBody { closing = true }
+                    current.closeAfter = closing
+                    var out = ProxyHeaders.downstreamResponse(
+                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, allocator: context.channel.allocator)
+                    // A small body that came with the head leaves in the same write.
+                    if !current.responseBody.isDone, buffer.readableBytes > 0, buffer.readableBytes <= 16 * 1024 {
+                        guard let body = current.responseBody.take(from: &buffer) else {
+                            upstream?.channel.close(promise: nil)
+                            upstream = nil
+                            context.close(promise: nil)
+                            return
+                        }
+                        if var body {
+                            current.bytes += body.readableBytes
+                            out.writeBuffer(&body)
+                        }
+                    }
+                    context.write(wrapOutboundOut(out), promise: nil)
+                    if current.responseBody.isDone { return complete(current, leftover: buffer) }
+                }
+            } else {
+                guard let body = current.responseBody.take(from: &buffer) else {
+                    upstream?.channel.close(promise: nil)
+                    upstream = nil
+                    context.close(promise: nil)
+                    return
+                }
+                if let body {
+                    current.bytes += body.readableBytes
+                    context.write(wrapOutboundOut(body), promise: nil)
+                    if !context.channel.isWritable { handler.pauseReading() }
+                }
+                if current.responseBody.isDone { return complete(current, leftover: buffer) }
+            }
         }
     }
 
@@ -431,12 +504,53 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         context?.flush()
     }
 
+    /// The upstream closed. A response without a length ends here; before any response byte this
+    /// is a failed attempt (retried when safe); an idle connection closing is nothing to report.
+    func upstreamClosed(_ handler: UpstreamHandler) {
+        guard isCurrent(handler) else { return }
+        guard let current = exchange, current.headSent else {
+            upstream = nil
+            upstreamInbound = nil
+            return
+        }
+        if current.responseStarted, case .untilClose = current.responseBody {
+            upstream = nil
+            return complete(current, leftover: nil)
+        }
+        upstreamFailed(instance: upstream?.instance, before: !current.responseStarted)
+    }
+
+    private func complete(_ current: Exchange, leftover: ByteBuffer?) {
+        guard let context else { return }
+        exchange = nil
+        finish(current)
+        if current.closeAfter {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+            inbound = nil
+        } else {
+            context.flush()
+        }
+        if !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0 {
+            upstream?.channel.close(promise: nil)
+            upstream = nil
+            upstreamInbound = nil
+        }
+        markIdle()
+        if !current.closeAfter {
+            process()
+            resumeClientReads()
+        }
+    }
+
     private func finish(_ done: Exchange) {
-        let duration = ContinuousClock.now - done.started
-        shared.metrics.record(route: done.routeLabel, status: done.status, seconds: Double(DurationText.millisecondsExact(duration)) / 1000)
-        shared.access(
-            method: done.head.method.rawValue, host: done.host, uri: done.head.uri, status: done.status, bytes: done.bytes, duration: duration,
-            requestID: done.requestID, instance: done.instance)
+        let nanoseconds = (NIODeadline.now() - done.started).nanoseconds
+        shared.metrics.record(route: done.routeLabel, status: done.status, seconds: Double(nanoseconds) / 1e9)
+        if shared.settings.accessLog != .off {
+            let duration = Duration.nanoseconds(nanoseconds)
+            shared.access(
+                method: done.head.methodString, host: done.host, uri: done.head.targetString, status: done.status, bytes: done.bytes,
+                duration: duration, requestID: done.requestID, instance: done.instance)
+        }
     }
 
     /// After a 101, both connections become one byte pipe until either side closes.
@@ -444,16 +558,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         guard let context, let upstream else { return }
         let (client, server) = GlueHandler.matchedPair()
         do {
+            if let early = inbound, early.readableBytes > 0 { upstream.channel.writeAndFlush(early, promise: nil) }
+            inbound = nil
             try context.pipeline.syncOperations.addHandler(client)
-            for name in upgradeHandlers { context.pipeline.syncOperations.removeHandler(name: name, promise: nil) }
             try upstream.channel.pipeline.syncOperations.addHandler(server)
-            for name in ["upstream", "client-decoder", "client-encoder"] {
-                upstream.channel.pipeline.syncOperations.removeHandler(name: name, promise: nil)
-            }
+            upstream.channel.pipeline.syncOperations.removeHandler(name: "upstream", promise: nil)
             if let done = exchange { finish(done) }
             exchange = nil
             self.upstream = nil
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
+            context.channel.read()
+            upstream.channel.read()
         } catch {
             context.close(promise: nil)
             upstream.channel.close(promise: nil)
@@ -462,8 +577,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     // MARK: Local responses
 
-    private func builtIn(_ head: HTTPRequestHead) {
-        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+    private func builtIn(_ head: HTTPHead) {
+        let uri = head.targetString
+        let path = uri.split(separator: "?").first.map(String.init) ?? uri
         switch path {
         case "/_devhost/health":
             respond(.ok, contentType: "application/json", body: ProxyPages.health(context: shared))
@@ -489,49 +605,58 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     private func writeSimple(_ status: HTTPResponseStatus, message: String, close: Bool) {
-        let json = exchange.map { ProxyPages.wantsJSON($0.head) } ?? false
+        let json = exchange?.head.wantsJSON ?? false
         let (type, body) = ProxyPages.error(status, message, json: json, requestID: exchange?.requestID ?? newRequestID())
         respond(status, contentType: type, body: body, close: close)
     }
 
-    /// Writes a whole response of devhost's own; the request's remaining body is discarded.
+    /// Writes a whole response of devhost's own; a request whose body has not all arrived closes
+    /// the connection afterwards (its remaining bytes cannot be told from a next request).
     private func respond(_ status: HTTPResponseStatus, contentType: String, body: String, close: Bool = false) {
         guard let context else { return }
         let current = exchange
-        let version = current?.head.version ?? .http1_1
-        let closing = close || !(current?.head.isKeepAlive ?? false) || current?.ended == false
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Cache-Control", value: "no-store")
-        if let id = current?.requestID { headers.add(name: "X-Request-ID", value: id) }
-        if closing { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        if current?.head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        }
+        let minor = current?.head.minor ?? 1
+        let closing = close || !(current?.head.keepAlive ?? false) || current?.ended == false
+        var out = context.channel.allocator.buffer(capacity: body.utf8.count + 256)
+        out.writeString("HTTP/1.\(minor) \(status.code) \(status.reasonPhrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\n")
+        if let id = current?.requestID { out.writeString("X-Request-ID: \(id)\r\n") }
+        out.writeStaticString(closing ? "Connection: close\r\n\r\n" : (minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n"))
+        if current?.isHEAD != true { out.writeString(body) }
         if let done = current {
             done.status = Int(status.code)
             done.bytes = body.utf8.count
             finish(done)
         }
         exchange = nil
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if closing { context.close(promise: nil) }
+        // Any upstream attempt still under way for this request is abandoned.
+        if current?.responseStarted == false, current?.headSent == true {
+            upstream?.channel.close(promise: nil)
+            upstream = nil
+            upstreamInbound = nil
         }
         markIdle()
         if closing {
-            queued = []
+            inbound = nil
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
         } else {
-            context.eventLoop.execute { [weak self] in self?.drainQueue() }
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            // Pipelined requests behind this one, outside the current call stack.
+            context.eventLoop.execute { [weak self] in self?.process() }
         }
     }
 
     /// 16 hex digits from a per-connection generator (seeded once from the system: a getrandom
     /// call per request showed up in profiles).
     func newRequestID() -> String {
-        let hex = String(random.next(), radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        var value = random.next()
+        return String(unsafeUninitializedCapacity: 16) { bytes in
+            for index in stride(from: 15, through: 0, by: -1) {
+                let digit = UInt8(truncatingIfNeeded: value & 0xF)
+                bytes[index] = digit < 10 ? 48 + digit : 87 + digit
+                value >>= 4
+            }
+            return 16
+        }
     }
 }
 

@@ -1,99 +1,119 @@
-import NIOHTTP1
+import NIOCore
 
-/// Header rewriting for the proxy (RFC 9110 §7.6.1), kept pure so it is tested byte for byte.
+/// Header rewriting for the proxy (RFC 9110 §7.6.1), written straight into the bytes that go out:
+/// kept lines are copied as they came, and only devhost's own fields are formatted.
 enum ProxyHeaders {
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authenticate", "proxy-authorization",
-    ]
-
-    /// Removes hop-by-hop headers and those the `Connection` header names. `keepUpgrade` keeps
-    /// `Connection: upgrade` and `Upgrade` for protocol switches (WebSocket). One pass, no allocation
-    /// for the common case of a `Connection` header naming only `keep-alive` or `close`.
-    static func stripHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool, dropAlso: (String) -> Bool = { _ in false }) {
-        var named: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            let token = value.lowercased()
-            if token != "keep-alive" && token != "close" && token != "upgrade" { named.append(token) }
-        }
-        var out = HTTPHeaders()
-        out.reserveCapacity(headers.count + 6)
-        for (name, value) in headers {
-            if isHopByHop(name) {
-                if keepUpgrade, name.caseInsensitiveEquals("upgrade") { out.add(name: name, value: value) }
-                continue
-            }
-            if dropAlso(name) { continue }
-            if !named.isEmpty, named.contains(where: { name.caseInsensitiveEquals($0) }) { continue }
-            out.add(name: name, value: value)
-        }
-        if keepUpgrade { out.add(name: "Connection", value: "upgrade") }
-        headers = out
-    }
-
-    static func isHopByHop(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 2: return name.caseInsensitiveEquals("te")
-        case 7: return name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade")
-        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
-        case 16: return name.caseInsensitiveEquals("proxy-connection")
-        case 17: return name.caseInsensitiveEquals("transfer-encoding")
-        case 18: return name.caseInsensitiveEquals("proxy-authenticate")
-        case 19: return name.caseInsensitiveEquals("proxy-authorization")
-        default: return false
-        }
-    }
-
-    /// Forwarding headers the client sent are dropped: devhost sets its own, so no client can spoof them.
-    static func isForwarding(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 9: return name.caseInsensitiveEquals("forwarded") || name.caseInsensitiveEquals("x-real-ip")
-        case 12: return name.caseInsensitiveEquals("x-request-id")
-        case 15: return name.caseInsensitiveEquals("x-forwarded-for")
-        case 16: return name.caseInsensitiveEquals("x-forwarded-host")
-        case 17: return name.caseInsensitiveEquals("x-forwarded-proto")
-        default: return false
-        }
-    }
-
-    static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" } && head.headers.contains(name: "upgrade")
-    }
-
-    /// The request as the upstream sees it: hop-by-hop gone, forwarding headers replaced (a client
-    /// cannot spoof its address), the request id set, `Host` kept unless `rewriteHost`.
+    /// The request as the upstream sees it: hop-by-hop fields gone (framing fields stay, because the
+    /// body is forwarded with its framing), forwarding fields replaced so a client cannot spoof its
+    /// address, the request id set, and `Host` kept unless `rewriteHost`.
     static func upstreamRequest(
-        _ head: HTTPRequestHead, clientIP: String, requestID: String, upstream: (host: String, port: Int), rewriteHost: Bool
-    ) -> HTTPRequestHead {
-        var out = head
-        let originalHost = head.headers.first(name: "host") ?? ""
-        stripHopByHop(&out.headers, keepUpgrade: isUpgrade(head), dropAlso: isForwarding)
-        out.headers.add(name: "X-Forwarded-For", value: clientIP)
-        out.headers.add(name: "X-Forwarded-Proto", value: "http")
-        if !originalHost.isEmpty { out.headers.add(name: "X-Forwarded-Host", value: originalHost) }
-        let forwardedFor = clientIP.contains(":") ? "\"[\(clientIP)]\"" : clientIP
-        out.headers.add(name: "Forwarded", value: "for=\(forwardedFor);host=\"\(originalHost)\";proto=http")
-        out.headers.add(name: "X-Request-ID", value: requestID)
-        if rewriteHost { out.headers.replaceOrAdd(name: "Host", value: "\(upstream.host):\(upstream.port)") }
-        // The upstream connection is kept alive by devhost regardless of what the client asked.
-        out.version = .http1_1
+        _ head: HTTPHead, clientIP: String, requestID: String, upstream: (host: String, port: Int), rewriteHost: Bool,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        let upgrade = head.isUpgrade
+        var out = allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        var host: Range<Int>?
+        head.bytes.withUnsafeReadableBytes { p in
+            // Start line: method and target byte for byte. HTTP/1.1 upstream keeps the connection
+            // alive; an HTTP/1.0 client's request stays 1.0 so the answer needs no chunked decoding.
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method.lowerBound..<head.target.upperBound]))
+            out.writeStaticString(head.minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+            for field in head.fields {
+                switch field.kind {
+                case .contentLength, .transferEncoding:
+                    break
+                case .host:
+                    if host == nil { host = field.value }
+                    if rewriteHost { continue }
+                case .upgrade:
+                    if !upgrade { continue }
+                case let kind where kind.isHopByHop || kind.isForwarding:
+                    continue
+                default:
+                    if head.isNamedByConnection(field) { continue }
+                }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.line]))
+                if p[field.line.upperBound - 2] != 13 {
+                    // A bare LF line end becomes CRLF on the way out.
+                    out.moveWriterIndex(to: out.writerIndex - 1)
+                    out.writeStaticString("\r\n")
+                }
+            }
+            if rewriteHost {
+                out.writeStaticString("Host: ")
+                out.writeString(upstream.host)
+                out.writeStaticString(":")
+                out.writeString(String(upstream.port))
+                out.writeStaticString("\r\n")
+            }
+        }
+        let originalHost = host.map { head.string($0) } ?? ""
+        out.writeStaticString("X-Forwarded-For: ")
+        out.writeString(clientIP)
+        out.writeStaticString("\r\nX-Forwarded-Proto: http\r\n")
+        if !originalHost.isEmpty {
+            out.writeStaticString("X-Forwarded-Host: ")
+            out.writeString(originalHost)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("Forwarded: for=")
+        if clientIP.utf8.contains(58) {
+            out.writeStaticString("\"[")
+            out.writeString(clientIP)
+            out.writeStaticString("]\"")
+        } else {
+            out.writeString(clientIP)
+        }
+        out.writeStaticString(";host=\"")
+        out.writeString(originalHost)
+        out.writeStaticString("\";proto=http\r\nX-Request-ID: ")
+        out.writeString(requestID)
+        out.writeStaticString(upgrade ? "\r\nConnection: upgrade\r\n\r\n" : "\r\n\r\n")
         return out
     }
 
-    static func downstreamResponse(_ head: HTTPResponseHead, requestID: String, closing: Bool) -> HTTPResponseHead {
-        var out = head
-        stripHopByHop(&out.headers, keepUpgrade: head.status == .switchingProtocols, dropAlso: { $0.caseInsensitiveEquals("x-request-id") })
-        out.headers.add(name: "X-Request-ID", value: requestID)
-        if closing { out.headers.replaceOrAdd(name: "Connection", value: "close") }
+    /// The response as the client sees it: the client's HTTP version, hop-by-hop fields gone (kept for
+    /// a protocol switch), the request id set, and `Connection` saying what happens next.
+    static func downstreamResponse(
+        _ head: HTTPHead, clientMinor: Int, requestID: String, closing: Bool, allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        let switching = head.status == 101
+        var out = allocator.buffer(capacity: head.bytes.readableBytes + 96)
+        head.bytes.withUnsafeReadableBytes { p in
+            out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
+            let lineEnd = head.fields.first?.line.lowerBound ?? (head.bytes.readableBytes - 2)
+            var end = lineEnd
+            while end > head.afterVersion, p[end - 1] == 10 || p[end - 1] == 13 { end -= 1 }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.afterVersion..<end]))
+            out.writeStaticString("\r\n")
+            for field in head.fields {
+                switch field.kind {
+                case .contentLength, .transferEncoding, .other, .host, .accept, .forwarded, .xForwardedFor, .xForwardedHost,
+                    .xForwardedProto, .xRealIP:
+                    if field.kind == .other, head.isNamedByConnection(field) { continue }
+                case .upgrade:
+                    if !switching { continue }
+                default:
+                    continue
+                }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.line]))
+                if p[field.line.upperBound - 2] != 13 {
+                    out.moveWriterIndex(to: out.writerIndex - 1)
+                    out.writeStaticString("\r\n")
+                }
+            }
+        }
+        out.writeStaticString("X-Request-ID: ")
+        out.writeString(requestID)
+        if switching {
+            out.writeStaticString("\r\nConnection: upgrade\r\n\r\n")
+        } else if closing {
+            out.writeStaticString("\r\nConnection: close\r\n\r\n")
+        } else if clientMinor == 0 {
+            out.writeStaticString("\r\nConnection: keep-alive\r\n\r\n")
+        } else {
+            out.writeStaticString("\r\n\r\n")
+        }
         return out
-    }
-}
-
-extension String {
-    /// ASCII case-insensitive equality without allocating lowercased copies (header names are ASCII).
-    func caseInsensitiveEquals(_ other: String) -> Bool {
-        let a = utf8, b = other.utf8
-        guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 97 && (x | 0x20) <= 122) }
     }
 }

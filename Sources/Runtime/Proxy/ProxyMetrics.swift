@@ -4,7 +4,9 @@ import Foundation
 public final class ProxyMetrics: @unchecked Sendable {
     static let buckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-    private struct Route {
+    /// A class so a request updates its counters in place (a struct copied out of the dictionary
+    /// copied its histogram and status table on every request).
+    private final class Route {
         var requests = 0
         var statuses: [Int: Int] = [:]
         var histogram = [Int](repeating: 0, count: ProxyMetrics.buckets.count)
@@ -22,17 +24,24 @@ public final class ProxyMetrics: @unchecked Sendable {
 
     func record(route: String, status: Int, seconds: Double) {
         lock.withLock {
-            var entry = routes[route, default: Route()]
+            let entry = self.entry(route)
             entry.requests += 1
             entry.statuses[status, default: 0] += 1
             entry.sum += seconds
             if let bucket = Self.buckets.firstIndex(where: { seconds <= $0 }) { entry.histogram[bucket] += 1 }
-            routes[route] = entry
         }
     }
 
     func upstreamError(route: String) {
-        lock.withLock { routes[route, default: Route()].upstreamErrors += 1 }
+        lock.withLock { entry(route).upstreamErrors += 1 }
+    }
+
+    /// Called with the lock held.
+    private func entry(_ route: String) -> Route {
+        if let entry = routes[route] { return entry }
+        let entry = Route()
+        routes[route] = entry
+        return entry
     }
 
     public func prometheus() -> String {

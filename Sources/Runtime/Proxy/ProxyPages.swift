@@ -4,10 +4,6 @@ import NIOHTTP1
 
 /// Responses devhost writes itself: unknown host, no healthy instance, errors, built-in endpoints.
 enum ProxyPages {
-    static func wantsJSON(_ head: HTTPRequestHead) -> Bool {
-        head.headers["accept"].contains { $0.contains("application/json") }
-    }
-
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")

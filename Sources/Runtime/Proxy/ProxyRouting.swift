@@ -34,6 +34,8 @@ public final class ProxyRoutes: @unchecked Sendable {
     private let lock = NSLock()
     private var table: [String: ProxyTarget] = [:]
     private var ordered: [Route] = []
+    /// Bumped on every change, so connections know when a host they looked up may route elsewhere.
+    private var version = 0
 
     public init(_ routes: [Route] = []) {
         replace(with: routes)
@@ -45,8 +47,11 @@ public final class ProxyRoutes: @unchecked Sendable {
         lock.withLock {
             self.table = table
             self.ordered = routes
+            version += 1
         }
     }
+
+    var generation: Int { lock.withLock { version } }
 
     public var all: [Route] { lock.withLock { ordered } }
 
@@ -57,14 +62,19 @@ public final class ProxyRoutes: @unchecked Sendable {
     }
 
     static func hostName(_ header: String) -> String {
-        var value = Substring(header)
-        if value.hasPrefix("[") {
-            if let close = value.firstIndex(of: "]") { value = value[value.index(after: value.startIndex)..<close] }
-        } else if let colon = value.lastIndex(of: ":") {
-            value = value[..<colon]
+        let bytes = header.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        if bytes.first == UInt8(ascii: "[") {
+            if let close = bytes.firstIndex(of: UInt8(ascii: "]")) {
+                start = bytes.index(after: start)
+                end = close
+            }
+        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
-        if value.hasSuffix(".") { value = value.dropLast() }
-        return value.lowercased()
+        if end > start, bytes[bytes.index(before: end)] == UInt8(ascii: ".") { end = bytes.index(before: end) }
+        return String(Substring(header.utf8[start..<end])).lowercased()
     }
 
     /// The routes of a manifest: `api.shop.localhost` → service api.

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// The reverse proxy: one listener on `proxy.bind:proxy.port` serving every route by `Host`.
@@ -16,13 +15,7 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = ProxyHandler(shared: context)
-                    let names = ["http-encoder", "http-decoder"]
-                    handler.upgradeHandlers = names
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(HTTPResponseEncoder(), name: names[0])
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), name: names[1])
-                    try sync.addHandler(handler, name: "proxy")
+                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: context), name: "proxy")
                 }
             }
             .bind(host: host, port: port).get()

@@ -1,19 +1,16 @@
 import NIOCore
-import NIOHTTP1
 
 /// The upstream end of a proxied exchange: hands response parts to the client's `ProxyHandler`, and
 /// reads only while the client can take more (back-pressure for downloads).
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private weak var proxy: ProxyHandler?
     private var context: ChannelHandlerContext?
     private var paused = false
     private var readPending = false
-    private var sawResponse = false
-    private(set) var keepAlive = true
 
     init(proxy: ProxyHandler) {
         self.proxy = proxy
@@ -24,13 +21,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if case .head(let head) = part {
-            sawResponse = true
-            keepAlive = head.isKeepAlive
-        }
-        if case .end = part { sawResponse = false }
-        proxy?.upstreamResponse(part, from: self)
+        proxy?.upstreamRead(unwrapInboundIn(data), from: self)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -39,8 +30,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        keepAlive = false
-        proxy?.upstreamClosed(self, midResponse: sawResponse)
+        proxy?.upstreamClosed(self)
         context.fireChannelInactive()
     }
 
@@ -73,17 +63,6 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
 }
 
 extension ProxyHandler {
-    /// The upstream closed. Before any response byte this is a failed attempt (retried when safe);
-    /// an idle pooled connection closing is nothing to report.
-    func upstreamClosed(_ handler: UpstreamHandler, midResponse: Bool) {
-        guard isCurrent(handler) else { return }
-        if hasExchangeWaitingForResponse || midResponse {
-            upstreamFailed(instance: currentUpstreamInstance, before: !midResponse)
-        } else {
-            dropUpstream()
-        }
-    }
-
     func upstreamWritable() {
         resumeClientReads()
     }
