@@ -6,6 +6,7 @@
 ///   /slow?s=S    answers after S seconds
 ///   /status/N    an empty response with status N
 ///   /upgrade     101 Switching Protocols, then echoes raw bytes back
+///   /unframed    1000 bytes without a length, ended by closing the connection
 ///   /healthz     200, or 503 while a file named DOWN exists
 let proxyUpstreamScript = #"""
 import json, os, sys, time
@@ -32,9 +33,10 @@ class H(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             total = 0
             while True:
-                size = int(self.rfile.readline().strip(), 16)
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:
-                    self.rfile.readline(); break
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""): pass
+                    break
                 total += len(self.rfile.read(size)); self.rfile.readline()
             return total
         return len(self.rfile.read(length)) if length else 0
@@ -61,6 +63,9 @@ class H(BaseHTTPRequestHandler):
             while left:
                 k = min(left, 65536); self.wfile.write(b"x" * k); left -= k
             return
+        if path == "/unframed":
+            self.send_response(200); self.send_header("Connection", "close"); self.end_headers()
+            self.wfile.write(b"y" * 1000); self.wfile.flush(); self.close_connection = True; return
         if path.startswith("/slow"):
             time.sleep(float(path.split("s=")[1])); return self.send_body(200, "slow")
         if path.startswith("/status/"):

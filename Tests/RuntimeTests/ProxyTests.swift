@@ -196,6 +196,64 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         await p.stop()
     }
 
+    /// Bodies are forwarded with their framing, so the proxy must find where each one ends however
+    /// the bytes are split, and refuse framing that two servers could read differently.
+    @Test func framingEdgeCases() async throws {
+        let p = try await ProxyHarness()
+        let script = """
+            import socket, time, json
+            def conn():
+                return socket.create_connection(("127.0.0.1", \(p.proxy.port)), timeout=10)
+            def read_response(s):
+                data = b""
+                while b"\\r\\n\\r\\n" not in data:
+                    data += s.recv(65536)
+                head, _, rest = data.partition(b"\\r\\n\\r\\n")
+                length = int([l.split(b":")[1] for l in head.split(b"\\r\\n") if l.lower().startswith(b"content-length:")][0])
+                while len(rest) < length:
+                    rest += s.recv(65536)
+                return head.split(b"\\r\\n")[0].decode(), rest[:length]
+            # A chunked upload dribbled a few bytes at a time, then a second request on the same connection.
+            s = conn()
+            body = b"4\\r\\nabcd\\r\\n10;x=y\\r\\n" + b"z" * 16 + b"\\r\\n0\\r\\nX-Trailer: t\\r\\n\\r\\n"
+            s.sendall(b"POST /echo HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")
+            for i in range(0, len(body), 3):
+                s.sendall(body[i:i + 3]); time.sleep(0.002)
+            line, payload = read_response(s)
+            print("chunked", line, json.loads(payload)["body"])
+            s.sendall(b"GET /echo HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\n\\r\\n")
+            print("again", read_response(s)[0])
+            # Content-Length and Transfer-Encoding together: the classic smuggling shape.
+            s = conn()
+            s.sendall(b"POST /echo HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\nContent-Length: 4\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n")
+            print("smuggle", s.recv(100).split(b"\\r\\n")[0].decode())
+            # HTTP/1.0 with keep-alive: answered in 1.0, and the connection stays usable.
+            s = conn()
+            for i in range(2):
+                s.sendall(b"GET /echo HTTP/1.0\\r\\nHost: api.shop.localhost\\r\\nConnection: keep-alive\\r\\n\\r\\n")
+                print("http10", read_response(s)[0])
+            # A response without a length ends when the upstream closes; the client connection closes too.
+            s = conn()
+            s.sendall(b"GET /unframed HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\n\\r\\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+            head, _, rest = data.partition(b"\\r\\n\\r\\n")
+            print("unframed", len(rest), b"connection: close" in head.lower())
+            """
+        let result = try run(["python3", "-c", script])
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.contains("chunked HTTP/1.1 200 OK 20"), "\(result.output)")
+        #expect(lines.contains("again HTTP/1.1 200 OK"), "\(result.output)")
+        #expect(lines.contains("smuggle HTTP/1.1 400 Bad Request"), "\(result.output)")
+        #expect(lines.filter { $0 == "http10 HTTP/1.0 200 OK" }.count == 2, "\(result.output)")
+        #expect(lines.contains("unframed 1000 True"), "\(result.output)")
+        #expect(try p.request("/echo").status == 200, "the proxy survives")
+        await p.stop()
+    }
+
     @Test func upgradesBecomeAByteRelay() async throws {
         let p = try await ProxyHarness()
         let script = """

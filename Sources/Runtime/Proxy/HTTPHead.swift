@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// An HTTP/1 request or response head parsed in place. Fields are byte ranges of `bytes`, so the
@@ -74,6 +75,22 @@ struct HTTPHead {
     /// Parses a head at the start of `buffer` and moves the reader past it when complete.
     /// `maxHead` bounds the whole head (431) and `maxTarget` the request target (414).
     static func parse(_ buffer: inout ByteBuffer, isRequest: Bool, maxHead: Int, maxTarget: Int) -> Parse {
+        var head = HTTPHead(bytes: emptyBytes)
+        switch parse(&buffer, into: &head, isRequest: isRequest, maxHead: maxHead, maxTarget: maxTarget) {
+        case .incomplete: return .incomplete
+        case .failed(let failure): return .failed(failure)
+        case .complete: return .complete(head)
+        }
+    }
+
+    enum Status {
+        case incomplete
+        case complete
+        case failed(Failure)
+    }
+
+    /// The same, into `head`, whose storage is reused: a connection parses every response head into one value.
+    static func parse(_ buffer: inout ByteBuffer, into head: inout HTTPHead, isRequest: Bool, maxHead: Int, maxTarget: Int) -> Status {
         // Empty lines before a request are allowed and ignored (RFC 9112 §2.2).
         if isRequest {
             var skip = 0
@@ -82,14 +99,30 @@ struct HTTPHead {
             }
             if skip > 0 { buffer.moveReaderIndex(forwardBy: skip) }
         }
-        let result: (Parse, Int) = buffer.withUnsafeReadableBytes { p in
-            scan(p, isRequest: isRequest, maxHead: maxHead, maxTarget: maxTarget)
+        head.reset()
+        let result: (Status, Int) = buffer.withUnsafeReadableBytes { p in
+            scan(p, into: &head, isRequest: isRequest, maxHead: maxHead, maxTarget: maxTarget)
         }
-        if case .complete(var head) = result.0 {
-            head.bytes = buffer.readSlice(length: result.1)!
-            return .complete(head)
-        }
+        if case .complete = result.0 { head.bytes = buffer.readSlice(length: result.1)! }
         return result.0
+    }
+
+    private mutating func reset() {
+        bytes = Self.emptyBytes
+        method = 0..<0
+        target = 0..<0
+        status = 0
+        afterVersion = 0
+        minor = 1
+        fields.removeAll(keepingCapacity: true)
+        contentLength = nil
+        chunked = false
+        hasTransferEncoding = false
+        connectionClose = false
+        connectionKeepAlive = false
+        connectionUpgrade = false
+        hasUpgrade = false
+        if !connectionNames.isEmpty { connectionNames.removeAll() }
     }
 
     private static let emptyBytes = ByteBuffer()
@@ -103,8 +136,7 @@ struct HTTPHead {
         return nil
     }
 
-    private static func scan(_ p: UnsafeRawBufferPointer, isRequest: Bool, maxHead: Int, maxTarget: Int) -> (Parse, Int) {
-        var head = HTTPHead(bytes: emptyBytes)
+    private static func scan(_ p: UnsafeRawBufferPointer, into head: inout HTTPHead, isRequest: Bool, maxHead: Int, maxTarget: Int) -> (Status, Int) {
         guard let firstLF = lineEnd(p, from: 0) else {
             if isRequest, p.count > maxTarget + 32 { return (.failed(.targetTooLong), 0) }
             return (p.count > maxHead ? .failed(.tooLarge) : .incomplete, 0)
@@ -119,7 +151,7 @@ struct HTTPHead {
             (head.minor, head.status, head.afterVersion) = line
         }
         var start = firstLF + 1
-        head.fields.reserveCapacity(12)
+        if head.fields.capacity < 12 { head.fields.reserveCapacity(12) }
         while true {
             guard let lf = lineEnd(p, from: start) else {
                 return (p.count > maxHead ? .failed(.tooLarge) : .incomplete, 0)
@@ -127,7 +159,7 @@ struct HTTPHead {
             let end = lf > start && p[lf - 1] == 13 ? lf - 1 : lf
             if end == start {
                 if lf + 1 > maxHead { return (.failed(.tooLarge), 0) }
-                return (.complete(head), lf + 1)
+                return (.complete, lf + 1)
             }
             guard head.addField(p, start: start, end: end, lineEnd: lf + 1) else { return (.failed(.malformed), 0) }
             start = lf + 1
@@ -312,6 +344,19 @@ struct HTTPHead {
     }
 
     var methodString: String { string(method) }
+
+    /// Whether `range` holds the same bytes as `other` (no string is made).
+    func bytesEqual(_ range: Range<Int>, _ other: [UInt8]) -> Bool {
+        guard range.count == other.count else { return false }
+        if range.isEmpty { return true }
+        return bytes.withUnsafeReadableBytes { p in
+            other.withUnsafeBytes { o in memcmp(p.baseAddress! + range.lowerBound, o.baseAddress!, range.count) == 0 }
+        }
+    }
+
+    func byteArray(_ range: Range<Int>) -> [UInt8] {
+        bytes.getBytes(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? []
+    }
     var targetString: String { string(target) }
 
     func methodIs(_ lower: StaticString) -> Bool {

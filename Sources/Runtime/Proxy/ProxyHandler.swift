@@ -20,7 +20,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         /// Kept until the response starts, so a failed attempt can be sent again elsewhere.
         let head: HTTPHead
         let host: String
-        let requestID: String
+        let requestID: RequestID
         let started: NIODeadline
         let isHEAD: Bool
         /// The last time a part of this request arrived (a stalled upload gets 408).
@@ -46,7 +46,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         /// When the upstream must have started its response (504 after that).
         var responseDeadline: NIODeadline?
 
-        init(head: HTTPHead, host: String, requestID: String, target: ProxyTarget?, requestBody: BodyFraming) {
+        init(head: HTTPHead, host: String, requestID: RequestID, target: ProxyTarget?, requestBody: BodyFraming) {
             self.head = head
             self.host = host
             self.requestID = requestID
@@ -79,6 +79,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
+    /// Stands in for a reusable buffer while it is out, so the one handed out stays uniquely owned.
+    private static let placeholder = ByteBuffer()
     /// Unparsed client bytes beyond the upstream's reach (a pipelined backlog) stop client reads.
     private static let backlogLimit = 64 * 1024
     /// A response head larger than this from an upstream is a bad gateway.
@@ -93,14 +95,26 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var inbound: ByteBuffer?
     /// Upstream bytes not consumed yet (a response head split across reads).
     private var upstreamInbound: ByteBuffer?
+    /// Every response head of this connection is parsed into this one value (its storage is reused).
+    private var responseHead = HTTPHead(bytes: ByteBuffer())
+    /// Reused head buffers, one per direction (see `reusable`).
+    private var upstreamOut = ByteBuffer()
+    private var clientOut = ByteBuffer()
     private var processing = false
     private var readPending = false
     /// One repeating timer per connection checks idle and upstream deadlines: scheduling a timer per
     /// request cost more than the rest of the request's bookkeeping together.
     private var ticker: RepeatedTask?
+    /// Request ids come from a per-connection generator, seeded once from the system (a getrandom
+    /// call per request showed up in profiles).
     private var random = SplitMix64()
     private var idleSince: NIODeadline = .now()
     private let idleLimit: TimeAmount
+    /// Set while a client read is being handled: its channelReadComplete flushes the upstream once.
+    private var inClientRead = false
+    /// Set while an upstream read is being handled: its channelReadComplete flushes the client once.
+    private var inUpstreamRead = false
+    private let allocator = ByteBufferAllocator()
     private let upstreamLimit: TimeAmount
 
     init(shared: ProxyContext) {
@@ -139,7 +153,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         } else {
             inbound!.writeBuffer(&buffer)
         }
+        inClientRead = true
         process()
+        inClientRead = false
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -235,9 +251,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     private func begin(_ head: HTTPHead) {
         guard let context else { return }
-        let sentID = head.first(.xRequestID).flatMap { $0.value.count > 200 || $0.value.isEmpty ? nil : head.string($0.value) }
-        let requestID = sentID ?? newRequestID()
-        let (host, target) = resolve(head.value(.host) ?? "")
+        let sent = head.first(.xRequestID).flatMap { field in
+            field.value.count > 200 || field.value.isEmpty ? nil : head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count)
+        }
+        let requestID = RequestID(sent: sent, generated: sent == nil ? random.next() : 0)
+        let (host, target) = resolve(head)
         guard let framing = BodyFraming.request(head) else {
             exchange = Exchange(head: head, host: host, requestID: requestID, target: nil, requestBody: .none)
             return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
@@ -251,7 +269,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         guard let target else {
             let (type, body) = ProxyPages.notFound(
                 host: host, routes: shared.routes.all, port: (context.channel.localAddress?.port) ?? 0, json: head.wantsJSON,
-                requestID: requestID)
+                requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
         if case .service(let name, _) = target { current.routeLabel = name }
@@ -260,13 +278,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     /// Keep-alive connections ask for the same host again and again: the last answer is kept until
     /// the route table changes.
-    private var lastHost: (header: String, generation: Int, host: String, target: ProxyTarget?)?
+    private var lastHost: (header: [UInt8], generation: Int, host: String, target: ProxyTarget?)?
 
-    private func resolve(_ header: String) -> (String, ProxyTarget?) {
+    private func resolve(_ head: HTTPHead) -> (String, ProxyTarget?) {
+        let field = head.first(.host)?.value ?? 0..<0
         let generation = shared.routes.generation
-        if let lastHost, lastHost.generation == generation, lastHost.header == header { return (lastHost.host, lastHost.target) }
-        let (host, target) = shared.routes.resolve(hostHeader: header)
-        lastHost = (header, generation, host, target)
+        if let lastHost, lastHost.generation == generation, head.bytesEqual(field, lastHost.header) { return (lastHost.host, lastHost.target) }
+        let (host, target) = shared.routes.resolve(hostHeader: head.string(field))
+        lastHost = (head.byteArray(field), generation, host, target)
         return (host, target)
     }
 
@@ -316,7 +335,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     } else {
                         let about = self.shared.describe(name)
                         let (type, body) = ProxyPages.unavailable(
-                            service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON, requestID: current.requestID)
+                            service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON, requestID: current.requestID.string)
                         self.respond(.serviceUnavailable, contentType: type, body: body)
                     }
                 }
@@ -360,17 +379,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         current.instance = connection.instance
         var rewrite = false
         if case .service(_, let flag)? = current.target { rewrite = flag }
-        let head = ProxyHeaders.upstreamRequest(
+        var head = reusable(&upstreamOut)
+        ProxyHeaders.upstreamRequest(
             current.head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.host, connection.port), rewriteHost: rewrite,
-            allocator: connection.channel.allocator)
+            into: &head)
         connection.channel.write(head, promise: nil)
+        upstreamOut = head
         current.headSent = true
         for body in current.pending {
             connection.channel.write(body, promise: nil)
             current.bodySent = true
         }
         current.pending = []
-        connection.channel.flush()
+        // Inside a client read, channelReadComplete flushes once for the whole batch.
+        if !inClientRead { connection.channel.flush() }
         current.responseDeadline = current.started + upstreamLimit
         resumeClientReads()
     }
@@ -419,6 +441,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             }
             return
         }
+        inUpstreamRead = true
+        defer { inUpstreamRead = false }
         var buffer = data
         if var earlier = upstreamInbound {
             upstreamInbound = nil
@@ -427,7 +451,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         while buffer.readableBytes > 0 {
             if !current.responseStarted {
-                switch HTTPHead.parse(&buffer, isRequest: false, maxHead: Self.maxResponseHead, maxTarget: 0) {
+                switch HTTPHead.parse(&buffer, into: &responseHead, isRequest: false, maxHead: Self.maxResponseHead, maxTarget: 0) {
                 case .incomplete:
                     upstreamInbound = buffer
                     return
@@ -435,12 +459,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     upstream?.channel.close(promise: nil)
                     upstream = nil
                     return writeSimple(.badGateway, message: "the upstream sent a malformed response", close: false)
-                case .complete(let head):
+                case .complete:
+                    let head = responseHead
                     if head.status == 101, current.head.isUpgrade {
                         current.upgrading = true
                         current.status = 101
-                        let out = ProxyHeaders.downstreamResponse(
-                            head, clientMinor: current.head.minor, requestID: current.requestID, closing: false, allocator: context.channel.allocator)
+                        var out = allocator.buffer(capacity: 0)
+                        ProxyHeaders.downstreamResponse(
+                            head, clientMinor: current.head.minor, requestID: current.requestID, closing: false, into: &out)
                         context.write(wrapOutboundOut(out), promise: nil)
                         if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
                         context.flush()
@@ -449,8 +475,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     if head.status < 200 {
                         // Interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they come.
                         if current.head.minor >= 1, head.status != 101 {
-                            let out = ProxyHeaders.downstreamResponse(
-                                head, clientMinor: 1, requestID: current.requestID, closing: false, allocator: context.channel.allocator)
+                            var out = allocator.buffer(capacity: 0)
+                            ProxyHeaders.downstreamResponse(head, clientMinor: 1, requestID: current.requestID, closing: false, into: &out)
                             context.write(wrapOutboundOut(out), promise: nil)
                         }
                         continue
@@ -465,8 +491,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     var closing = !current.head.keepAlive || !current.ended
                     if case .untilClose = current.responseBody { closing = true }
                     current.closeAfter = closing
-                    var out = ProxyHeaders.downstreamResponse(
-                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, allocator: context.channel.allocator)
+                    var out = reusable(&clientOut)
+                    ProxyHeaders.downstreamResponse(
+                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, into: &out)
                     // A small body that came with the head leaves in the same write.
                     if !current.responseBody.isDone, buffer.readableBytes > 0, buffer.readableBytes <= 16 * 1024 {
                         guard let body = current.responseBody.take(from: &buffer) else {
@@ -481,6 +508,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                         }
                     }
                     context.write(wrapOutboundOut(out), promise: nil)
+                    clientOut = out
                     if current.responseBody.isDone { return complete(current, leftover: buffer) }
                 }
             } else {
@@ -525,9 +553,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         exchange = nil
         finish(current)
         if current.closeAfter {
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
             inbound = nil
-        } else {
+        } else if !inUpstreamRead {
+            // Inside an upstream read, its channelReadComplete flushes once for the whole batch.
             context.flush()
         }
         if !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0 {
@@ -549,7 +578,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             let duration = Duration.nanoseconds(nanoseconds)
             shared.access(
                 method: done.head.methodString, host: done.host, uri: done.head.targetString, status: done.status, bytes: done.bytes,
-                duration: duration, requestID: done.requestID, instance: done.instance)
+                duration: duration, requestID: done.requestID.string, instance: done.instance)
         }
     }
 
@@ -606,7 +635,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     private func writeSimple(_ status: HTTPResponseStatus, message: String, close: Bool) {
         let json = exchange?.head.wantsJSON ?? false
-        let (type, body) = ProxyPages.error(status, message, json: json, requestID: exchange?.requestID ?? newRequestID())
+        let (type, body) = ProxyPages.error(status, message, json: json, requestID: (exchange?.requestID ?? RequestID(generated: random.next())).string)
         respond(status, contentType: type, body: body, close: close)
     }
 
@@ -617,9 +646,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         let current = exchange
         let minor = current?.head.minor ?? 1
         let closing = close || !(current?.head.keepAlive ?? false) || current?.ended == false
-        var out = context.channel.allocator.buffer(capacity: body.utf8.count + 256)
+        var out = allocator.buffer(capacity: body.utf8.count + 256)
         out.writeString("HTTP/1.\(minor) \(status.code) \(status.reasonPhrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\n")
-        if let id = current?.requestID { out.writeString("X-Request-ID: \(id)\r\n") }
+        if let id = current?.requestID {
+            out.writeStaticString("X-Request-ID: ")
+            id.write(into: &out)
+            out.writeStaticString("\r\n")
+        }
         out.writeStaticString(closing ? "Connection: close\r\n\r\n" : (minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n"))
         if current?.isHEAD != true { out.writeString(body) }
         if let done = current {
@@ -645,18 +678,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    /// 16 hex digits from a per-connection generator (seeded once from the system: a getrandom
-    /// call per request showed up in profiles).
-    func newRequestID() -> String {
-        var value = random.next()
-        return String(unsafeUninitializedCapacity: 16) { bytes in
-            for index in stride(from: 15, through: 0, by: -1) {
-                let digit = UInt8(truncatingIfNeeded: value & 0xF)
-                bytes[index] = digit < 10 ? 48 + digit : 87 + digit
-                value >>= 4
-            }
-            return 16
-        }
+    /// A head buffer written once per request: the last one is cleared and filled again when the
+    /// socket has let go of it (an allocation per head showed up in profiles), else a new one.
+    private func reusable(_ buffer: inout ByteBuffer) -> ByteBuffer {
+        var out = buffer
+        buffer = Self.placeholder
+        if out.capacity > 32 * 1024 { return allocator.buffer(capacity: 1024) }
+        out.clear()
+        return out
     }
 }
 

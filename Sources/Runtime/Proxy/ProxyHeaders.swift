@@ -7,11 +7,11 @@ enum ProxyHeaders {
     /// body is forwarded with its framing), forwarding fields replaced so a client cannot spoof its
     /// address, the request id set, and `Host` kept unless `rewriteHost`.
     static func upstreamRequest(
-        _ head: HTTPHead, clientIP: String, requestID: String, upstream: (host: String, port: Int), rewriteHost: Bool,
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
+        _ head: HTTPHead, clientIP: String, requestID: RequestID, upstream: (host: String, port: Int), rewriteHost: Bool,
+        into out: inout ByteBuffer
+    ) {
         let upgrade = head.isUpgrade
-        var out = allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        out.reserveCapacity(minimumWritableBytes: head.bytes.readableBytes + 256)
         var host: Range<Int>?
         head.bytes.withUnsafeReadableBytes { p in
             // Start line: method and target byte for byte. HTTP/1.1 upstream keeps the connection
@@ -47,13 +47,13 @@ enum ProxyHeaders {
                 out.writeStaticString("\r\n")
             }
         }
-        let originalHost = host.map { head.string($0) } ?? ""
+        let originalHost = host.map { head.bytes.getSlice(at: head.bytes.readerIndex + $0.lowerBound, length: $0.count)! } ?? ByteBuffer()
         out.writeStaticString("X-Forwarded-For: ")
         out.writeString(clientIP)
         out.writeStaticString("\r\nX-Forwarded-Proto: http\r\n")
-        if !originalHost.isEmpty {
+        if originalHost.readableBytes > 0 {
             out.writeStaticString("X-Forwarded-Host: ")
-            out.writeString(originalHost)
+            out.writeImmutableBuffer(originalHost)
             out.writeStaticString("\r\n")
         }
         out.writeStaticString("Forwarded: for=")
@@ -65,20 +65,19 @@ enum ProxyHeaders {
             out.writeString(clientIP)
         }
         out.writeStaticString(";host=\"")
-        out.writeString(originalHost)
+        out.writeImmutableBuffer(originalHost)
         out.writeStaticString("\";proto=http\r\nX-Request-ID: ")
-        out.writeString(requestID)
+        requestID.write(into: &out)
         out.writeStaticString(upgrade ? "\r\nConnection: upgrade\r\n\r\n" : "\r\n\r\n")
-        return out
     }
 
     /// The response as the client sees it: the client's HTTP version, hop-by-hop fields gone (kept for
     /// a protocol switch), the request id set, and `Connection` saying what happens next.
     static func downstreamResponse(
-        _ head: HTTPHead, clientMinor: Int, requestID: String, closing: Bool, allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
+        _ head: HTTPHead, clientMinor: Int, requestID: RequestID, closing: Bool, into out: inout ByteBuffer
+    ) {
         let switching = head.status == 101
-        var out = allocator.buffer(capacity: head.bytes.readableBytes + 96)
+        out.reserveCapacity(minimumWritableBytes: head.bytes.readableBytes + 96)
         head.bytes.withUnsafeReadableBytes { p in
             out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
             let lineEnd = head.fields.first?.line.lowerBound ?? (head.bytes.readableBytes - 2)
@@ -104,7 +103,7 @@ enum ProxyHeaders {
             }
         }
         out.writeStaticString("X-Request-ID: ")
-        out.writeString(requestID)
+        requestID.write(into: &out)
         if switching {
             out.writeStaticString("\r\nConnection: upgrade\r\n\r\n")
         } else if closing {
@@ -114,6 +113,36 @@ enum ProxyHeaders {
         } else {
             out.writeStaticString("\r\n\r\n")
         }
-        return out
+    }
+}
+
+/// A request's id: the client's own `X-Request-ID` when it sent a usable one, otherwise 16 hex
+/// digits from a per-connection generator. Written into heads as bytes; a string is made only for
+/// logs and pages.
+struct RequestID {
+    var sent: ByteBuffer?
+    var generated: UInt64 = 0
+
+    func write(into out: inout ByteBuffer) {
+        if let sent {
+            out.writeImmutableBuffer(sent)
+            return
+        }
+        let value = generated
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { bytes in
+            var rest = value
+            for index in stride(from: 15, through: 0, by: -1) {
+                let digit = UInt8(truncatingIfNeeded: rest & 0xF)
+                bytes[index] = digit < 10 ? 48 + digit : 87 + digit
+                rest >>= 4
+            }
+            return 16
+        }
+    }
+
+    var string: String {
+        var out = ByteBuffer()
+        write(into: &out)
+        return String(buffer: out)
     }
 }
