@@ -51,9 +51,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            path: "Sources/Runtime",
-            // The proxy's hot path: dynamic exclusivity checks were ~2% of its CPU per request.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            path: "Sources/Runtime"
         ),
         .executableTarget(
             name: "devhost",

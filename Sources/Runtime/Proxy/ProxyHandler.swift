@@ -95,7 +95,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var inbound: ByteBuffer?
     /// Upstream bytes not consumed yet (a response head split across reads).
     private var upstreamInbound: ByteBuffer?
-    /// Every response head of this connection is parsed into this one value (its storage is reused).
+    /// Every request and response head of this connection is parsed into these (their storage is
+    /// reused once the exchange holding the previous request has ended).
+    private var requestHead = HTTPHead(bytes: ByteBuffer())
     private var responseHead = HTTPHead(bytes: ByteBuffer())
     /// Reused head buffers, one per direction (see `reusable`).
     private var upstreamOut = ByteBuffer()
@@ -207,7 +209,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 if buffer.readableBytes > 0 { inbound = buffer }
                 continue
             }
-            switch HTTPHead.parse(&buffer, isRequest: true, maxHead: shared.settings.maxHeaderBytes, maxTarget: shared.settings.maxURILength) {
+            switch HTTPHead.parse(
+                &buffer, into: &requestHead, isRequest: true, maxHead: shared.settings.maxHeaderBytes, maxTarget: shared.settings.maxURILength)
+            {
             case .incomplete:
                 inbound = buffer
                 return
@@ -218,9 +222,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     .requestHeaderFieldsTooLarge, message: "request headers are larger than \(shared.settings.maxHeaderBytes) bytes", close: true)
             case .failed(.malformed):
                 return writeSimple(.badRequest, message: "malformed request", close: true)
-            case .complete(let head):
+            case .complete:
                 if buffer.readableBytes > 0 { inbound = buffer }
-                begin(head)
+                begin(requestHead)
             }
         }
     }
