@@ -25,16 +25,14 @@ let package = Package(
             dependencies: ["DevhostManifest", .product(name: "Yams", package: "Yams")],
             path: "Sources/Compose"
         ),
-        .systemLibrary(
-            name: "CLibGit2",
-            path: "Sources/CLibGit2",
-            pkgConfig: "libgit2",
-            providers: [.apt(["libgit2-dev"]), .brew(["libgit2"])]
-        ),
+        // libgit2's headers only (apt libgit2-dev); the library itself is loaded on first use by
+        // CGitLoader, so no command pays for loading it at start-up.
+        .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2"),
+        .target(name: "CGitLoader", path: "Sources/CGitLoader"),
         .target(
             name: "DevhostInit",
             dependencies: [
-                "DevhostManifest", "DevhostCompose", "CLibGit2",
+                "DevhostManifest", "DevhostCompose", "CLibGit2", "CGitLoader",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -61,7 +59,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/devhost"
+            path: "Sources/devhost",
+            // Lets CGitLoader's stand-in for mbedTLS's CA bundle parse take libgit2's call (ca_bundle.c).
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file"])]
         ),
         .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest", "DevhostRuntime", "CDevhostSpawn"], path: "Tests/Support"),
         .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest", "DevhostTestSupport"], path: "Tests/ManifestTests"),

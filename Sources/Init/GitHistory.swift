@@ -5,7 +5,7 @@ extension Git {
     /// The files of the newest commit that changed `path` (the last time devhost generated or
     /// updated the project): what the template produced, before the user's edits.
     public static func filesOfLastCommitTouching(_ path: String, in directory: String) throws(Failure) -> (commit: String, files: [String: [UInt8]]) {
-        _ = initialised
+        try ready()
         var repository: OpaquePointer?
         try check(git_repository_open(&repository, directory), "open \(directory)")
         defer { git_repository_free(repository) }
@@ -54,7 +54,7 @@ extension Git {
 
     /// The files of the commit `reference` points at, or nil when the reference does not exist.
     public static func files(atReference reference: String, in directory: String) throws(Failure) -> (commit: String, files: [String: [UInt8]])? {
-        _ = initialised
+        try ready()
         var repository: OpaquePointer?
         try check(git_repository_open(&repository, directory), "open \(directory)")
         defer { git_repository_free(repository) }
@@ -74,7 +74,7 @@ extension Git {
 
     /// Commits `files` (the template's fresh output) on `templateReference`, after the previous one.
     public static func recordTemplateOutput(_ files: [String: [UInt8]], in directory: String, message: String) throws(Failure) {
-        _ = initialised
+        try ready()
         var repository: OpaquePointer?
         try check(git_repository_open(&repository, directory), "open \(directory)")
         defer { git_repository_free(repository) }

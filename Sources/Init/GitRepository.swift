@@ -1,3 +1,4 @@
+import CGitLoader
 import CLibGit2
 import Foundation
 
@@ -11,16 +12,25 @@ public enum Git {
         public var description: String { "git: \(operation) failed: \(message)" }
     }
 
-    /// libgit2 keeps global state; initialising once per process is enough. Its start-up parses the
-    /// system's CA bundle (a few milliseconds), so `warmUp()` lets it happen while templates render.
-    static let initialised: Bool = {
+    /// libgit2 is loaded on first use (CGitLoader: it brings about twenty shared libraries that no
+    /// other command needs) and initialised once per process. Its start-up parses the system's CA
+    /// bundle (a few milliseconds), so `warmUp()` lets both happen while templates render.
+    static let loadFailure: String? = {
+        if let error = devhost_git_load() { return String(cString: error) }
+        devhost_git_defer_ca_bundle(1)
         git_libgit2_init()
-        return true
+        devhost_git_defer_ca_bundle(0)
+        return nil
     }()
+
+    /// Throws when libgit2 cannot be loaded; every operation starts here.
+    static func ready() throws(Failure) {
+        if let loadFailure { throw Failure(operation: "load libgit2", message: loadFailure) }
+    }
 
     /// `1.9.0 (threads, https, ssh)`: what `devhost doctor` reports.
     public static var libraryDescription: String {
-        _ = initialised
+        if let loadFailure { return "not available: \(loadFailure)" }
         var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
         git_libgit2_version(&major, &minor, &revision)
         let features = git_libgit2_features()
@@ -31,10 +41,13 @@ public enum Git {
         return "\(major).\(minor).\(revision) (\(names.joined(separator: ", ")))"
     }
 
-    /// Starts libgit2's initialisation on a background thread; the first git call waits for it.
+    /// Starts loading and initialising libgit2 on a background thread (once); the first git call
+    /// waits for it.
     public static func warmUp() {
-        Thread.detachNewThread { _ = initialised }
+        _ = warmingUp
     }
+
+    private static let warmingUp: Void = Thread.detachNewThread { _ = loadFailure }
 
     /// Checks a libgit2 return code. `git_error_last` is per thread, so it is read right here,
     /// before anything else can run on this thread.
@@ -57,10 +70,9 @@ public enum Git {
 
     public static let fallbackIdentity = Identity(name: "devhost", email: "devhost@localhost", isFallback: true)
 
-    /// `git init -b main`, `git add -A`, `git commit -m message`, in `directory`.
-    /// Returns the identity used and the commit id.
-    public static func initializeAndCommit(at directory: String, message: String) throws(Failure) -> (identity: Identity, commit: String) {
-        _ = initialised
+    /// `git init -b main` in `directory`, with objects going to an in-memory store (see `commit`).
+    static func createRepository(at directory: String) throws(Failure) -> OpaquePointer {
+        try ready()
         var repository: OpaquePointer?
         var options = git_repository_init_options()
         try check(git_repository_init_options_init(&options, UInt32(GIT_REPOSITORY_INIT_OPTIONS_VERSION)), "init")
@@ -73,22 +85,56 @@ public enum Git {
             }
         }
         try check(code, "init \(directory)")
-        defer { git_repository_free(repository) }
-
+        guard let repository else { throw Failure(operation: "init \(directory)", message: "no repository") }
         // Objects go to an in-memory backend and land as one packfile: a first commit of a project
         // would otherwise create a loose object and a fan-out folder per file.
+        do throws(Failure) {
+            var odb: OpaquePointer?
+            try check(git_repository_odb(&odb, repository), "open object database")
+            defer { git_odb_free(odb) }
+            var mempack: UnsafeMutablePointer<git_odb_backend>?
+            try check(git_mempack_new(&mempack), "create in-memory object store")
+            try check(git_odb_add_backend(odb, mempack, 1000), "add in-memory object store")
+        } catch {
+            git_repository_free(repository)
+            throw error
+        }
+        return repository
+    }
+
+    /// The in-memory object store `createRepository` added (the backend with the highest priority).
+    private static func mempack(of odb: OpaquePointer?) throws(Failure) -> UnsafeMutablePointer<git_odb_backend>? {
+        var backend: UnsafeMutablePointer<git_odb_backend>?
+        try check(git_odb_get_backend(&backend, odb, 0), "find in-memory object store")
+        return backend
+    }
+
+    /// `git init -b main`, `git add` of `files` (paths relative to `directory`; those .gitignore
+    /// excludes are left out, as `git add -A` would), `git commit -m message`.
+    /// Returns the identity used and the commit id.
+    public static func initializeAndCommit(at directory: String, files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
+        let repository = try createRepository(at: directory)
+        defer { git_repository_free(repository) }
+        return try commit(repository, in: directory, files: files, message: message)
+    }
+
+    static func commit(_ repository: OpaquePointer, in directory: String, files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
         var odb: OpaquePointer?
         try check(git_repository_odb(&odb, repository), "open object database")
         defer { git_odb_free(odb) }
-        var mempack: UnsafeMutablePointer<git_odb_backend>?
-        try check(git_mempack_new(&mempack), "create in-memory object store")
-        try check(git_odb_add_backend(odb, mempack, 1000), "add in-memory object store")
+        let mempack = try mempack(of: odb)
 
         var index: OpaquePointer?
         try check(git_repository_index(&index, repository), "open index")
         defer { git_index_free(index) }
-        var everything = git_strarray(strings: nil, count: 0)
-        try check(git_index_add_all(index, &everything, GIT_INDEX_ADD_DEFAULT.rawValue, nil, nil), "add files")
+        // The files are known, so they are added one by one: `git_index_add_all` walks the tree and
+        // looks up attributes and filters for every file, which cost more than the rest of the commit.
+        for path in files.sorted() {
+            var ignored: Int32 = 0
+            try check(git_ignore_path_is_ignored(&ignored, repository, path), "check \(path) against .gitignore")
+            if ignored != 0 { continue }
+            try add(path, in: directory, to: index, repository: repository)
+        }
         try check(git_index_write(index), "write index")
         var treeID = git_oid()
         try check(git_index_write_tree(&treeID, index), "write tree")
@@ -120,6 +166,41 @@ public enum Git {
         return (identity, oidString(commitID))
     }
 
+    /// Adds one file to the index with the stat data `git status` compares, so the new repository
+    /// reads as clean without hashing anything again.
+    private static func add(_ path: String, in directory: String, to index: OpaquePointer?, repository: OpaquePointer?) throws(Failure) {
+        let full = directory + "/" + path
+        var info = stat()
+        guard lstat(full, &info) == 0 else { throw Failure(operation: "add \(path)", message: String(cString: strerror(errno))) }
+        var blob = git_oid()
+        let isLink = (info.st_mode & S_IFMT) == S_IFLNK
+        let content: [UInt8]
+        if isLink {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(full, &buffer, Int(PATH_MAX))
+            guard count >= 0 else { throw Failure(operation: "add \(path)", message: String(cString: strerror(errno))) }
+            content = buffer[..<count].map { UInt8(bitPattern: $0) }
+        } else {
+            guard let data = FileManager.default.contents(atPath: full) else { throw Failure(operation: "add \(path)", message: "cannot read it") }
+            content = Array(data)
+        }
+        try check(content.withUnsafeBytes { git_blob_create_from_buffer(&blob, repository, $0.baseAddress, $0.count) }, "store \(path)")
+        var entry = git_index_entry()
+        entry.ctime = git_index_time(seconds: Int32(truncatingIfNeeded: info.st_ctim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: info.st_ctim.tv_nsec))
+        entry.mtime = git_index_time(seconds: Int32(truncatingIfNeeded: info.st_mtim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: info.st_mtim.tv_nsec))
+        entry.dev = UInt32(truncatingIfNeeded: info.st_dev)
+        entry.ino = UInt32(truncatingIfNeeded: info.st_ino)
+        entry.mode = isLink ? 0o120000 : (info.st_mode & 0o111 != 0 ? 0o100755 : 0o100644)
+        entry.uid = info.st_uid
+        entry.gid = info.st_gid
+        entry.file_size = UInt32(truncatingIfNeeded: info.st_size)
+        entry.id = blob
+        try check(path.withCString { pointer in
+            entry.path = pointer
+            return git_index_add(index, &entry)
+        }, "add \(path)")
+    }
+
     private static func writePack(from mempack: UnsafeMutablePointer<git_odb_backend>?, into odb: OpaquePointer?, repository: OpaquePointer?) throws(Failure) {
         var pack = git_buf()
         defer { git_buf_dispose(&pack) }
@@ -137,7 +218,9 @@ public enum Git {
     /// Clones `url` (a URL or a local repository path) into `directory` and checks out `ref`
     /// (a branch, tag or commit) when given. Returns the commit checked out.
     public static func clone(_ url: String, into directory: String, ref: String?) throws(Failure) -> String {
-        _ = initialised
+        try ready()
+        // The CA bundle libgit2's start-up skipped (ca_bundle.c) is needed from here on.
+        if devhost_git_load_ca_bundle() != 0 { throw Failure(operation: "clone \(url)", message: "cannot load the system's CA certificates") }
         var repository: OpaquePointer?
         var options = git_clone_options()
         try check(git_clone_options_init(&options, UInt32(GIT_CLONE_OPTIONS_VERSION)), "clone")
@@ -183,7 +266,7 @@ public enum Git {
 
     /// A 3-way merge of one file's text (`git merge-file`), with conflict markers where both sides changed.
     public static func mergeFile(base: String, ours: String, theirs: String, path: String) throws(Failure) -> MergeResult {
-        _ = initialised
+        try ready()
         var result = git_merge_file_result()
         let code: Int32 = base.withCString { basePointer in
             ours.withCString { oursPointer in
@@ -230,5 +313,52 @@ public enum Git {
         var buffer = [CChar](repeating: 0, count: 41)
         git_oid_tostr(&buffer, 41, &copy)
         return String(cString: buffer)
+    }
+}
+
+extension Git {
+    /// A repository created on a background thread while the project renders into the same folder:
+    /// loading libgit2 and `git init` take about as long as rendering, so they happen at once.
+    /// `commit` waits for it; `finish` waits too, so nothing writes into the folder afterwards.
+    public final class PendingRepository: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: Result<OpaquePointer, Failure>?
+        private var finished = false
+        private let directory: String
+
+        public init(at directory: String) {
+            self.directory = directory
+            Thread.detachNewThread { [self] in
+                do throws(Failure) {
+                    result = .success(try Git.createRepository(at: directory))
+                } catch {
+                    result = .failure(error)
+                }
+                done.signal()
+            }
+        }
+
+        /// Waits for the background work (once).
+        public func finish() {
+            if !finished {
+                done.wait()
+                finished = true
+            }
+        }
+
+        /// Adds `files` and makes the first commit; see `Git.initializeAndCommit`.
+        public func commit(files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
+            finish()
+            switch result {
+            case .success(let repository)?: return try Git.commit(repository, in: directory, files: files, message: message)
+            case .failure(let error)?: throw error
+            case nil: throw Failure(operation: "init \(directory)", message: "the repository was not created")
+            }
+        }
+
+        deinit {
+            finish()
+            if case .success(let repository)? = result { git_repository_free(repository) }
+        }
     }
 }

@@ -48,7 +48,6 @@ public struct ProjectGenerator: Sendable {
         let targetState = try Self.inspect(target.path)
         if targetState == .nonEmpty, !options.force { throw InitError.targetNotEmpty(target.path) }
 
-        if options.git { Git.warmUp() }
         let checkout = try source.checkout()
         defer { if let temporary = checkout.temporary { try? FileManager.default.removeItem(atPath: temporary) } }
         let definition = try TemplateDefinition.load(from: checkout.directory)
@@ -70,6 +69,11 @@ public struct ProjectGenerator: Sendable {
         }
         var moved = false
         defer { if !moved { try? FileManager.default.removeItem(at: staging) } }
+        // A root commit in staging would replace an existing repository's .git when moved over it.
+        let existingRepository = targetState == .nonEmpty && FileManager.default.fileExists(atPath: target.appendingPathComponent(".git").path)
+        let repository = options.git && !existingRepository ? Git.PendingRepository(at: staging.path) : nil
+        // Runs before the clean-up above: nothing may still be writing into staging when it goes.
+        defer { repository?.finish() }
 
         let renderer = TemplateRenderer(
             definition: definition, filesRoot: URL(fileURLWithPath: checkout.directory).appendingPathComponent("files"),
@@ -85,13 +89,11 @@ public struct ProjectGenerator: Sendable {
         var commit: String?
         var identity: Git.Identity?
         var gitNote: String?
-        // A root commit in staging would replace an existing repository's .git when moved over it.
-        let existingRepository = targetState == .nonEmpty && FileManager.default.fileExists(atPath: target.appendingPathComponent(".git").path)
         if options.git, existingRepository {
             gitNote = "\(target.path) is already a git repository: the generated files are left uncommitted"
-        } else if options.git {
+        } else if let repository {
             do {
-                let made = try Git.initializeAndCommit(at: staging.path, message: "Initial commit from devhost template \(definition.name)")
+                let made = try repository.commit(files: files, message: "Initial commit from devhost template \(definition.name)")
                 commit = made.commit
                 identity = made.identity
             } catch {

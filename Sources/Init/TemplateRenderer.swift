@@ -17,39 +17,41 @@ struct TemplateRenderer {
         return context
     }
 
-    /// Names a file may use in `{{…}}`; anything else is a typo that would silently render empty.
-    private var knownNames: Set<String> {
-        Set(values.keys)
-    }
-
     /// Renders into `destination` (which exists) and returns the relative paths written.
+    /// Plain POSIX calls throughout: FileManager's enumerator, URL resource values and per-file
+    /// directory checks were a third of a whole `devhost init`.
     func render(into destination: URL) throws(InitError) -> [String] {
         let context = self.context
+        let knownNames = Set(values.keys)
+        let root = filesRoot.path
+        let destinationPath = destination.path
+        var madeFolders: Set<String> = [""]
         var written: [String] = []
-        for relative in try sourceFiles() {
+        for entry in try Self.sourceFiles(root) {
+            let relative = entry.path
             let rule = definition.rules.first { Glob.matches($0.pattern, relative) }
             if let condition = rule?.condition, !condition.holds(in: values) { continue }
             guard let target = try renderPath(relative, context: context) else { continue }
-            let source = filesRoot.appendingPathComponent(relative)
-            let output = destination.appendingPathComponent(target)
+            let source = root + "/" + relative
+            let output = destinationPath + "/" + target
             do {
-                try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
-                if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: source.path) {
+                try Self.makeFolders(for: target, under: destinationPath, made: &madeFolders)
+                if entry.isLink {
+                    let link = try Self.readLink(source)
                     try checkLink(link, at: relative)
-                    try FileManager.default.createSymbolicLink(atPath: output.path, withDestinationPath: link)
+                    guard symlink(link, output) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
                     written.append(target)
                     continue
                 }
-                let data = try Data(contentsOf: source)
-                var info = stat()
-                stat(source.path, &info)
-                let mode: mode_t = info.st_mode & 0o111 != 0 ? 0o755 : 0o644
-                if rule?.verbatim == true || Self.isBinary(data) {
-                    try FileWriter.write(data, to: output.path, mode: mode)
+                let (bytes, executable) = try Self.read(source)
+                let mode: mode_t = executable ? 0o755 : 0o644
+                if rule?.verbatim == true || Self.isBinary(bytes) {
+                    try FileWriter.write(bytes, to: output, mode: mode)
                 } else {
-                    let text = String(decoding: data, as: UTF8.self)
-                    try checkNames(in: text, file: relative)
-                    try FileWriter.write(renderText(text, file: relative, context: context).utf8, to: output.path, mode: mode)
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    try checkNames(in: text, file: relative, known: knownNames)
+                    let rendered = text.utf8.contains(UInt8(ascii: "{")) ? try renderText(text, file: relative, context: context) : text
+                    try FileWriter.write(rendered.utf8, to: output, mode: mode)
                 }
             } catch let error as InitError {
                 throw error
@@ -61,20 +63,74 @@ struct TemplateRenderer {
         return written
     }
 
-    /// Every file under `files/`, sorted, links included but not followed.
-    private func sourceFiles() throws(InitError) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(at: filesRoot, includingPropertiesForKeys: [.isDirectoryKey, .isSymbolicLinkKey], options: [])
-        else {
-            throw InitError.invalidTemplate("\(filesRoot.path) cannot be read")
+    struct SourceFile {
+        var path: String
+        var isLink: Bool
+    }
+
+    /// Every file under `root`, sorted, links included but not followed.
+    static func sourceFiles(_ root: String) throws(InitError) -> [SourceFile] {
+        var files: [SourceFile] = []
+        var pending = [""]
+        while let folder = pending.popLast() {
+            guard let directory = opendir(folder.isEmpty ? root : root + "/" + folder) else {
+                throw InitError.invalidTemplate("\(root)/\(folder) cannot be read")
+            }
+            defer { closedir(directory) }
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name == "." || name == ".." { continue }
+                let relative = folder.isEmpty ? name : folder + "/" + name
+                var kind = Int32(entry.pointee.d_type)
+                if kind == Int32(DT_UNKNOWN) {
+                    var info = stat()
+                    guard lstat(root + "/" + relative, &info) == 0 else { continue }
+                    kind = (info.st_mode & S_IFMT) == S_IFDIR ? Int32(DT_DIR) : (info.st_mode & S_IFMT) == S_IFLNK ? Int32(DT_LNK) : Int32(DT_REG)
+                }
+                if kind == Int32(DT_DIR) {
+                    pending.append(relative)
+                } else {
+                    files.append(SourceFile(path: relative, isLink: kind == Int32(DT_LNK)))
+                }
+            }
         }
-        var files: [String] = []
-        let rootLength = filesRoot.standardizedFileURL.path.count + 1
-        for case let url as URL in enumerator {
-            let values = try? url.resourceValues(forKeys: [.isDirectoryKey, .isSymbolicLinkKey])
-            if values?.isDirectory == true, values?.isSymbolicLink != true { continue }
-            files.append(String(url.standardizedFileURL.path.dropFirst(rootLength)))
+        return files.sorted { $0.path < $1.path }
+    }
+
+    /// Creates the folders `relative` needs below `root`, once each.
+    private static func makeFolders(for relative: String, under root: String, made: inout Set<String>) throws {
+        guard let slash = relative.lastIndex(of: "/") else { return }
+        let folder = String(relative[..<slash])
+        if made.contains(folder) { return }
+        try makeFolders(for: folder, under: root, made: &made)
+        if mkdir(root + "/" + folder, 0o755) != 0, errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        made.insert(folder)
+    }
+
+    private static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, Int(PATH_MAX))
+        guard count >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A file's bytes and whether it is executable, from one open.
+    private static func read(_ path: String) throws -> ([UInt8], Bool) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            offset += count
         }
-        return files.sorted()
+        if offset < bytes.count { bytes.removeLast(bytes.count - offset) }
+        return (bytes, info.st_mode & 0o111 != 0)
     }
 
     /// Renders each path segment; an empty segment drops the file (a folder named `{{#flag}}x{{/flag}}`).
@@ -103,7 +159,7 @@ struct TemplateRenderer {
 
     /// Finds `{{name}}`, `{{#name}}`, `{{^name}}`, `{{/name}}`, `{{&name}}` tags naming undeclared
     /// variables. A hand-written scan: this runs on every file, and regex set-up dominated start-up.
-    private func checkNames(in text: String, file: String) throws(InitError) {
+    private func checkNames(in text: String, file: String, known: Set<String>) throws(InitError) {
         let bytes = Array(text.utf8)
         var index = 0
         while index + 1 < bytes.count {
@@ -116,13 +172,11 @@ struct TemplateRenderer {
             if cursor < bytes.count, "#^/&".utf8.contains(bytes[cursor]) { cursor += 1 }
             while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
             let start = cursor
-            while cursor < bytes.count, bytes[cursor] == UInt8(ascii: "_") || (bytes[cursor] < 128 && (Character(UnicodeScalar(bytes[cursor])).isLetter || Character(UnicodeScalar(bytes[cursor])).isNumber)) {
-                cursor += 1
-            }
+            while cursor < bytes.count, Self.isNameByte(bytes[cursor]) { cursor += 1 }
             let name = String(decoding: bytes[start..<cursor], as: UTF8.self)
             while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
             let closed = cursor + 1 < bytes.count && bytes[cursor] == UInt8(ascii: "}") && bytes[cursor + 1] == UInt8(ascii: "}")
-            if closed, let first = name.first, first.isLetter || first == "_", !knownNames.contains(name) {
+            if closed, let first = name.utf8.first, !(48...57).contains(first), !known.contains(name) {
                 throw InitError.render(file: file, message: "it uses {{\(name)}}, which the template does not declare")
             }
             index = cursor
@@ -139,7 +193,11 @@ struct TemplateRenderer {
         }
     }
 
-    static func isBinary(_ data: Data) -> Bool {
-        data.prefix(8000).contains(0) || String(data: data, encoding: .utf8) == nil
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "_") || (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
+    }
+
+    static func isBinary(_ bytes: [UInt8]) -> Bool {
+        bytes.prefix(8000).contains(0) || String(validating: bytes, as: UTF8.self) == nil
     }
 }

@@ -38,6 +38,8 @@ struct InitCommand: ParsableCommand {
     var force = false
 
     func run() throws {
+        // Loading libgit2 takes about as long as rendering a project: both happen at once.
+        if !noGit { Git.warmUp() }
         var values: [String: String] = [:]
         for item in sets {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {

@@ -57,6 +57,34 @@ import Testing
         }
     }
 
+    /// The first commit adds the generated files one by one (not `git add -A`): the result must be
+    /// what git itself would commit, and read as clean by git without rehashing surprises.
+    @Test func firstCommitMatchesWhatGitWouldAdd() throws {
+        let template = try TempProject([
+            "template.yml": "name: modes\ndescription: modes and ignores\n",
+            "files/.gitignore": "*.log\nbuild/\n",
+            "files/run.sh": "#!/bin/sh\necho hi\n",
+            "files/keep.txt": "kept\n",
+            "files/debug.log": "ignored\n",
+            "files/build/out.txt": "ignored too\n",
+            "files/docs/guide.md": "# guide\n",
+        ])
+        _ = try run(["chmod", "+x", template.path + "/files/run.sh"])
+        let parent = try TempProject()
+        let result = try ProjectGenerator(source: .folder(template.path)).generate(.init(target: parent.path + "/demo", projectName: "demo"))
+        #expect(result.commit != nil)
+        let project = parent.path + "/demo"
+        let tracked = try run(["git", "ls-files", "-s"], in: project).output
+        #expect(tracked.contains("100755") && tracked.contains("run.sh"), "\(tracked)")
+        #expect(tracked.contains("docs/guide.md") && tracked.contains("keep.txt") && tracked.contains(".devhost/template.yml"))
+        #expect(!tracked.contains("debug.log") && !tracked.contains("build/out.txt"), "ignored files stay out: \(tracked)")
+        #expect(try run(["git", "status", "--porcelain", "--ignored=no"], in: project).output.isEmpty)
+        // What git would have committed: re-adding everything changes nothing.
+        _ = try run(["git", "add", "-A"], in: project)
+        #expect(try run(["git", "diff", "--cached", "--stat"], in: project).output.isEmpty)
+        #expect(try run(["git", "fsck", "--strict"], in: project).status == 0)
+    }
+
     @Test func threeWayMergeKeepsBothSidesOrMarksConflicts() throws {
         let base = "a\nb\nc\n"
         let clean = try Git.mergeFile(base: base, ours: "A\nb\nc\n", theirs: "a\nb\nC\n", path: "f.txt")
@@ -69,6 +97,21 @@ import Testing
 }
 
 @Suite struct InitCommandTests {
+    /// libgit2 starts without parsing the CA bundle in the devhost binary (ca_bundle.c); an https
+    /// source must still get it parsed and reach the network, failing here on the closed port.
+    @Test func httpsSourcesParseTheDeferredCABundle() throws {
+        let parent = try TempProject()
+        let result = try run([devhostBinary, "init", "-t", "https://127.0.0.1:9/none.git", "--defaults", "x"], in: parent.path)
+        #expect(result.status == 1, "\(result.output)")
+        #expect(!result.output.contains("CA certificates"), "\(result.output)")
+        #expect(result.output.contains("clone https://127.0.0.1:9/none.git"), "\(result.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent.path).isEmpty)
+    }
+
+    @Test func doctorReportsTheLoadedLibgit2() throws {
+        #expect(Git.libraryDescription.hasPrefix("1."), "\(Git.libraryDescription)")
+    }
+
     @Test func identityFallsBackWhenGitConfigHasNone() throws {
         let home = try TempProject()
         let parent = try TempProject()

@@ -1,0 +1,13 @@
+#ifndef DEVHOST_GIT_LOADER_H
+#define DEVHOST_GIT_LOADER_H
+
+/// Loads libgit2 (once; safe from any thread). NULL when it is loaded, else why it could not be.
+const char *devhost_git_load(void);
+
+/// While on, libgit2's start-up records its CA bundle parse instead of doing it (see ca_bundle.c).
+void devhost_git_defer_ca_bundle(int on);
+
+/// Parses a deferred CA bundle now; call before any https transfer. 0 on success (or nothing deferred).
+int devhost_git_load_ca_bundle(void);
+
+#endif
