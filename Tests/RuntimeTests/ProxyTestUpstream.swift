@@ -7,6 +7,7 @@
 ///   /status/N    an empty response with status N
 ///   /upgrade     101 Switching Protocols, then echoes raw bytes back
 ///   /unframed    1000 bytes without a length, ended by closing the connection
+///   /closing     a response with a length after which the upstream closes (Connection: close)
 ///   /healthz     200, or 503 while a file named DOWN exists
 let proxyUpstreamScript = #"""
 import json, os, sys, time
@@ -63,6 +64,9 @@ class H(BaseHTTPRequestHandler):
             while left:
                 k = min(left, 65536); self.wfile.write(b"x" * k); left -= k
             return
+        if path == "/closing":
+            self.close_connection = True
+            return self.send_body(200, "closing", "text/plain", [("Connection", "close")])
         if path == "/unframed":
             self.send_response(200); self.send_header("Connection", "close"); self.end_headers()
             self.wfile.write(b"y" * 1000); self.wfile.flush(); self.close_connection = True; return

@@ -232,6 +232,12 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
             for i in range(2):
                 s.sendall(b"GET /echo HTTP/1.0\\r\\nHost: api.shop.localhost\\r\\nConnection: keep-alive\\r\\n\\r\\n")
                 print("http10", read_response(s)[0])
+            # An upstream that closes after each response: the client's connection stays open and usable.
+            s = conn()
+            for i in range(2):
+                s.sendall(b"GET /closing HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\n\\r\\n")
+                line, payload = read_response(s)
+                print("closing", line, payload.decode())
             # A response without a length ends when the upstream closes; the client connection closes too.
             s = conn()
             s.sendall(b"GET /unframed HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\n\\r\\n")
@@ -250,6 +256,7 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         #expect(lines.contains("smuggle HTTP/1.1 400 Bad Request"), "\(result.output)")
         #expect(lines.filter { $0 == "http10 HTTP/1.0 200 OK" }.count == 2, "\(result.output)")
         #expect(lines.contains("unframed 1000 True"), "\(result.output)")
+        #expect(lines.filter { $0 == "closing HTTP/1.1 200 OK closing" }.count == 2, "\(result.output)")
         #expect(try p.request("/echo").status == 200, "the proxy survives")
         await p.stop()
     }

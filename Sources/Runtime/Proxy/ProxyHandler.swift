@@ -556,14 +556,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         guard let context else { return }
         exchange = nil
         finish(current)
+        let dropUpstream = !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0
         if current.closeAfter {
             context.writeAndFlush(wrapOutboundOut(allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
             inbound = nil
-        } else if !inUpstreamRead {
-            // Inside an upstream read, its channelReadComplete flushes once for the whole batch.
+        } else if !inUpstreamRead || dropUpstream {
+            // Inside an upstream read, its channelReadComplete flushes once for the whole batch,
+            // unless that connection is closed now (a closed channel reports no read completion).
             context.flush()
         }
-        if !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0 {
+        if dropUpstream {
             upstream?.channel.close(promise: nil)
             upstream = nil
             upstreamInbound = nil
