@@ -500,12 +500,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                         head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, into: &out)
                     // A small body that came with the head leaves in the same write.
                     if !current.responseBody.isDone, buffer.readableBytes > 0, buffer.readableBytes <= 16 * 1024 {
-                        guard let body = current.responseBody.take(from: &buffer) else {
-                            upstream?.channel.close(promise: nil)
-                            upstream = nil
-                            context.close(promise: nil)
-                            return
-                        }
+                        guard let body = current.responseBody.take(from: &buffer) else { return abandonResponse(context) }
                         if var body {
                             current.bytes += body.readableBytes
                             out.writeBuffer(&body)
@@ -516,12 +511,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     if current.responseBody.isDone { return complete(current, leftover: buffer) }
                 }
             } else {
-                guard let body = current.responseBody.take(from: &buffer) else {
-                    upstream?.channel.close(promise: nil)
-                    upstream = nil
-                    context.close(promise: nil)
-                    return
-                }
+                guard let body = current.responseBody.take(from: &buffer) else { return abandonResponse(context) }
                 if let body {
                     current.bytes += body.readableBytes
                     context.write(wrapOutboundOut(body), promise: nil)
@@ -530,6 +520,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 if current.responseBody.isDone { return complete(current, leftover: buffer) }
             }
         }
+    }
+
+    /// The upstream broke its response's framing mid-body: nothing more can be sent correctly.
+    private func abandonResponse(_ context: ChannelHandlerContext) {
+        upstream?.channel.close(promise: nil)
+        upstream = nil
+        context.close(promise: nil)
     }
 
     func upstreamReadComplete() {
