@@ -48,6 +48,6 @@ struct SetupRunner {
 
     func markDone(_ service: Service) {
         try? FileManager.default.createDirectory(atPath: stateDirectory + "/setup", withIntermediateDirectories: true)
-        try? fingerprint(service).write(toFile: hashFile(service), atomically: true, encoding: .utf8)
+        try? AtomicFile.write(fingerprint(service), to: hashFile(service))
     }
 }

@@ -1,3 +1,4 @@
+import DevhostManifest
 import Foundation
 
 /// One loopback port per service that stays the same from run to run, kept in `.devhost/ports.json`,
@@ -33,9 +34,7 @@ public struct StablePorts: Sendable {
         }
         let data = try JSONSerialization.data(withJSONObject: ports, options: [.sortedKeys, .prettyPrinted])
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let temporary = file + ".tmp"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        rename(temporary, file)
+        try AtomicFile.write(bytes: Array(data), to: file)
         return ports.filter { services.contains($0.key) }
     }
 }

@@ -180,10 +180,20 @@ enum TemplateEngineTestsGlobProbe {
     }
 }
 
-/// Keeps scratch folders alive until the process ends (they are under the temp dir and small).
+/// Keeps scratch folders alive until the process ends, and removes them then (objects still held
+/// by a global are never deinitialised, so their folders would outlive every test run).
 nonisolated(unsafe) private var kept: [TempProject] = []
 private let keptLock = NSLock()
+private let removeKeptAtExit: Void = {
+    atexit {
+        keptLock.withLock {
+            for project in kept { try? FileManager.default.removeItem(atPath: project.path) }
+        }
+    }
+}()
+
 func keep(_ project: TempProject) -> TempProject {
+    _ = removeKeptAtExit
     keptLock.withLock { kept.append(project) }
     return project
 }

@@ -26,7 +26,7 @@ import Testing
     @Test func bundledManifestsValidateAgainstTheSchema() throws {
         let root = repositoryRoot
         let schemaFile = FileManager.default.temporaryDirectory.appendingPathComponent("devhost-schema-\(UUID().uuidString).json")
-        try ManifestSchema.json.write(to: schemaFile, atomically: true, encoding: .utf8)
+        try ManifestSchema.json.write(to: schemaFile, atomically: false, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: schemaFile) }
 
         let examples = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("examples").path)

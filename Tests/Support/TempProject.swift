@@ -16,7 +16,7 @@ public final class TempProject: @unchecked Sendable {
     public func write(_ name: String, _ content: String) throws {
         let url = URL(fileURLWithPath: path).appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try content.write(to: url, atomically: true, encoding: .utf8)
+        try content.write(to: url, atomically: false, encoding: .utf8)
     }
 
     public func read(_ name: String) throws -> String {

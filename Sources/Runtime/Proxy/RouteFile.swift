@@ -126,9 +126,7 @@ public struct RouteFile: Sendable {
         let folder = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let temporary = path + ".\(getpid()).tmp"
-            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            try AtomicFile.write(text, to: path)
         } catch {
             throw .io("cannot write \(path): \(error.localizedDescription)")
         }
