@@ -11,6 +11,11 @@ public final class RouteTable: @unchecked Sendable {
 
     private let lock = NSLock()
     private var endpoints: [String: [String: Endpoint]] = [:]
+    /// Each service's endpoints sorted by instance, kept with `endpoints`: `next` runs for every
+    /// proxied request and must not sort or allocate.
+    private var ordered: [String: [Endpoint]] = [:]
+    /// Requests the proxy has sent to an instance and not finished, so a planned stop can wait for them.
+    private var inFlight: [String: [String: Int]] = [:]
     /// Instances set aside after a connect failure or reset, until the given time.
     private var suspended: [String: ContinuousClock.Instant] = [:]
     private var cursor: [String: Int] = [:]
@@ -21,6 +26,7 @@ public final class RouteTable: @unchecked Sendable {
     /// Sets (or, with nil, removes) the healthy endpoint of one instance.
     public func set(service: String, instance: String, endpoint: Endpoint?) {
         let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
+            defer { ordered[service] = (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance } }
             if let endpoint {
                 endpoints[service, default: [:]][instance] = endpoint
                 return (waiters.removeValue(forKey: service) ?? []).map(\.continuation)
@@ -43,14 +49,41 @@ public final class RouteTable: @unchecked Sendable {
     /// nothing else is left).
     public func next(_ service: String, excluding: Set<String> = []) -> Endpoint? {
         lock.withLock {
-            let all = (endpoints[service] ?? [:]).values.filter { !excluding.contains($0.instance) }.sorted { $0.instance < $1.instance }
-            let now = ContinuousClock.now
-            let usable = all.filter { (suspended[service + "/" + $0.instance] ?? now) <= now }
-            let list = usable.isEmpty ? all : usable
-            guard !list.isEmpty else { return nil }
-            let index = (cursor[service] ?? 0) % list.count
-            cursor[service] = index + 1
-            return list[index]
+            guard let list = ordered[service], !list.isEmpty else { return nil }
+            let start = cursor[service] ?? 0
+            let now = suspended.isEmpty ? nil : ContinuousClock.now
+            var fallback: (offset: Int, endpoint: Endpoint)?
+            for offset in 0..<list.count {
+                let candidate = list[(start + offset) % list.count]
+                if !excluding.isEmpty, excluding.contains(candidate.instance) { continue }
+                if let now, let until = suspended[service + "/" + candidate.instance], until > now {
+                    if fallback == nil { fallback = (offset, candidate) }
+                    continue
+                }
+                cursor[service] = (start + offset + 1) % list.count
+                return candidate
+            }
+            guard let fallback else { return nil }
+            cursor[service] = (start + fallback.offset + 1) % list.count
+            return fallback.endpoint
+        }
+    }
+
+    /// The proxy sent a request to `instance` / that request has ended (counted for `drain`).
+    public func began(service: String, instance: String) {
+        lock.withLock { inFlight[service, default: [:]][instance, default: 0] += 1 }
+    }
+
+    public func ended(service: String, instance: String) {
+        lock.withLock { inFlight[service]?[instance]? -= 1 }
+    }
+
+    /// Waits, up to `limit`, until the requests sent to an instance before it left the table have
+    /// ended: a planned stop (rolling restart, `stop`) must not cut an answer in half.
+    public func drain(service: String, instance: String, upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, lock.withLock({ inFlight[service]?[instance] ?? 0 }) > 0 {
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 

@@ -36,7 +36,11 @@ extension Supervisor {
                 }
                 setState(instance, .stopping)
                 let service = instance.service
-                group.addTask { await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout) }
+                let (routes, label) = (self.routes, instance.label)
+                group.addTask {
+                    await routes.drain(service: name, instance: label, upTo: Self.drainLimit(service))
+                    await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
+                }
             }
         }
         while list.contains(where: \.looping) { await nextChange() }
@@ -89,12 +93,19 @@ extension Supervisor {
         if let pid = instance.pid, instance.looping {
             instance.restartRequested = true
             setState(instance, .stopping)
+            // Answers already on their way through the proxy finish before the signal.
+            await routes.drain(service: instance.service.name, instance: instance.label, upTo: Self.drainLimit(instance.service))
             await endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout)
         } else if !instance.looping, !pendingServices.contains(instance.service.name) {
             instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
             launch(instance)
         }
         return await waitUntilReady([instance], after: [instance.label: generation])
+    }
+
+    /// How long a planned stop waits for requests in flight: the stop timeout, at most 10 s.
+    static func drainLimit(_ service: Service) -> Duration {
+        min(service.stopTimeout, .seconds(10))
     }
 
     /// Runs an instance's spawn loop in a new task; it counts as looping from now, so a wait that

@@ -8,6 +8,7 @@
 ///   /upgrade     101 Switching Protocols, then echoes raw bytes back
 ///   /unframed    1000 bytes without a length, ended by closing the connection
 ///   /closing     a response with a length after which the upstream closes (Connection: close)
+///   /drop-reused answered on a new connection; on a kept-alive one the upstream closes it unanswered
 ///   /healthz     200, or 503 while a file named DOWN exists
 let proxyUpstreamScript = #"""
 import json, os, sys, time
@@ -44,6 +45,11 @@ class H(BaseHTTPRequestHandler):
 
     def handle_any(self):
         path = self.path
+        self.served = getattr(self, "served", 0) + 1
+        if path == "/drop-reused":
+            if self.served > 1:
+                self.close_connection = True; return
+            return self.send_body(200, "fresh", "text/plain")
         if path == "/healthz":
             return self.send_body(503 if os.path.exists("DOWN") else 200, "{}")
         if path.startswith("/echo") or path.startswith("/a%2F"):

@@ -261,6 +261,22 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         await p.stop()
     }
 
+    /// Upstream connections are pooled across clients; an upstream may close one just as it is
+    /// reused. That request goes again on a new connection and the instance is not set aside.
+    @Test func aPooledConnectionTheUpstreamDropsCostsNoRequest() async throws {
+        let p = try await ProxyHarness(replicas: 1)
+        // One client connection, so both requests are served on the same event loop and its pool:
+        // the first opens an upstream connection that goes back to the pool, the second reuses it.
+        let codes = try run([
+            "curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "20", "-H", "Host: api.shop.localhost",
+            "\(p.base)/drop-reused", "\(p.base)/drop-reused",
+        ]).output
+        #expect(codes == "200\n200\n", "\(codes)")
+        let metrics = try p.request("/_devhost/metrics").body
+        #expect(metrics.contains("devhost_proxy_upstream_errors_total{route=\"api\"} 0"), "\(metrics)")
+        await p.stop()
+    }
+
     @Test func upgradesBecomeAByteRelay() async throws {
         let p = try await ProxyHarness()
         let script = """

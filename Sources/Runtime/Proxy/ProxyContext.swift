@@ -29,6 +29,19 @@ public final class ProxyContext: @unchecked Sendable {
     /// Describes a service for the 503 page: its state and last log lines.
     let describe: @Sendable (String) -> (state: String, lines: [String])
 
+    private let poolsLock = NSLock()
+    private var pools: [ObjectIdentifier: UpstreamPool] = [:]
+
+    /// The idle upstream connections of one event loop (only ever used on that loop).
+    func pool(for loop: EventLoop) -> UpstreamPool {
+        poolsLock.withLock {
+            if let pool = pools[ObjectIdentifier(loop)] { return pool }
+            let pool = UpstreamPool()
+            pools[ObjectIdentifier(loop)] = pool
+            return pool
+        }
+    }
+
     public init(
         routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: LogOutput? = nil,
         describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) }

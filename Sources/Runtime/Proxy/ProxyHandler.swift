@@ -7,8 +7,8 @@ import NIOPosix
 /// One client connection of the reverse proxy, working on the bytes themselves: a request head is
 /// parsed in place (`HTTPHead`), the upstream gets the kept lines plus devhost's own fields, and
 /// bodies pass through with their framing as they arrived (`BodyFraming` only follows where they
-/// end). Each request goes to a healthy instance over an upstream connection owned by this handler
-/// and kept alive across requests. Pipelined requests wait as unread bytes until the response
+/// end). Each request goes to a healthy instance over a keep-alive upstream connection taken from
+/// the event loop's `UpstreamPool` and given back when its response ends. Pipelined requests wait as unread bytes until the response
 /// before them ends. Everything runs on the client channel's event loop.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
@@ -43,6 +43,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         var bytes = 0
         var instance: String?
         var tried: Set<String> = []
+        /// The endpoint in use, and whether its connection came from the pool (kept alive by an
+        /// earlier request): an upstream may close such a connection just as it is reused.
+        var endpoint: (key: UpstreamPool.Key, instance: String?)?
+        var reused = false
+        /// The service instance this request is counted against while in flight (RouteTable.drain).
+        var counted: (service: String, instance: String)?
         /// When the upstream must have started its response (504 after that).
         var responseDeadline: NIODeadline?
 
@@ -63,15 +69,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     final class Upstream {
         let channel: Channel
-        /// The target it was opened for, and for a service, which instance.
-        let target: ProxyTarget
+        let key: UpstreamPool.Key
+        /// For a service, the instance behind it (passive health marks that one down).
         let instance: String?
         let handler: UpstreamHandler
         let host: String
         let port: Int
-        init(channel: Channel, target: ProxyTarget, instance: String?, handler: UpstreamHandler, host: String, port: Int) {
+        init(channel: Channel, key: UpstreamPool.Key, instance: String?, handler: UpstreamHandler, host: String, port: Int) {
             self.channel = channel
-            self.target = target
+            self.key = key
             self.instance = instance
             self.handler = handler
             self.host = host
@@ -87,6 +93,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private static let maxResponseHead = 64 * 1024
 
     let shared: ProxyContext
+    /// This event loop's idle upstream connections (set when the handler is added).
+    private var pool = UpstreamPool()
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var upstream: Upstream?
@@ -129,6 +137,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        pool = shared.pool(for: context.eventLoop)
         if case .v4(let address)? = context.channel.remoteAddress { clientIP = address.host }
         if case .v6(let address)? = context.channel.remoteAddress { clientIP = address.host }
         shared.metrics.connectionOpened()
@@ -141,6 +150,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        release(exchange)
         shared.metrics.connectionClosed()
         ticker?.cancel()
         upstream?.channel.close(promise: nil)
@@ -307,25 +317,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         guard let context, let current = exchange else { return }
         switch target {
         case .address(let host, let port):
-            if let upstream, upstream.target == target, upstream.channel.isActive { return send(over: upstream) }
-            open(host: host, port: port, target: target, instance: nil, context: context)
+            use(host: host, port: port, instance: nil, context: context)
         case .socket(let path):
             // devhost's own control API: only for the user running devhost, from this machine (the
             // socket behind it is mode 0600 for the same reason).
             guard isOwnUser(context.channel) else {
                 return writeSimple(.forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
             }
-            if let upstream, upstream.target == target, upstream.channel.isActive { return send(over: upstream) }
-            open(host: "localhost", port: 0, socketPath: path, target: target, instance: nil, context: context)
+            use(host: "localhost", port: 0, socketPath: path, instance: nil, context: context)
         case .service(let name, _):
-            if let upstream, upstream.target == target, upstream.channel.isActive, let instance = upstream.instance,
-                shared.instances.isHealthy(service: name, instance: instance)
-            {
-                return send(over: upstream)
-            }
             if let endpoint = shared.instances.next(name, excluding: current.tried) {
-                open(host: endpoint.host, port: endpoint.port, target: target, instance: endpoint.instance, context: context)
-                return
+                return use(host: endpoint.host, port: endpoint.port, instance: endpoint.instance, context: context)
             }
             // Nothing healthy: a service that is starting or restarting just looks slow.
             let wait = current.tried.isEmpty ? shared.settings.waitForHealthy : .zero
@@ -335,7 +337,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 .whenComplete { [weak self] result in
                     guard let self, let context = self.context, self.exchange === current else { return }
                     if case .success(let endpoint?) = result {
-                        self.open(host: endpoint.host, port: endpoint.port, target: target, instance: endpoint.instance, context: context)
+                        self.use(host: endpoint.host, port: endpoint.port, instance: endpoint.instance, context: context)
                     } else {
                         let about = self.shared.describe(name)
                         let (type, body) = ProxyPages.unavailable(
@@ -346,11 +348,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    private func open(host: String, port: Int, socketPath: String? = nil, target: ProxyTarget, instance: String?, context: ChannelHandlerContext) {
+    /// Sends the current request over an idle pooled connection to that endpoint, or a new one.
+    private func use(host: String, port: Int, socketPath: String? = nil, instance: String?, context: ChannelHandlerContext) {
+        let key = UpstreamPool.Key(host: host, port: port, path: socketPath)
+        exchange?.endpoint = (key, instance)
+        exchange?.reused = false
+        if let pooled = pool.take(key) {
+            exchange?.reused = true
+            upstream?.channel.close(promise: nil)
+            upstream = pooled
+            upstreamInbound = nil
+            pooled.handler.proxy = self
+            return send(over: pooled)
+        }
+        open(host: host, port: port, socketPath: socketPath, key: key, instance: instance, context: context)
+    }
+
+    private func open(host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
         upstream?.channel.close(promise: nil)
         upstream = nil
         upstreamInbound = nil
-        let handler = UpstreamHandler(proxy: self)
+        let handler = UpstreamHandler(proxy: self, pool: pool, key: key)
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: false)
@@ -369,7 +387,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             }
             switch result {
             case .success(let channel):
-                let connection = Upstream(channel: channel, target: target, instance: instance, handler: handler, host: host, port: port)
+                let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler, host: host, port: port)
                 self.upstream = connection
                 self.send(over: connection)
             case .failure:
@@ -389,6 +407,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             into: &head)
         connection.channel.write(head, promise: nil)
         upstreamOut = head
+        release(current)
+        if case .service(let name, _)? = current.target, let instance = connection.instance {
+            shared.instances.began(service: name, instance: instance)
+            current.counted = (name, instance)
+        }
         current.headSent = true
         for body in current.pending {
             connection.channel.write(body, promise: nil)
@@ -405,8 +428,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// idempotent request without a body already sent is tried on another instance.
     func upstreamFailed(instance: String?, before responseStarted: Bool) {
         guard let current = exchange else { return }
+        release(current)
         upstream = nil
         upstreamInbound = nil
+        let idempotent = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(current.head.methodString)
+        if current.reused, idempotent, !current.bodySent, !current.responseStarted, let endpoint = current.endpoint, let context {
+            // A kept-alive connection closed by the upstream as it was reused says nothing about
+            // the instance's health: the request goes again, once, on a new connection.
+            current.reused = false
+            current.headSent = false
+            let key = endpoint.key
+            return open(host: key.host, port: key.port, socketPath: key.path, key: key, instance: endpoint.instance, context: context)
+        }
         shared.metrics.upstreamError(route: current.routeLabel)
         if let instance, case .service(let name, _)? = current.target {
             shared.instances.suspend(service: name, instance: instance, for: .seconds(2))
@@ -415,7 +448,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             context?.close(promise: nil)
             return
         }
-        let idempotent = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(current.head.methodString)
         if idempotent, !current.bodySent, let target = current.target, case .service = target, current.tried.count < 4 {
             current.headSent = false
             current.tried.insert(instance ?? "")
@@ -549,23 +581,36 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         upstreamFailed(instance: upstream?.instance, before: !current.responseStarted)
     }
 
+    /// Ends the in-flight count of a request (see `Exchange.counted`).
+    private func release(_ current: Exchange?) {
+        guard let current, let counted = current.counted else { return }
+        shared.instances.ended(service: counted.service, instance: counted.instance)
+        current.counted = nil
+    }
+
     private func complete(_ current: Exchange, leftover: ByteBuffer?) {
         guard let context else { return }
+        release(current)
         exchange = nil
         finish(current)
-        let dropUpstream = !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0
         if current.closeAfter {
             context.writeAndFlush(wrapOutboundOut(allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
             inbound = nil
-        } else if !inUpstreamRead || dropUpstream {
-            // Inside an upstream read, its channelReadComplete flushes once for the whole batch,
-            // unless that connection is closed now (a closed channel reports no read completion).
+        } else {
+            // Flushed here: the upstream connection's read completion no longer reaches this
+            // client once it is back in the pool (or closed).
             context.flush()
         }
-        if dropUpstream {
-            upstream?.channel.close(promise: nil)
+        if let connection = upstream {
             upstream = nil
             upstreamInbound = nil
+            if !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0 {
+                connection.channel.close(promise: nil)
+            } else {
+                connection.handler.proxy = nil
+                connection.handler.resumeReading()
+                pool.put(connection)
+            }
         }
         markIdle()
         if !current.closeAfter {
@@ -596,6 +641,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             try upstream.channel.pipeline.syncOperations.addHandler(server)
             upstream.channel.pipeline.syncOperations.removeHandler(name: "upstream", promise: nil)
             if let done = exchange { finish(done) }
+            release(exchange)
             exchange = nil
             self.upstream = nil
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
@@ -663,6 +709,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             done.bytes = body.utf8.count
             finish(done)
         }
+        release(current)
         exchange = nil
         // Any upstream attempt still under way for this request is abandoned.
         if current?.responseStarted == false, current?.headSent == true {

@@ -1,19 +1,25 @@
 import NIOCore
 
-/// The upstream end of a proxied exchange: hands response parts to the client's `ProxyHandler`, and
-/// reads only while the client can take more (back-pressure for downloads).
+/// The upstream end of a proxied exchange: hands response bytes to the `ProxyHandler` of the client
+/// it serves now, and reads only while that client can take more (back-pressure for downloads).
+/// Between exchanges it waits in its event loop's `UpstreamPool` with no client.
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private weak var proxy: ProxyHandler?
+    /// The client being served; nil while idle in the pool.
+    weak var proxy: ProxyHandler?
+    private weak var pool: UpstreamPool?
+    private let key: UpstreamPool.Key
     private var context: ChannelHandlerContext?
     private var paused = false
     private var readPending = false
 
-    init(proxy: ProxyHandler) {
+    init(proxy: ProxyHandler, pool: UpstreamPool, key: UpstreamPool.Key) {
         self.proxy = proxy
+        self.pool = pool
+        self.key = key
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -21,7 +27,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        proxy?.upstreamRead(unwrapInboundIn(data), from: self)
+        guard let proxy else {
+            // Bytes while idle: the connection is out of step and cannot be reused.
+            context.close(promise: nil)
+            return
+        }
+        proxy.upstreamRead(unwrapInboundIn(data), from: self)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -30,7 +41,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        proxy?.upstreamClosed(self)
+        if let proxy {
+            proxy.upstreamClosed(self)
+        } else {
+            pool?.remove(self, key: key)
+        }
         context.fireChannelInactive()
     }
 
