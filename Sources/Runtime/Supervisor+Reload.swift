@@ -141,7 +141,11 @@ extension Supervisor {
                     instance.held = true
                     routes.set(service: service.name, instance: instance.label, endpoint: nil)
                     if let pid = instance.pid {
-                        group.addTask { await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout) }
+                        let (routes, label) = (self.routes, instance.label)
+                        group.addTask {
+                            await routes.drain(service: service.name, instance: label, upTo: Self.drainLimit(service))
+                            await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
+                        }
                     }
                 }
             }
