@@ -209,6 +209,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     return
                 }
                 guard let body = current.requestBody.take(from: &buffer) else {
+                    // Once a response is under way, no error page can be put in front of it.
+                    if current.responseStarted, let context { return abandonResponse(context) }
                     return writeSimple(.badRequest, message: "malformed chunked request body", close: true)
                 }
                 if let body {
@@ -554,7 +556,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    /// The upstream broke its response's framing mid-body: nothing more can be sent correctly.
+    /// A response that cannot be finished correctly (its framing, or its request's, broke mid-way):
+    /// both connections close.
     private func abandonResponse(_ context: ChannelHandlerContext) {
         upstream?.channel.close(promise: nil)
         upstream = nil
