@@ -219,8 +219,10 @@ public enum Git {
     /// (a branch, tag or commit) when given. Returns the commit checked out.
     public static func clone(_ url: String, into directory: String, ref: String?) throws(Failure) -> String {
         try ready()
-        // The CA bundle libgit2's start-up skipped (ca_bundle.c) is needed from here on.
-        if devhost_git_load_ca_bundle() != 0 { throw Failure(operation: "clone \(url)", message: "cannot load the system's CA certificates") }
+        // The CA bundle libgit2's start-up skipped (ca_bundle.c) is needed for https.
+        if url.lowercased().hasPrefix("https://"), devhost_git_load_ca_bundle() != 0 {
+            throw Failure(operation: "clone \(url)", message: "cannot load the system's CA certificates")
+        }
         var repository: OpaquePointer?
         var options = git_clone_options()
         try check(git_clone_options_init(&options, UInt32(GIT_CLONE_OPTIONS_VERSION)), "clone")

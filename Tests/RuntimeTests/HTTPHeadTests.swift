@@ -133,7 +133,7 @@ import Testing
             }
             #expect(scanner.isDone && consumed == body.utf8.count, "split \(split): consumed \(consumed)")
         }
-        for broken in ["zz\r\n", "5\r\nhelloX\r\n", "\r\n", "1234567890123456\r\n"] {
+        for broken in ["zz\r\n", "5\r\nhelloX\r\n", "\r\n", "1234567890123456\r\n", "5\nhello\r\n", "5\r\nhello\n", "0\r\nX: y\n\r\n"] {
             var scanner = ChunkedScanner()
             #expect(Array(broken.utf8).withUnsafeBytes { scanner.scan($0) } == nil, "\(broken.debugDescription)")
         }

@@ -9,6 +9,7 @@
 ///   /unframed    1000 bytes without a length, ended by closing the connection
 ///   /closing     a response with a length after which the upstream closes (Connection: close)
 ///   /drop-reused answered on a new connection; on a kept-alive one the upstream closes it unanswered
+///   /early       413 at once, without reading the request body (the connection stays open)
 ///   /healthz     200, or 503 while a file named DOWN exists
 let proxyUpstreamScript = #"""
 import json, os, sys, time
@@ -46,6 +47,8 @@ class H(BaseHTTPRequestHandler):
     def handle_any(self):
         path = self.path
         self.served = getattr(self, "served", 0) + 1
+        if path == "/early":
+            return self.send_body(413, "too large", "text/plain")
         if path == "/drop-reused":
             if self.served > 1:
                 self.close_connection = True; return

@@ -61,7 +61,7 @@ enum BodyFraming {
 /// trailers. It never copies; it only says how many bytes belong to the body.
 struct ChunkedScanner {
     private enum State {
-        case size, extensions, sizeLF, data(Int), dataCR, dataLF, trailerStart, trailerLine, finalLF, done
+        case size, extensions, sizeLF, data(Int), dataCR, dataLF, trailerStart, trailerLine, trailerLF, finalLF, done
     }
 
     private var state = State.size
@@ -74,7 +74,8 @@ struct ChunkedScanner {
     }
 
     /// How many bytes of `p` belong to the body (all of them unless it ends inside), or nil when the
-    /// framing is malformed.
+    /// framing is malformed. Every line must end in CRLF: the bytes go upstream as they are, so a
+    /// lenient reading here (a bare LF) could end a body where the upstream does not.
     mutating func scan(_ p: UnsafeRawBufferPointer) -> Int? {
         var i = 0
         while i < p.count {
@@ -101,40 +102,43 @@ struct ChunkedScanner {
                     state = .extensions
                 } else if c == 13 {
                     state = .sizeLF
-                } else if c == 10 {
-                    guard endOfSize() else { return nil }
                 } else {
                     return nil
                 }
             case .extensions:
                 if c == 13 {
                     state = .sizeLF
-                } else if c == 10 {
-                    guard endOfSize() else { return nil }
-                }
-            case .sizeLF:
-                guard c == 10, endOfSize() else { return nil }
-            case .dataCR:
-                if c == 13 {
-                    state = .dataLF
-                } else if c == 10 {
-                    startSize()
-                } else {
+                } else if c == 10 || c == 0 {
                     return nil
                 }
+            case .sizeLF:
+                guard c == 10, digits > 0 else { return nil }
+                state = size == 0 ? .trailerStart : .data(size)
+            case .dataCR:
+                guard c == 13 else { return nil }
+                state = .dataLF
             case .dataLF:
                 guard c == 10 else { return nil }
-                startSize()
+                state = .size
+                size = 0
+                digits = 0
             case .trailerStart:
                 if c == 13 {
                     state = .finalLF
                 } else if c == 10 {
-                    state = .done
+                    return nil
                 } else {
                     state = .trailerLine
                 }
             case .trailerLine:
-                if c == 10 { state = .trailerStart }
+                if c == 13 {
+                    state = .trailerLF
+                } else if c == 10 {
+                    return nil
+                }
+            case .trailerLF:
+                guard c == 10 else { return nil }
+                state = .trailerStart
             case .finalLF:
                 guard c == 10 else { return nil }
                 state = .done
@@ -143,18 +147,6 @@ struct ChunkedScanner {
             }
         }
         return i
-    }
-
-    private mutating func startSize() {
-        state = .size
-        size = 0
-        digits = 0
-    }
-
-    private mutating func endOfSize() -> Bool {
-        guard digits > 0 else { return false }
-        state = size == 0 ? .trailerStart : .data(size)
-        return true
     }
 
     private static func hex(_ c: UInt8) -> Int? {

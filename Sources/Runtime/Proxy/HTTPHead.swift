@@ -383,6 +383,21 @@ struct HTTPHead {
         }
     }
 
+    /// `Host` holds a host name or address and an optional port, nothing else: its value is copied
+    /// into `Forwarded` and `X-Forwarded-Host`, where a quote or a comma could add entries.
+    var hostIsValid: Bool {
+        guard let value = first(.host)?.value else { return true }
+        return bytes.withUnsafeReadableBytes { p in
+            value.allSatisfy { i in
+                switch p[i] {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+                case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "_"), UInt8(ascii: "%"): return true
+                default: return false
+                }
+            }
+        }
+    }
+
     var wantsJSON: Bool {
         fields.contains { $0.kind == .accept && string($0.value).contains("application/json") }
     }

@@ -85,6 +85,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
+    /// How long a closing connection keeps reading (and dropping) what its client still sends.
+    private static let lingerLimit = TimeAmount.seconds(2)
     /// Stands in for a reusable buffer while it is out, so the one handed out stays uniquely owned.
     private static let placeholder = ByteBuffer()
     /// Unparsed client bytes beyond the upstream's reach (a pipelined backlog) stop client reads.
@@ -111,6 +113,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var upstreamOut = ByteBuffer()
     private var clientOut = ByteBuffer()
     private var processing = false
+    /// Set once a response has ended the connection's use: whatever else the client sends is dropped.
+    private var discardingInput = false
     private var readPending = false
     /// One repeating timer per connection checks idle and upstream deadlines: scheduling a timer per
     /// request cost more than the rest of the request's bookkeeping together.
@@ -151,6 +155,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     func channelInactive(context: ChannelHandlerContext) {
         release(exchange)
+        // Connect and wait callbacks still under way find no exchange and send nothing.
+        exchange = nil
         shared.metrics.connectionClosed()
         ticker?.cancel()
         upstream?.channel.close(promise: nil)
@@ -159,6 +165,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discardingInput { return }
         var buffer = unwrapInboundIn(data)
         if inbound == nil {
             inbound = buffer
@@ -248,6 +255,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func checkDeadlines() {
         guard let context else { return }
         let now = NIODeadline.now()
+        if discardingInput {
+            if now - idleSince >= Self.lingerLimit { context.close(promise: nil) }
+            return
+        }
         if let current = exchange {
             if let deadline = current.responseDeadline, !current.responseStarted, now >= deadline {
                 upstream?.channel.close(promise: nil)
@@ -272,6 +283,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         let requestID = RequestID(sent: sent, generated: sent == nil ? random.next() : 0)
         let (host, target) = resolve(head)
+        if !head.hostIsValid {
+            exchange = Exchange(head: head, host: host, requestID: requestID, target: nil, requestBody: .none)
+            return writeSimple(.badRequest, message: "the Host header is not a host name", close: true)
+        }
         guard let framing = BodyFraming.request(head) else {
             exchange = Exchange(head: head, host: host, requestID: requestID, target: nil, requestBody: .none)
             return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
@@ -308,7 +323,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func forward(_ body: ByteBuffer) {
         guard let current = exchange else { return }
         if let upstream, current.headSent, upstream.channel.isActive {
-            upstream.channel.write(body, promise: nil)
+            // Inside a client read, channelReadComplete flushes; a pipelined request started after
+            // a response (outside any client read) must flush its own body.
+            if inClientRead { upstream.channel.write(body, promise: nil) } else { upstream.channel.writeAndFlush(body, promise: nil) }
             current.bodySent = true
         } else {
             current.pending.append(body)
@@ -422,7 +439,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         current.pending = []
         // Inside a client read, channelReadComplete flushes once for the whole batch.
         if !inClientRead { connection.channel.flush() }
-        current.responseDeadline = current.started + upstreamLimit
+        current.responseDeadline = .now() + upstreamLimit
         resumeClientReads()
     }
 
@@ -443,7 +460,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             return open(host: key.host, port: key.port, socketPath: key.path, key: key, instance: endpoint.instance, context: context)
         }
         shared.metrics.upstreamError(route: current.routeLabel)
-        if let instance, case .service(let name, _)? = current.target {
+        // A kept-alive connection that failed says nothing about the instance (see above).
+        if !current.reused, let instance, case .service(let name, _)? = current.target {
             shared.instances.suspend(service: name, instance: instance, for: .seconds(2))
         }
         guard !current.responseStarted else {
@@ -584,6 +602,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         upstreamFailed(instance: upstream?.instance, before: !current.responseStarted)
     }
 
+    /// Writes the last bytes, then closes. A client that may still be sending (an upload answered
+    /// early) gets a lingering close: the write side is shut and its input read and dropped for a
+    /// moment, because closing a socket with unread input sends a reset that can destroy the answer
+    /// before the client has read it.
+    private func closeAfterWrites(_ last: ByteBuffer, clientStillSending: Bool) {
+        guard let context else { return }
+        discardingInput = true
+        inbound = nil
+        markIdle()
+        let written = context.writeAndFlush(wrapOutboundOut(last))
+        if clientStillSending {
+            written.whenComplete { _ in context.close(mode: .output, promise: nil) }
+        } else {
+            written.whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
     /// Ends the in-flight count of a request (see `Exchange.counted`).
     private func release(_ current: Exchange?) {
         guard let current, let counted = current.counted else { return }
@@ -597,8 +632,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         exchange = nil
         finish(current)
         if current.closeAfter {
-            context.writeAndFlush(wrapOutboundOut(allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
-            inbound = nil
+            closeAfterWrites(allocator.buffer(capacity: 0), clientStillSending: !current.ended)
         } else {
             // Flushed here: the upstream connection's read completion no longer reaches this
             // client once it is back in the pool (or closed).
@@ -607,7 +641,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if let connection = upstream {
             upstream = nil
             upstreamInbound = nil
-            if !current.keepUpstream || (leftover?.readableBytes ?? 0) > 0 {
+            // An upstream still owed part of the request body is out of step for anyone else.
+            if !current.keepUpstream || !current.ended || (leftover?.readableBytes ?? 0) > 0 {
                 connection.channel.close(promise: nil)
             } else {
                 connection.handler.proxy = nil
@@ -645,6 +680,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             upstream.channel.pipeline.syncOperations.removeHandler(name: "upstream", promise: nil)
             if let done = exchange { finish(done) }
             release(exchange)
+            // The relay has its own life; this handler's deadline checks end with it.
+            ticker?.cancel()
             exchange = nil
             self.upstream = nil
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
@@ -722,12 +759,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         markIdle()
         if closing {
-            inbound = nil
-            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            // Unless the whole request arrived, the client may still be sending (a body, an
+            // oversized head): it gets a lingering close.
+            closeAfterWrites(out, clientStillSending: current?.ended != true)
         } else {
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
             // Pipelined requests behind this one, outside the current call stack.
-            context.eventLoop.execute { [weak self] in self?.process() }
+            context.eventLoop.execute { [weak self] in
+                self?.process()
+                self?.resumeClientReads()
+            }
         }
     }
 
