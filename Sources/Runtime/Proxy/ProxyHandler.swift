@@ -15,8 +15,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// The request being served (a class: it is updated in place, never copied).
-    final class Exchange {
+    /// The request being served (a class: it is updated in place, never copied). Only ever touched
+    /// on the client channel's event loop, including from the callbacks that capture it.
+    final class Exchange: @unchecked Sendable {
         /// Kept until the response starts, so a failed attempt can be sent again elsewhere.
         let head: HTTPHead
         let host: String
@@ -612,10 +613,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         inbound = nil
         markIdle()
         let written = context.writeAndFlush(wrapOutboundOut(last))
+        let channel = context.channel
         if clientStillSending {
-            written.whenComplete { _ in context.close(mode: .output, promise: nil) }
+            written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         } else {
-            written.whenComplete { _ in context.close(promise: nil) }
+            written.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 
