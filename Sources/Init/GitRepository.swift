@@ -109,15 +109,9 @@ public enum Git {
         return backend
     }
 
-    /// `git init -b main`, `git add` of `files` (paths relative to `directory`; those .gitignore
-    /// excludes are left out, as `git add -A` would), `git commit -m message`.
-    /// Returns the identity used and the commit id.
-    public static func initializeAndCommit(at directory: String, files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
-        let repository = try createRepository(at: directory)
-        defer { git_repository_free(repository) }
-        return try commit(repository, in: directory, files: files, message: message)
-    }
-
+    /// `git add` of `files` (paths relative to `directory`; those .gitignore excludes are left out,
+    /// as `git add -A` would), then `git commit -m message` on main. Returns the identity used and
+    /// the commit id.
     static func commit(_ repository: OpaquePointer, in directory: String, files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
         var odb: OpaquePointer?
         try check(git_repository_odb(&odb, repository), "open object database")
@@ -175,14 +169,10 @@ public enum Git {
         var blob = git_oid()
         let isLink = (info.st_mode & S_IFMT) == S_IFLNK
         let content: [UInt8]
-        if isLink {
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let count = readlink(full, &buffer, Int(PATH_MAX))
-            guard count >= 0 else { throw Failure(operation: "add \(path)", message: String(cString: strerror(errno))) }
-            content = buffer[..<count].map { UInt8(bitPattern: $0) }
-        } else {
-            guard let data = FileManager.default.contents(atPath: full) else { throw Failure(operation: "add \(path)", message: "cannot read it") }
-            content = Array(data)
+        do {
+            content = isLink ? Array(try FileReader.linkTarget(full).utf8) : try FileReader.contents(full).bytes
+        } catch {
+            throw Failure(operation: "add \(path)", message: "\(error)")
         }
         try check(content.withUnsafeBytes { git_blob_create_from_buffer(&blob, repository, $0.baseAddress, $0.count) }, "store \(path)")
         var entry = git_index_entry()
@@ -348,7 +338,7 @@ extension Git {
             }
         }
 
-        /// Adds `files` and makes the first commit; see `Git.initializeAndCommit`.
+        /// Adds `files` and makes the first commit; see `Git.commit`.
         public func commit(files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
             finish()
             switch result {

@@ -37,13 +37,13 @@ struct TemplateRenderer {
             do {
                 try Self.makeFolders(for: target, under: destinationPath, made: &madeFolders)
                 if entry.isLink {
-                    let link = try Self.readLink(source)
+                    let link = try FileReader.linkTarget(source)
                     try checkLink(link, at: relative)
                     guard symlink(link, output) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
                     written.append(target)
                     continue
                 }
-                let (bytes, executable) = try Self.read(source)
+                let (bytes, executable) = try FileReader.contents(source)
                 let mode: mode_t = executable ? 0o755 : 0o644
                 if rule?.verbatim == true || Self.isBinary(bytes) {
                     try FileWriter.write(bytes, to: output, mode: mode)
@@ -105,32 +105,6 @@ struct TemplateRenderer {
         try makeFolders(for: folder, under: root, made: &made)
         if mkdir(root + "/" + folder, 0o755) != 0, errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         made.insert(folder)
-    }
-
-    private static func readLink(_ path: String) throws -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &buffer, Int(PATH_MAX))
-        guard count >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// A file's bytes and whether it is executable, from one open.
-    private static func read(_ path: String) throws -> ([UInt8], Bool) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            offset += count
-        }
-        if offset < bytes.count { bytes.removeLast(bytes.count - offset) }
-        return (bytes, info.st_mode & 0o111 != 0)
     }
 
     /// Renders each path segment; an empty segment drops the file (a folder named `{{#flag}}x{{/flag}}`).

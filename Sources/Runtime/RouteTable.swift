@@ -37,10 +37,6 @@ public final class RouteTable: @unchecked Sendable {
         woken.forEach { $0.resume() }
     }
 
-    public func isHealthy(service: String, instance: String) -> Bool {
-        lock.withLock { endpoints[service]?[instance] != nil }
-    }
-
     public func healthy(_ service: String) -> [Endpoint] {
         lock.withLock { (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance } }
     }

@@ -43,12 +43,6 @@ struct HTTPHead {
         case targetTooLong
     }
 
-    enum Parse {
-        case incomplete
-        case complete(HTTPHead)
-        case failed(Failure)
-    }
-
     /// The head's bytes, from the start line to the end of the empty line; ranges index into them.
     var bytes: ByteBuffer
     /// Request: the method and the request target. Response: unused.
@@ -72,24 +66,15 @@ struct HTTPHead {
     /// `Connection` naming other fields: those are hop-by-hop too (rare, so only then collected).
     var connectionNames: [Range<Int>] = []
 
-    /// Parses a head at the start of `buffer` and moves the reader past it when complete.
-    /// `maxHead` bounds the whole head (431) and `maxTarget` the request target (414).
-    static func parse(_ buffer: inout ByteBuffer, isRequest: Bool, maxHead: Int, maxTarget: Int) -> Parse {
-        var head = HTTPHead(bytes: emptyBytes)
-        switch parse(&buffer, into: &head, isRequest: isRequest, maxHead: maxHead, maxTarget: maxTarget) {
-        case .incomplete: return .incomplete
-        case .failed(let failure): return .failed(failure)
-        case .complete: return .complete(head)
-        }
-    }
-
     enum Status {
         case incomplete
         case complete
         case failed(Failure)
     }
 
-    /// The same, into `head`, whose storage is reused: a connection parses every response head into one value.
+    /// Parses a head at the start of `buffer` into `head` and moves the reader past it when
+    /// complete. `head`'s storage is reused: a connection parses all its heads into two values.
+    /// `maxHead` bounds the whole head (431) and `maxTarget` the request target (414).
     static func parse(_ buffer: inout ByteBuffer, into head: inout HTTPHead, isRequest: Bool, maxHead: Int, maxTarget: Int) -> Status {
         // Empty lines before a request are allowed and ignored (RFC 9112 §2.2).
         if isRequest {

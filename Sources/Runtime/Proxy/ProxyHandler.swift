@@ -74,15 +74,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         /// For a service, the instance behind it (passive health marks that one down).
         let instance: String?
         let handler: UpstreamHandler
-        let host: String
-        let port: Int
-        init(channel: Channel, key: UpstreamPool.Key, instance: String?, handler: UpstreamHandler, host: String, port: Int) {
+        init(channel: Channel, key: UpstreamPool.Key, instance: String?, handler: UpstreamHandler) {
             self.channel = channel
             self.key = key
             self.instance = instance
             self.handler = handler
-            self.host = host
-            self.port = port
         }
     }
 
@@ -127,8 +123,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private let idleLimit: TimeAmount
     /// Set while a client read is being handled: its channelReadComplete flushes the upstream once.
     private var inClientRead = false
-    /// Set while an upstream read is being handled: its channelReadComplete flushes the client once.
-    private var inUpstreamRead = false
     private let allocator = ByteBufferAllocator()
     private let upstreamLimit: TimeAmount
 
@@ -407,7 +401,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             }
             switch result {
             case .success(let channel):
-                let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler, host: host, port: port)
+                let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler)
                 self.upstream = connection
                 self.send(over: connection)
             case .failure:
@@ -423,7 +417,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if case .service(_, let flag)? = current.target { rewrite = flag }
         var head = reusable(&upstreamOut)
         ProxyHeaders.upstreamRequest(
-            current.head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.host, connection.port), rewriteHost: rewrite,
+            current.head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.key.host, connection.key.port), rewriteHost: rewrite,
             into: &head)
         connection.channel.write(head, promise: nil)
         upstreamOut = head
@@ -498,8 +492,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             }
             return
         }
-        inUpstreamRead = true
-        defer { inUpstreamRead = false }
         var buffer = data
         if var earlier = upstreamInbound {
             upstreamInbound = nil
