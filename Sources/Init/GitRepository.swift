@@ -13,15 +13,10 @@ public enum Git {
     }
 
     /// libgit2 is loaded on first use (CGitLoader: it brings about twenty shared libraries that no
-    /// other command needs) and initialised once per process. Its start-up parses the system's CA
-    /// bundle (a few milliseconds), so `warmUp()` lets both happen while templates render.
-    static let loadFailure: String? = {
-        if let error = devhost_git_load() { return String(cString: error) }
-        devhost_git_defer_ca_bundle(1)
-        git_libgit2_init()
-        devhost_git_defer_ca_bundle(0)
-        return nil
-    }()
+    /// other command needs) and initialised once per process, with its CA bundle parse deferred
+    /// (ca_bundle.c). `devhost init` starts this before main (start.c); `warmUp()` starts it for
+    /// other callers, so it happens while templates render.
+    static let loadFailure: String? = devhost_git_start().map { String(cString: $0) }
 
     /// Throws when libgit2 cannot be loaded; every operation starts here.
     static func ready() throws(Failure) {
@@ -47,7 +42,33 @@ public enum Git {
         _ = warmingUp
     }
 
-    private static let warmingUp: Void = Thread.detachNewThread { _ = loadFailure }
+    private static let warmingUp: Void = Background.shared.run { _ = loadFailure }
+
+    /// The one thread that does libgit2 work off the main thread. Loading the library and creating
+    /// the repository run on it one after the other: on a second thread, the repository's creation
+    /// waited for the load on a Swift `once`, whose lock (a priority-inheritance futex) spins in the
+    /// kernel while the owner runs, taking a core from the threads doing the work.
+    final class Background: @unchecked Sendable {
+        static let shared = Background()
+        private let lock = NSLock()
+        private let wake = DispatchSemaphore(value: 0)
+        private var jobs: [@Sendable () -> Void] = []
+
+        private init() {
+            Thread.detachNewThread { [self] in
+                while true {
+                    wake.wait()
+                    let job = lock.withLock { jobs.removeFirst() }
+                    job()
+                }
+            }
+        }
+
+        func run(_ job: @escaping @Sendable () -> Void) {
+            lock.withLock { jobs.append(job) }
+            wake.signal()
+        }
+    }
 
     /// Checks a libgit2 return code. `git_error_last` is per thread, so it is read right here,
     /// before anything else can run on this thread.
@@ -320,7 +341,7 @@ extension Git {
 
         public init(at directory: String) {
             self.directory = directory
-            Thread.detachNewThread { [self] in
+            Background.shared.run { [self] in
                 do throws(Failure) {
                     result = .success(try Git.createRepository(at: directory))
                 } catch {

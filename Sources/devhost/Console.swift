@@ -10,8 +10,8 @@ struct Console: Sendable {
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
-        let environment = ProcessInfo.processInfo.environment
-        self.colored = isatty(descriptor) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+        // getenv, not ProcessInfo: that builds a dictionary of the whole environment on every call.
+        self.colored = isatty(descriptor) == 1 && getenv("NO_COLOR") == nil && getenv("TERM").map { String(cString: $0) } != "dumb"
     }
 
     enum Style: String {

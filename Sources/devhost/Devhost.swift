@@ -27,6 +27,10 @@ struct Devhost: AsyncParsableCommand {
 enum Entry {
     static func main() async {
         do {
+            let arguments = CommandLine.arguments.dropFirst()
+            if arguments.first == "init", let command = InitCommand.quick(arguments.dropFirst()) {
+                return try command.run()
+            }
             var command = try Devhost.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -37,6 +37,63 @@ struct InitCommand: ParsableCommand {
     @Flag(help: "Generate into a folder that is not empty.")
     var force = false
 
+    /// `init` with its plain forms, read without argument-parser: building the whole command tree
+    /// (every subcommand's configuration, reflection over each one's properties, and a completion
+    /// script check) took a tenth of `devhost init`'s time. Anything else (help, an unknown or
+    /// repeated option, a value that looks like an option, `--`) returns nil and takes the full
+    /// parser, so its messages stay argument-parser's own.
+    static func quick(_ arguments: ArraySlice<String>) -> InitCommand? {
+        var values: [String: String] = [:]
+        var flags: Set<String> = []
+        var sets: [String] = []
+        var directory: String?
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("-") else {
+                if directory != nil { return nil }
+                directory = argument
+                continue
+            }
+            var name = argument
+            var value: String?
+            if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+                name = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            if name == "-t" { name = "--template" }
+            switch name {
+            case "--defaults", "--no-git", "--force":
+                guard value == nil, flags.insert(name).inserted else { return nil }
+            case "--template", "--ref", "--name", "--set":
+                if value == nil {
+                    guard index < arguments.endIndex, !arguments[index].hasPrefix("-") else { return nil }
+                    value = arguments[index]
+                    index += 1
+                }
+                if name == "--set" {
+                    sets.append(value!)
+                } else {
+                    guard values.updateValue(value!, forKey: name) == nil else { return nil }
+                }
+            default:
+                return nil
+            }
+        }
+        guard let directory, let template = values["--template"] else { return nil }
+        var command = InitCommand()
+        command.directory = directory
+        command.template = template
+        command.ref = values["--ref"]
+        command.name = values["--name"]
+        command.sets = sets
+        command.defaults = flags.contains("--defaults")
+        command.noGit = flags.contains("--no-git")
+        command.force = flags.contains("--force")
+        return command
+    }
+
     func run() throws {
         // Loading libgit2 takes about as long as rendering a project: both happen at once.
         if !noGit { Git.warmUp() }

@@ -78,6 +78,8 @@ class Browser:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                # Chromium drops org.chromium.Chromium.* folders into TMPDIR and never removes them.
+                env={**os.environ, "TMPDIR": self.tmp},
                 close_fds=False, preexec_fn=child_fds, start_new_session=True)
         os.close(cmd_r)
         os.close(res_w)

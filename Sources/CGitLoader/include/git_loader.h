@@ -4,6 +4,10 @@
 /// Loads libgit2 (once; safe from any thread). NULL when it is loaded, else why it could not be.
 const char *devhost_git_load(void);
 
+/// Loads and initialises libgit2 (once; safe from any thread): devhost_git_load, then
+/// git_libgit2_init with the CA bundle parse deferred. NULL on success, else why not.
+const char *devhost_git_start(void);
+
 /// While on, libgit2's start-up records its CA bundle parse instead of doing it (see ca_bundle.c).
 void devhost_git_defer_ca_bundle(int on);
 

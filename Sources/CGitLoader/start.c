@@ -1,0 +1,48 @@
+// Starting libgit2 is loading it (CGitLoader: about twenty shared libraries) and initialising it,
+// once per process, from whichever thread asks first.
+//
+// `devhost init` needs git only at its end, yet loading takes about as long as everything before
+// it. A constructor sees the arguments before the Swift runtime starts (glibc passes argc and argv
+// to ELF constructors), so for `init` without --no-git the start begins here, on a thread of its
+// own, and the first git call finds it done or under way.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <string.h>
+#include <git2.h>
+#include "git_loader.h"
+
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+static const char *start_error;
+
+static void start(void) {
+    start_error = devhost_git_load();
+    if (start_error != NULL) return;
+    devhost_git_defer_ca_bundle(1);
+    git_libgit2_init();
+    devhost_git_defer_ca_bundle(0);
+}
+
+const char *devhost_git_start(void) {
+    pthread_once(&start_once, start);
+    return start_error;
+}
+
+static void *start_thread(void *unused) {
+    (void)unused;
+    devhost_git_start();
+    return NULL;
+}
+
+__attribute__((constructor)) static void start_early(int argc, char **argv, char **envp) {
+    (void)envp;
+    if (argc < 2 || strcmp(argv[1], "init") != 0) return;
+    for (int index = 2; index < argc; index++) {
+        if (strcmp(argv[index], "--no-git") == 0) return;
+    }
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    pthread_create(&thread, &attributes, start_thread, NULL);
+    pthread_attr_destroy(&attributes);
+}
