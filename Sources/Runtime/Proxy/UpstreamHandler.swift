@@ -8,9 +8,13 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// The client being served; nil while idle in the pool.
-    weak var proxy: ProxyHandler?
-    private weak var pool: UpstreamPool?
+    /// The client being served; nil while idle in the pool. Strong (see ProxyHandler's ticker for
+    /// why not weak): the cycle through the client's `upstream` ends when this connection goes back
+    /// to the pool, closes, or leaves its pipeline.
+    var proxy: ProxyHandler?
+    /// Strong too: a weak reference would put the pool's every retain on the slow path. The cycle
+    /// through an idle connection ends when it closes, which also takes it out of the pool.
+    private let pool: UpstreamPool
     private let key: UpstreamPool.Key
     private var context: ChannelHandlerContext?
     private var paused = false
@@ -26,6 +30,21 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        proxy = nil
+    }
+
+    /// Writes from this handler's place in the pipeline: `channel.write` starts at the tail and
+    /// passes through this handler on its way, pipeline hops that showed up on every request.
+    func write(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let proxy else {
             // Bytes while idle: the connection is out of step and cannot be reused.
@@ -36,15 +55,16 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        // Not passed on: nothing after this handler wants it (the tail drops it).
         proxy?.upstreamReadComplete()
-        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if let proxy {
+            self.proxy = nil
             proxy.upstreamClosed(self)
         } else {
-            pool?.remove(self, key: key)
+            pool.remove(self, key: key)
         }
         context.fireChannelInactive()
     }
