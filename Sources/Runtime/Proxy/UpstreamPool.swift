@@ -6,14 +6,18 @@ import NIOCore
 /// client. Measured against one upstream connection per client connection: the upstream spent less
 /// CPU per request, as it does behind nginx's keep-alive pool.
 final class UpstreamPool {
-    struct Key: Hashable {
+    struct Key: Equatable {
         var host: String
         var port: Int
         /// A Unix socket (the control API behind the dashboard route).
         var path: String?
+
+        static func == (a: Key, b: Key) -> Bool { a.port == b.port && a.host == b.host && a.path == b.path }
     }
 
-    private var idle: [Key: [ProxyHandler.Upstream]] = [:]
+    /// Idle connections per endpoint, most recently used last. A proxy has a few endpoints (one
+    /// per instance or route target): scanning them beats hashing the host name on every request.
+    private var endpoints: [(key: Key, idle: [ProxyHandler.Upstream])] = []
     /// Idle connections kept per endpoint; more are closed.
     private let limit: Int
 
@@ -23,7 +27,8 @@ final class UpstreamPool {
 
     /// The newest idle connection to `key` that is still open.
     func take(_ key: Key) -> ProxyHandler.Upstream? {
-        while let connection = idle[key]?.popLast() {
+        guard let index = endpoints.firstIndex(where: { $0.key == key }) else { return nil }
+        while let connection = endpoints[index].idle.popLast() {
             if connection.channel.isActive { return connection }
         }
         return nil
@@ -31,16 +36,21 @@ final class UpstreamPool {
 
     func put(_ connection: ProxyHandler.Upstream) {
         guard connection.channel.isActive else { return }
-        if idle[connection.key, default: []].count >= limit {
+        guard let index = endpoints.firstIndex(where: { $0.key == connection.key }) else {
+            endpoints.append((connection.key, [connection]))
+            return
+        }
+        if endpoints[index].idle.count >= limit {
             connection.channel.close(promise: nil)
             return
         }
-        idle[connection.key, default: []].append(connection)
+        endpoints[index].idle.append(connection)
     }
 
     /// An idle connection closed by its upstream leaves the pool at once.
     func remove(_ handler: UpstreamHandler, key: Key) {
-        idle[key]?.removeAll { $0.handler === handler }
-        if idle[key]?.isEmpty == true { idle[key] = nil }
+        guard let index = endpoints.firstIndex(where: { $0.key == key }) else { return }
+        endpoints[index].idle.removeAll { $0.handler === handler }
+        if endpoints[index].idle.isEmpty { endpoints.remove(at: index) }
     }
 }
