@@ -15,6 +15,7 @@
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/mempack.h>
+#include <git2/sys/repository.h>
 #include "git_loader.h"
 
 #define DEVHOST_GIT_SONAME "libgit2.so." LIBGIT2_SOVERSION
@@ -48,49 +49,56 @@ enum {
     SLOT_git_libgit2_features = 25,
     SLOT_git_libgit2_init = 26,
     SLOT_git_libgit2_version = 27,
-    SLOT_git_mempack_dump = 28,
-    SLOT_git_mempack_new = 29,
-    SLOT_git_mempack_reset = 30,
-    SLOT_git_merge_file = 31,
-    SLOT_git_merge_file_input_init = 32,
-    SLOT_git_merge_file_options_init = 33,
-    SLOT_git_merge_file_result_free = 34,
-    SLOT_git_object_free = 35,
-    SLOT_git_object_id = 36,
-    SLOT_git_object_peel = 37,
-    SLOT_git_odb_add_backend = 38,
-    SLOT_git_odb_free = 39,
-    SLOT_git_odb_get_backend = 40,
-    SLOT_git_odb_write_pack = 41,
-    SLOT_git_oid_tostr = 42,
-    SLOT_git_reference_create = 43,
-    SLOT_git_reference_free = 44,
-    SLOT_git_reference_name_to_id = 45,
-    SLOT_git_repository_free = 46,
-    SLOT_git_repository_index = 47,
-    SLOT_git_repository_init_ext = 48,
-    SLOT_git_repository_init_options_init = 49,
-    SLOT_git_repository_odb = 50,
-    SLOT_git_repository_open = 51,
-    SLOT_git_repository_set_head_detached = 52,
-    SLOT_git_revparse_single = 53,
-    SLOT_git_revwalk_free = 54,
-    SLOT_git_revwalk_new = 55,
-    SLOT_git_revwalk_next = 56,
-    SLOT_git_revwalk_push_head = 57,
-    SLOT_git_revwalk_sorting = 58,
-    SLOT_git_signature_default = 59,
-    SLOT_git_signature_free = 60,
-    SLOT_git_signature_now = 61,
-    SLOT_git_tree_entry_bypath = 62,
-    SLOT_git_tree_entry_free = 63,
-    SLOT_git_tree_entry_id = 64,
-    SLOT_git_tree_entry_name = 65,
-    SLOT_git_tree_entry_type = 66,
-    SLOT_git_tree_free = 67,
-    SLOT_git_tree_lookup = 68,
-    SLOT_git_tree_walk = 69,
-    SLOT_COUNT = 70
+    SLOT_git_mempack_new = 28,
+    SLOT_git_mempack_reset = 29,
+    SLOT_git_merge_file = 30,
+    SLOT_git_merge_file_input_init = 31,
+    SLOT_git_merge_file_options_init = 32,
+    SLOT_git_merge_file_result_free = 33,
+    SLOT_git_object_free = 34,
+    SLOT_git_object_id = 35,
+    SLOT_git_object_peel = 36,
+    SLOT_git_odb_add_backend = 37,
+    SLOT_git_odb_free = 38,
+    SLOT_git_odb_get_backend = 39,
+    SLOT_git_odb_new = 40,
+    SLOT_git_odb_open = 41,
+    SLOT_git_odb_write_pack = 42,
+    SLOT_git_oid_tostr = 43,
+    SLOT_git_packbuilder_free = 44,
+    SLOT_git_packbuilder_insert_commit = 45,
+    SLOT_git_packbuilder_new = 46,
+    SLOT_git_packbuilder_set_threads = 47,
+    SLOT_git_packbuilder_write_buf = 48,
+    SLOT_git_reference_create = 49,
+    SLOT_git_reference_free = 50,
+    SLOT_git_reference_name_to_id = 51,
+    SLOT_git_repository_free = 52,
+    SLOT_git_repository_index = 53,
+    SLOT_git_repository_init_ext = 54,
+    SLOT_git_repository_init_options_init = 55,
+    SLOT_git_repository_odb = 56,
+    SLOT_git_repository_open = 57,
+    SLOT_git_repository_set_head_detached = 58,
+    SLOT_git_repository_set_odb = 59,
+    SLOT_git_revparse_single = 60,
+    SLOT_git_revwalk_free = 61,
+    SLOT_git_revwalk_new = 62,
+    SLOT_git_revwalk_next = 63,
+    SLOT_git_revwalk_push_head = 64,
+    SLOT_git_revwalk_sorting = 65,
+    SLOT_git_signature_default = 66,
+    SLOT_git_signature_free = 67,
+    SLOT_git_signature_now = 68,
+    SLOT_git_tree_entry_bypath = 69,
+    SLOT_git_tree_entry_free = 70,
+    SLOT_git_tree_entry_id = 71,
+    SLOT_git_tree_entry_name = 72,
+    SLOT_git_tree_entry_type = 73,
+    SLOT_git_tree_free = 74,
+    SLOT_git_tree_lookup = 75,
+    SLOT_git_tree_walk = 76,
+    SLOT_COUNT = 77
 };
 
 static const char *const slot_names[SLOT_COUNT] = {
@@ -122,7 +130,6 @@ static const char *const slot_names[SLOT_COUNT] = {
     "git_libgit2_features",
     "git_libgit2_init",
     "git_libgit2_version",
-    "git_mempack_dump",
     "git_mempack_new",
     "git_mempack_reset",
     "git_merge_file",
@@ -135,8 +142,15 @@ static const char *const slot_names[SLOT_COUNT] = {
     "git_odb_add_backend",
     "git_odb_free",
     "git_odb_get_backend",
+    "git_odb_new",
+    "git_odb_open",
     "git_odb_write_pack",
     "git_oid_tostr",
+    "git_packbuilder_free",
+    "git_packbuilder_insert_commit",
+    "git_packbuilder_new",
+    "git_packbuilder_set_threads",
+    "git_packbuilder_write_buf",
     "git_reference_create",
     "git_reference_free",
     "git_reference_name_to_id",
@@ -147,6 +161,7 @@ static const char *const slot_names[SLOT_COUNT] = {
     "git_repository_odb",
     "git_repository_open",
     "git_repository_set_head_detached",
+    "git_repository_set_odb",
     "git_revparse_single",
     "git_revwalk_free",
     "git_revwalk_new",
@@ -311,10 +326,6 @@ int git_libgit2_version(int *major, int *minor, int *rev) {
     return ((int (*)(int *major, int *minor, int *rev))slot(SLOT_git_libgit2_version))(major, minor, rev);
 }
 
-int git_mempack_dump(git_buf *pack, git_repository *repo, git_odb_backend *backend) {
-    return ((int (*)(git_buf *pack, git_repository *repo, git_odb_backend *backend))slot(SLOT_git_mempack_dump))(pack, repo, backend);
-}
-
 int git_mempack_new(git_odb_backend **out) {
     return ((int (*)(git_odb_backend **out))slot(SLOT_git_mempack_new))(out);
 }
@@ -363,12 +374,40 @@ int git_odb_get_backend(git_odb_backend **out, git_odb *odb, size_t pos) {
     return ((int (*)(git_odb_backend **out, git_odb *odb, size_t pos))slot(SLOT_git_odb_get_backend))(out, odb, pos);
 }
 
+int git_odb_new(git_odb **out) {
+    return ((int (*)(git_odb **out))slot(SLOT_git_odb_new))(out);
+}
+
+int git_odb_open(git_odb **out, const char *objects_dir) {
+    return ((int (*)(git_odb **out, const char *objects_dir))slot(SLOT_git_odb_open))(out, objects_dir);
+}
+
 int git_odb_write_pack(git_odb_writepack **out, git_odb *db, git_indexer_progress_cb progress_cb, void *progress_payload) {
     return ((int (*)(git_odb_writepack **out, git_odb *db, git_indexer_progress_cb progress_cb, void *progress_payload))slot(SLOT_git_odb_write_pack))(out, db, progress_cb, progress_payload);
 }
 
 char * git_oid_tostr(char *out, size_t n, const git_oid *id) {
     return ((char * (*)(char *out, size_t n, const git_oid *id))slot(SLOT_git_oid_tostr))(out, n, id);
+}
+
+void git_packbuilder_free(git_packbuilder *pb) {
+    ((void (*)(git_packbuilder *pb))slot(SLOT_git_packbuilder_free))(pb);
+}
+
+int git_packbuilder_insert_commit(git_packbuilder *pb, const git_oid *id) {
+    return ((int (*)(git_packbuilder *pb, const git_oid *id))slot(SLOT_git_packbuilder_insert_commit))(pb, id);
+}
+
+int git_packbuilder_new(git_packbuilder **out, git_repository *repo) {
+    return ((int (*)(git_packbuilder **out, git_repository *repo))slot(SLOT_git_packbuilder_new))(out, repo);
+}
+
+unsigned int git_packbuilder_set_threads(git_packbuilder *pb, unsigned int n) {
+    return ((unsigned int (*)(git_packbuilder *pb, unsigned int n))slot(SLOT_git_packbuilder_set_threads))(pb, n);
+}
+
+int git_packbuilder_write_buf(git_buf *buf, git_packbuilder *pb) {
+    return ((int (*)(git_buf *buf, git_packbuilder *pb))slot(SLOT_git_packbuilder_write_buf))(buf, pb);
 }
 
 int git_reference_create(git_reference **out, git_repository *repo, const char *name, const git_oid *id, int force, const char *log_message) {
@@ -409,6 +448,10 @@ int git_repository_open(git_repository **out, const char *path) {
 
 int git_repository_set_head_detached(git_repository *repo, const git_oid *committish) {
     return ((int (*)(git_repository *repo, const git_oid *committish))slot(SLOT_git_repository_set_head_detached))(repo, committish);
+}
+
+int git_repository_set_odb(git_repository *repo, git_odb *odb) {
+    return ((int (*)(git_repository *repo, git_odb *odb))slot(SLOT_git_repository_set_odb))(repo, odb);
 }
 
 int git_revparse_single(git_object **out, git_repository *repo, const char *spec) {

@@ -107,15 +107,18 @@ public enum Git {
         }
         try check(code, "init \(directory)")
         guard let repository else { throw Failure(operation: "init \(directory)", message: "no repository") }
-        // Objects go to an in-memory backend and land as one packfile: a first commit of a project
-        // would otherwise create a loose object and a fan-out folder per file.
+        // Objects go to an object database that holds only an in-memory store, and land as one
+        // packfile (`commit`): loose objects would cost a file and a fan-out folder each, and the
+        // repository's own database checks its loose files and packs before every write (a stat,
+        // a touch, a rescan of the pack folder per object) for objects that cannot be there yet.
         do throws(Failure) {
             var odb: OpaquePointer?
-            try check(git_repository_odb(&odb, repository), "open object database")
+            try check(git_odb_new(&odb), "create in-memory object store")
             defer { git_odb_free(odb) }
             var mempack: UnsafeMutablePointer<git_odb_backend>?
             try check(git_mempack_new(&mempack), "create in-memory object store")
             try check(git_odb_add_backend(odb, mempack, 1000), "add in-memory object store")
+            try check(git_repository_set_odb(repository, odb), "use in-memory object store")
         } catch {
             git_repository_free(repository)
             throw error
@@ -123,7 +126,7 @@ public enum Git {
         return repository
     }
 
-    /// The in-memory object store `createRepository` added (the backend with the highest priority).
+    /// The in-memory object store `createRepository` set up (its database's only backend).
     private static func mempack(of odb: OpaquePointer?) throws(Failure) -> UnsafeMutablePointer<git_odb_backend>? {
         var backend: UnsafeMutablePointer<git_odb_backend>?
         try check(git_odb_get_backend(&backend, odb, 0), "find in-memory object store")
@@ -170,7 +173,12 @@ public enum Git {
 
         var commitID = git_oid()
         try check(git_commit_create(&commitID, repository, nil, signature, signature, "UTF-8", message, tree, 0, nil), "commit")
-        try writePack(from: mempack, into: odb, repository: repository)
+        // From here on the repository reads and writes its objects on disk, as any repository does.
+        var disk: OpaquePointer?
+        try check(git_odb_open(&disk, directory + "/.git/objects"), "open object database")
+        defer { git_odb_free(disk) }
+        try writePack(of: &commitID, from: mempack, into: disk, repository: repository)
+        try check(git_repository_set_odb(repository, disk), "open object database")
         // HEAD is updated only once the objects it names are on disk.
         var reference: OpaquePointer?
         try check(git_reference_create(&reference, repository, "refs/heads/main", &commitID, 1, message), "update main")
@@ -212,10 +220,20 @@ public enum Git {
         }, "add \(path)")
     }
 
-    private static func writePack(from mempack: UnsafeMutablePointer<git_odb_backend>?, into odb: OpaquePointer?, repository: OpaquePointer?) throws(Failure) {
+    /// Packs the commit and everything it reaches into `odb` (what `git_mempack_dump` does, but on
+    /// this thread: it asks for a delta-search thread per core, and starting and joining them cost
+    /// more than searching a first commit's few objects).
+    private static func writePack(
+        of commit: inout git_oid, from mempack: UnsafeMutablePointer<git_odb_backend>?, into odb: OpaquePointer?, repository: OpaquePointer?
+    ) throws(Failure) {
+        var builder: OpaquePointer?
+        try check(git_packbuilder_new(&builder, repository), "pack objects")
+        defer { git_packbuilder_free(builder) }
+        git_packbuilder_set_threads(builder, 1)
+        try check(git_packbuilder_insert_commit(builder, &commit), "pack objects")
         var pack = git_buf()
         defer { git_buf_dispose(&pack) }
-        try check(git_mempack_dump(&pack, repository, mempack), "pack objects")
+        try check(git_packbuilder_write_buf(&pack, builder), "pack objects")
         var writer: UnsafeMutablePointer<git_odb_writepack>?
         try check(git_odb_write_pack(&writer, odb, nil, nil), "write pack")
         guard let writer else { throw Failure(operation: "write pack", message: "no pack writer") }
