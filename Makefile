@@ -24,7 +24,9 @@ build: deps
 # too): they were a few per cent of the proxy's CPU per request. Not position-independent: a PIE
 # spends ~0.7 ms of every start applying 115,000 relocations (page faults on the data they touch);
 # the price is a fixed load address for devhost's own code (libraries, heap and stack stay random).
-RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked -Xswiftc -Xclang-linker -Xswiftc -no-pie
+# No $ORIGIN run path: nothing is loaded from beside the binary, and the loader would look there
+# (ten failed stats) for every library of every start.
+RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath -Xswiftc -enforce-exclusivity=unchecked -Xswiftc -Xclang-linker -Xswiftc -no-pie
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
