@@ -50,55 +50,53 @@ enum {
     SLOT_git_libgit2_init = 26,
     SLOT_git_libgit2_version = 27,
     SLOT_git_mempack_new = 28,
-    SLOT_git_mempack_reset = 29,
-    SLOT_git_merge_file = 30,
-    SLOT_git_merge_file_input_init = 31,
-    SLOT_git_merge_file_options_init = 32,
-    SLOT_git_merge_file_result_free = 33,
-    SLOT_git_object_free = 34,
-    SLOT_git_object_id = 35,
-    SLOT_git_object_peel = 36,
-    SLOT_git_odb_add_backend = 37,
-    SLOT_git_odb_free = 38,
-    SLOT_git_odb_get_backend = 39,
-    SLOT_git_odb_new = 40,
-    SLOT_git_odb_open = 41,
-    SLOT_git_odb_write_pack = 42,
-    SLOT_git_oid_tostr = 43,
-    SLOT_git_packbuilder_free = 44,
-    SLOT_git_packbuilder_insert_commit = 45,
-    SLOT_git_packbuilder_new = 46,
-    SLOT_git_packbuilder_set_threads = 47,
-    SLOT_git_packbuilder_write_buf = 48,
-    SLOT_git_reference_create = 49,
-    SLOT_git_reference_free = 50,
-    SLOT_git_reference_name_to_id = 51,
-    SLOT_git_repository_free = 52,
-    SLOT_git_repository_index = 53,
-    SLOT_git_repository_init_ext = 54,
-    SLOT_git_repository_init_options_init = 55,
-    SLOT_git_repository_odb = 56,
-    SLOT_git_repository_open = 57,
-    SLOT_git_repository_set_head_detached = 58,
-    SLOT_git_repository_set_odb = 59,
-    SLOT_git_revparse_single = 60,
-    SLOT_git_revwalk_free = 61,
-    SLOT_git_revwalk_new = 62,
-    SLOT_git_revwalk_next = 63,
-    SLOT_git_revwalk_push_head = 64,
-    SLOT_git_revwalk_sorting = 65,
-    SLOT_git_signature_default = 66,
-    SLOT_git_signature_free = 67,
-    SLOT_git_signature_now = 68,
-    SLOT_git_tree_entry_bypath = 69,
-    SLOT_git_tree_entry_free = 70,
-    SLOT_git_tree_entry_id = 71,
-    SLOT_git_tree_entry_name = 72,
-    SLOT_git_tree_entry_type = 73,
-    SLOT_git_tree_free = 74,
-    SLOT_git_tree_lookup = 75,
-    SLOT_git_tree_walk = 76,
-    SLOT_COUNT = 77
+    SLOT_git_merge_file = 29,
+    SLOT_git_merge_file_input_init = 30,
+    SLOT_git_merge_file_options_init = 31,
+    SLOT_git_merge_file_result_free = 32,
+    SLOT_git_object_free = 33,
+    SLOT_git_object_id = 34,
+    SLOT_git_object_peel = 35,
+    SLOT_git_odb_add_backend = 36,
+    SLOT_git_odb_free = 37,
+    SLOT_git_odb_new = 38,
+    SLOT_git_odb_open = 39,
+    SLOT_git_odb_write_pack = 40,
+    SLOT_git_oid_tostr = 41,
+    SLOT_git_packbuilder_free = 42,
+    SLOT_git_packbuilder_insert_commit = 43,
+    SLOT_git_packbuilder_new = 44,
+    SLOT_git_packbuilder_set_threads = 45,
+    SLOT_git_packbuilder_write_buf = 46,
+    SLOT_git_reference_create = 47,
+    SLOT_git_reference_free = 48,
+    SLOT_git_reference_name_to_id = 49,
+    SLOT_git_repository_free = 50,
+    SLOT_git_repository_index = 51,
+    SLOT_git_repository_init_ext = 52,
+    SLOT_git_repository_init_options_init = 53,
+    SLOT_git_repository_item_path = 54,
+    SLOT_git_repository_open = 55,
+    SLOT_git_repository_set_head_detached = 56,
+    SLOT_git_repository_set_odb = 57,
+    SLOT_git_revparse_single = 58,
+    SLOT_git_revwalk_free = 59,
+    SLOT_git_revwalk_new = 60,
+    SLOT_git_revwalk_next = 61,
+    SLOT_git_revwalk_push_head = 62,
+    SLOT_git_revwalk_sorting = 63,
+    SLOT_git_signature_default = 64,
+    SLOT_git_signature_free = 65,
+    SLOT_git_signature_now = 66,
+    SLOT_git_tree_entry_bypath = 67,
+    SLOT_git_tree_entry_free = 68,
+    SLOT_git_tree_entry_id = 69,
+    SLOT_git_tree_entry_name = 70,
+    SLOT_git_tree_entry_type = 71,
+    SLOT_git_tree_free = 72,
+    SLOT_git_tree_lookup = 73,
+    SLOT_git_tree_walk = 74,
+    SLOT_COUNT = 75
 };
 
 static const char *const slot_names[SLOT_COUNT] = {
@@ -131,7 +129,6 @@ static const char *const slot_names[SLOT_COUNT] = {
     "git_libgit2_init",
     "git_libgit2_version",
     "git_mempack_new",
-    "git_mempack_reset",
     "git_merge_file",
     "git_merge_file_input_init",
     "git_merge_file_options_init",
@@ -141,7 +138,6 @@ static const char *const slot_names[SLOT_COUNT] = {
     "git_object_peel",
     "git_odb_add_backend",
     "git_odb_free",
-    "git_odb_get_backend",
     "git_odb_new",
     "git_odb_open",
     "git_odb_write_pack",
@@ -158,7 +154,7 @@ static const char *const slot_names[SLOT_COUNT] = {
     "git_repository_index",
     "git_repository_init_ext",
     "git_repository_init_options_init",
-    "git_repository_odb",
+    "git_repository_item_path",
     "git_repository_open",
     "git_repository_set_head_detached",
     "git_repository_set_odb",
@@ -330,10 +326,6 @@ int git_mempack_new(git_odb_backend **out) {
     return ((int (*)(git_odb_backend **out))slot(SLOT_git_mempack_new))(out);
 }
 
-int git_mempack_reset(git_odb_backend *backend) {
-    return ((int (*)(git_odb_backend *backend))slot(SLOT_git_mempack_reset))(backend);
-}
-
 int git_merge_file(git_merge_file_result *out, const git_merge_file_input *ancestor, const git_merge_file_input *ours, const git_merge_file_input *theirs, const git_merge_file_options *opts) {
     return ((int (*)(git_merge_file_result *out, const git_merge_file_input *ancestor, const git_merge_file_input *ours, const git_merge_file_input *theirs, const git_merge_file_options *opts))slot(SLOT_git_merge_file))(out, ancestor, ours, theirs, opts);
 }
@@ -368,10 +360,6 @@ int git_odb_add_backend(git_odb *odb, git_odb_backend *backend, int priority) {
 
 void git_odb_free(git_odb *db) {
     ((void (*)(git_odb *db))slot(SLOT_git_odb_free))(db);
-}
-
-int git_odb_get_backend(git_odb_backend **out, git_odb *odb, size_t pos) {
-    return ((int (*)(git_odb_backend **out, git_odb *odb, size_t pos))slot(SLOT_git_odb_get_backend))(out, odb, pos);
 }
 
 int git_odb_new(git_odb **out) {
@@ -438,8 +426,8 @@ int git_repository_init_options_init(git_repository_init_options *opts, unsigned
     return ((int (*)(git_repository_init_options *opts, unsigned int version))slot(SLOT_git_repository_init_options_init))(opts, version);
 }
 
-int git_repository_odb(git_odb **out, git_repository *repo) {
-    return ((int (*)(git_odb **out, git_repository *repo))slot(SLOT_git_repository_odb))(out, repo);
+int git_repository_item_path(git_buf *out, const git_repository *repo, git_repository_item_t item) {
+    return ((int (*)(git_buf *out, const git_repository *repo, git_repository_item_t item))slot(SLOT_git_repository_item_path))(out, repo, item);
 }
 
 int git_repository_open(git_repository **out, const char *path) {

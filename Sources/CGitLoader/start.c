@@ -27,22 +27,34 @@ const char *devhost_git_start(void) {
     return start_error;
 }
 
+static int started_early;
+
 static void *start_thread(void *unused) {
     (void)unused;
     devhost_git_start();
     return NULL;
 }
 
+void devhost_git_settle(void) {
+    // exit() runs library destructors and atexit handlers (OpenSSL's among them), which must not
+    // race a start still under way on the early thread.
+    if (__atomic_load_n(&started_early, __ATOMIC_ACQUIRE)) devhost_git_start();
+}
+
+#ifdef __GLIBC__
+// glibc passes argc, argv and envp to ELF constructors; other C libraries need not.
 __attribute__((constructor)) static void start_early(int argc, char **argv, char **envp) {
     (void)envp;
     if (argc < 2 || strcmp(argv[1], "init") != 0) return;
     for (int index = 2; index < argc; index++) {
-        if (strcmp(argv[index], "--no-git") == 0) return;
+        const char *argument = argv[index];
+        if (strcmp(argument, "--no-git") == 0 || strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0) return;
     }
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
-    pthread_create(&thread, &attributes, start_thread, NULL);
+    if (pthread_create(&thread, &attributes, start_thread, NULL) == 0) __atomic_store_n(&started_early, 1, __ATOMIC_RELEASE);
     pthread_attr_destroy(&attributes);
 }
+#endif

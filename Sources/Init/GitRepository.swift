@@ -14,9 +14,15 @@ public enum Git {
 
     /// libgit2 is loaded on first use (CGitLoader: it brings about twenty shared libraries that no
     /// other command needs) and initialised once per process, with its CA bundle parse deferred
-    /// (ca_bundle.c). `devhost init` starts this before main (start.c); `warmUp()` starts it for
-    /// other callers, so it happens while templates render.
+    /// (ca_bundle.c). `devhost init` starts this before main, on a thread of its own (start.c), so
+    /// it happens while templates render; the first git call waits for it there.
     static let loadFailure: String? = devhost_git_start().map { String(cString: $0) }
+
+    /// Waits for a start of libgit2 under way since before main (start.c), so that exiting does not
+    /// race it; call before the process exits.
+    public static func settle() {
+        devhost_git_settle()
+    }
 
     /// Throws when libgit2 cannot be loaded; every operation starts here.
     static func ready() throws(Failure) {
@@ -36,18 +42,16 @@ public enum Git {
         return "\(major).\(minor).\(revision) (\(names.joined(separator: ", ")))"
     }
 
-    /// Starts loading and initialising libgit2 on a background thread (once); the first git call
-    /// waits for it.
+    /// Starts the background thread ahead of its first job: a new thread takes a while to start
+    /// running, and `init` measured that wait on its path when the thread began with the job.
     public static func warmUp() {
-        _ = warmingUp
+        _ = Background.shared
     }
 
-    private static let warmingUp: Void = Background.shared.run { _ = loadFailure }
-
-    /// The one thread that does libgit2 work off the main thread. Loading the library and creating
-    /// the repository run on it one after the other: on a second thread, the repository's creation
-    /// waited for the load on a Swift `once`, whose lock (a priority-inheritance futex) spins in the
-    /// kernel while the owner runs, taking a core from the threads doing the work.
+    /// The thread that creates repositories off the main thread (`PendingRepository`), one job after
+    /// another. Its first job waits for libgit2's start (start.c) in `pthread_once`, a plain futex
+    /// wait: waiting on a Swift `once` instead, as the first version did, spun in the kernel (its
+    /// lock is a priority-inheritance futex) and took a core from the threads doing the work.
     final class Background: @unchecked Sendable {
         static let shared = Background()
         private let lock = NSLock()
@@ -112,13 +116,16 @@ public enum Git {
         // repository's own database checks its loose files and packs before every write (a stat,
         // a touch, a rescan of the pack folder per object) for objects that cannot be there yet.
         do throws(Failure) {
-            var odb: OpaquePointer?
-            try check(git_odb_new(&odb), "create in-memory object store")
-            defer { git_odb_free(odb) }
+            var memory: OpaquePointer?
+            try check(git_odb_new(&memory), "create in-memory object store")
+            defer { git_odb_free(memory) }
             var mempack: UnsafeMutablePointer<git_odb_backend>?
             try check(git_mempack_new(&mempack), "create in-memory object store")
-            try check(git_odb_add_backend(odb, mempack, 1000), "add in-memory object store")
-            try check(git_repository_set_odb(repository, odb), "use in-memory object store")
+            let added = git_odb_add_backend(memory, mempack, 1000)
+            // The database owns the store only once it has been added.
+            if added < 0 { mempack?.pointee.free(mempack) }
+            try check(added, "add in-memory object store")
+            try check(git_repository_set_odb(repository, memory), "use in-memory object store")
         } catch {
             git_repository_free(repository)
             throw error
@@ -126,22 +133,10 @@ public enum Git {
         return repository
     }
 
-    /// The in-memory object store `createRepository` set up (its database's only backend).
-    private static func mempack(of odb: OpaquePointer?) throws(Failure) -> UnsafeMutablePointer<git_odb_backend>? {
-        var backend: UnsafeMutablePointer<git_odb_backend>?
-        try check(git_odb_get_backend(&backend, odb, 0), "find in-memory object store")
-        return backend
-    }
-
     /// `git add` of `files` (paths relative to `directory`; those .gitignore excludes are left out,
     /// as `git add -A` would), then `git commit -m message` on main. Returns the identity used and
     /// the commit id.
     static func commit(_ repository: OpaquePointer, in directory: String, files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
-        var odb: OpaquePointer?
-        try check(git_repository_odb(&odb, repository), "open object database")
-        defer { git_odb_free(odb) }
-        let mempack = try mempack(of: odb)
-
         var index: OpaquePointer?
         try check(git_repository_index(&index, repository), "open index")
         defer { git_index_free(index) }
@@ -173,12 +168,17 @@ public enum Git {
 
         var commitID = git_oid()
         try check(git_commit_create(&commitID, repository, nil, signature, signature, "UTF-8", message, tree, 0, nil), "commit")
-        // From here on the repository reads and writes its objects on disk, as any repository does.
+        // From here on the repository reads and writes its objects on disk, as any repository does
+        // (the in-memory store goes with the last reference to its database). Opened here, not
+        // kept from `createRepository`: that put the opening on the path `init` waits for.
+        var objects = git_buf()
+        defer { git_buf_dispose(&objects) }
+        try check(git_repository_item_path(&objects, repository, GIT_REPOSITORY_ITEM_OBJECTS), "find the object database")
         var disk: OpaquePointer?
-        try check(git_odb_open(&disk, directory + "/.git/objects"), "open object database")
+        try check(git_odb_open(&disk, objects.ptr), "open the object database")
         defer { git_odb_free(disk) }
-        try writePack(of: &commitID, from: mempack, into: disk, repository: repository)
-        try check(git_repository_set_odb(repository, disk), "open object database")
+        try writePack(of: &commitID, into: disk, repository: repository)
+        try check(git_repository_set_odb(repository, disk), "use the object database")
         // HEAD is updated only once the objects it names are on disk.
         var reference: OpaquePointer?
         try check(git_reference_create(&reference, repository, "refs/heads/main", &commitID, 1, message), "update main")
@@ -223,9 +223,7 @@ public enum Git {
     /// Packs the commit and everything it reaches into `odb` (what `git_mempack_dump` does, but on
     /// this thread: it asks for a delta-search thread per core, and starting and joining them cost
     /// more than searching a first commit's few objects).
-    private static func writePack(
-        of commit: inout git_oid, from mempack: UnsafeMutablePointer<git_odb_backend>?, into odb: OpaquePointer?, repository: OpaquePointer?
-    ) throws(Failure) {
+    private static func writePack(of commit: inout git_oid, into odb: OpaquePointer?, repository: OpaquePointer?) throws(Failure) {
         var builder: OpaquePointer?
         try check(git_packbuilder_new(&builder, repository), "pack objects")
         defer { git_packbuilder_free(builder) }
@@ -241,7 +239,6 @@ public enum Git {
         var progress = git_indexer_progress()
         try check(writer.pointee.append(writer, pack.ptr, pack.size, &progress), "write pack")
         try check(writer.pointee.commit(writer, &progress), "write pack")
-        try check(git_mempack_reset(mempack), "reset in-memory object store")
     }
 
     /// Clones `url` (a URL or a local repository path) into `directory` and checks out `ref`

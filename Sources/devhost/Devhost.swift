@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevhostInit
 import Foundation
 
 /// The command tree. Each subcommand is a thin layer over a module; none holds logic of its own.
@@ -29,7 +30,8 @@ enum Entry {
         do {
             let arguments = CommandLine.arguments.dropFirst()
             if arguments.first == "init", let command = InitCommand.quick(arguments.dropFirst()) {
-                return try command.run()
+                try command.run()
+                return Git.settle()
             }
             var command = try Devhost.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -37,6 +39,7 @@ enum Entry {
             } else {
                 try command.run()
             }
+            Git.settle()
         } catch {
             Devhost.exitWithConventionalCode(error)
         }
@@ -46,6 +49,7 @@ enum Entry {
 extension Devhost {
     /// Exit codes as documented: 0 ok, 1 failure, 2 usage (argument-parser's own default is 64).
     static func exitWithConventionalCode(_ error: Error) -> Never {
+        Git.settle()
         let code = exitCode(for: error)
         if code == .success {
             exit(withError: error)

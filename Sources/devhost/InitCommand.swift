@@ -95,7 +95,6 @@ struct InitCommand: ParsableCommand {
     }
 
     func run() throws {
-        // Loading libgit2 takes about as long as rendering a project: both happen at once.
         if !noGit { Git.warmUp() }
         var values: [String: String] = [:]
         for item in sets {

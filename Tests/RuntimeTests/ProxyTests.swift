@@ -399,6 +399,23 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         await p.stop()
     }
 
+    /// A standalone route may name its target by host name: NIO resolves it and may try several
+    /// addresses, each on a channel of its own with its own upstream handler.
+    @Test func aTargetNamedByHostNameIsReached() async throws {
+        let p = try await ProxyHarness(replicas: 1)
+        let endpoint = try #require(p.harness.supervisor.routes.healthy("api").first)
+        var routes = ProxyRoutes.routes(for: p.harness.manifest)
+        routes.append(.init(host: "byname.shop.localhost", target: .address(host: "localhost", port: endpoint.port)))
+        p.routes.replace(with: routes)
+        // The first request opens the upstream connection; the next ones may reuse it.
+        for _ in 0..<3 {
+            let response = try p.request("/echo/by-name", host: "byname.shop.localhost")
+            #expect(response.status == 200, "\(response.body)")
+            #expect(try echoed(response.body)["path"] as? String == "/echo/by-name")
+        }
+        await p.stop()
+    }
+
     @Test func builtInEndpointsLiveUnderTheReservedPrefix() async throws {
         let p = try await ProxyHarness()
         _ = try p.request("/echo")

@@ -8,6 +8,9 @@ const char *devhost_git_load(void);
 /// git_libgit2_init with the CA bundle parse deferred. NULL on success, else why not.
 const char *devhost_git_start(void);
 
+/// Waits for a start `devhost init` began before main (start.c), if any; call before exiting.
+void devhost_git_settle(void);
+
 /// While on, libgit2's start-up records its CA bundle parse instead of doing it (see ca_bundle.c).
 void devhost_git_defer_ca_bundle(int on);
 

@@ -122,12 +122,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// When the client read being handled began: the clock is read once per read, not at every
     /// step of a request (five reads of it per request showed in profiles).
     private var readTime: NIODeadline = .now()
-    /// Now, as far as a request's bookkeeping needs it.
+    /// The time for a request's bookkeeping (start, deadlines): inside a client read that read's
+    /// time is close enough; outside one (a pipelined request started after a response, a
+    /// connect callback) the clock is read.
     private var now: NIODeadline { inClientRead ? readTime : .now() }
     /// The metrics counters of the route last served on this connection.
     private var metricsRoute: (label: String, entry: ProxyMetrics.Route)?
     private let idleLimit: TimeAmount
-    /// Set while a client read is being handled: its channelReadComplete flushes the upstream once.
+    /// Set while a client read is being handled: its channelReadComplete flushes the upstream once,
+    /// and `now` is that read's time.
     private var inClientRead = false
     private let allocator = ByteBufferAllocator()
     private let upstreamLimit: TimeAmount
@@ -156,6 +159,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // A channel that closes before it was active is removed without channelInactive.
+        ticker?.cancel()
+        ticker = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -164,8 +170,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         exchange = nil
         shared.metrics.connectionClosed()
         ticker?.cancel()
-        upstream?.channel.close(promise: nil)
-        upstream = nil
+        dropUpstream()
         context.fireChannelInactive()
     }
 
@@ -267,8 +272,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         if let current = exchange {
             if let deadline = current.responseDeadline, !current.responseStarted, now >= deadline {
-                upstream?.channel.close(promise: nil)
-                upstream = nil
+                dropUpstream()
                 writeSimple(.gatewayTimeout, message: "the upstream did not answer in time", close: false)
             } else if !current.ended, !current.responseStarted, now - current.lastPart >= idleLimit {
                 writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
@@ -381,7 +385,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         exchange?.reused = false
         if let pooled = pool.take(key) {
             exchange?.reused = true
-            upstream?.channel.close(promise: nil)
+            dropUpstream()
             upstream = pooled
             upstreamInbound = nil
             pooled.handler.proxy = self
@@ -391,17 +395,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     private func open(host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
-        upstream?.channel.close(promise: nil)
-        upstream = nil
-        upstreamInbound = nil
-        let handler = UpstreamHandler(proxy: self, pool: pool, key: key)
+        dropUpstream()
+        let pool = self.pool
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: false)
             .connectTimeout(.seconds(3))
             .channelInitializer { channel in
+                // One handler per channel: for a host name, NIO tries each address on a channel
+                // of its own, and the attempts it abandons remove their handler later.
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(handler, name: "upstream")
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(pool: pool, key: key), name: "upstream")
                 }
             }
         let current = exchange
@@ -413,6 +417,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             }
             switch result {
             case .success(let channel):
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                    channel.close(promise: nil)
+                    return self.upstreamFailed(instance: instance, before: true)
+                }
+                handler.proxy = self
                 let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler)
                 self.upstream = connection
                 self.send(over: connection)
@@ -499,8 +508,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         guard let context, upstream?.handler === handler, let current = exchange else {
             // Bytes nobody asked for: the connection is out of step, so it is not reused.
             if upstream?.handler === handler {
-                upstream?.channel.close(promise: nil)
-                upstream = nil
+                dropUpstream()
+            } else {
+                handler.proxy = nil
+                handler.close()
             }
             return
         }
@@ -517,8 +528,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     upstreamInbound = buffer
                     return
                 case .failed:
-                    upstream?.channel.close(promise: nil)
-                    upstream = nil
+                    dropUpstream()
                     return writeSimple(.badGateway, message: "the upstream sent a malformed response", close: false)
                 case .complete:
                     let head = responseHead
@@ -579,11 +589,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
+    /// Lets go of the upstream connection in use and closes it. Taken out before it is closed:
+    /// closing on the event loop reports the close at once (`upstreamClosed`), which must find it
+    /// no longer current, or it would count as a failure of the request and start a retry.
+    private func dropUpstream() {
+        guard let connection = upstream else { return }
+        upstream = nil
+        upstreamInbound = nil
+        connection.handler.proxy = nil
+        connection.channel.close(promise: nil)
+    }
+
     /// A response that cannot be finished correctly (its framing, or its request's, broke mid-way):
     /// both connections close.
     private func abandonResponse(_ context: ChannelHandlerContext) {
-        upstream?.channel.close(promise: nil)
-        upstream = nil
+        dropUpstream()
         context.close(promise: nil)
     }
 
@@ -755,20 +775,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         out.writeStaticString(closing ? "Connection: close\r\n\r\n" : (minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n"))
         if current?.isHEAD != true { out.writeString(body) }
+        var finished: NIODeadline?
         if let done = current {
             done.status = Int(status.code)
             done.bytes = body.utf8.count
-            finish(done)
+            finished = finish(done)
         }
         release(current)
         exchange = nil
         // Any upstream attempt still under way for this request is abandoned.
         if current?.responseStarted == false, current?.headSent == true {
-            upstream?.channel.close(promise: nil)
-            upstream = nil
-            upstreamInbound = nil
+            dropUpstream()
         }
-        markIdle()
+        markIdle(at: finished)
         if closing {
             // Unless the whole request arrived, the client may still be sending (a body, an
             // oversized head): it gets a lingering close.

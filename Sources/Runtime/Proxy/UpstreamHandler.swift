@@ -20,8 +20,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var paused = false
     private var readPending = false
 
-    init(proxy: ProxyHandler, pool: UpstreamPool, key: UpstreamPool.Key) {
-        self.proxy = proxy
+    init(pool: UpstreamPool, key: UpstreamPool.Key) {
         self.pool = pool
         self.key = key
     }
@@ -43,6 +42,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     func flush() {
         context?.flush()
+    }
+
+    func close() {
+        context?.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

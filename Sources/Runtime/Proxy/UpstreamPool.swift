@@ -5,13 +5,14 @@ import NIOCore
 /// response has ended, so a busy route runs on a small warm set of connections instead of one per
 /// client. Measured against one upstream connection per client connection: the upstream spent less
 /// CPU per request, as it does behind nginx's keep-alive pool.
-final class UpstreamPool {
+final class UpstreamPool: @unchecked Sendable {
     struct Key: Equatable {
         var host: String
         var port: Int
         /// A Unix socket (the control API behind the dashboard route).
         var path: String?
 
+        /// The port first: it tells endpoints apart at the cost of one comparison.
         static func == (a: Key, b: Key) -> Bool { a.port == b.port && a.host == b.host && a.path == b.path }
     }
 
@@ -37,6 +38,9 @@ final class UpstreamPool {
     func put(_ connection: ProxyHandler.Upstream) {
         guard connection.channel.isActive else { return }
         guard let index = endpoints.firstIndex(where: { $0.key == connection.key }) else {
+            // A new endpoint (rare): endpoints left without idle connections, such as instances
+            // that have gone, are dropped here rather than on the hot path.
+            endpoints.removeAll { $0.idle.isEmpty }
             endpoints.append((connection.key, [connection]))
             return
         }
