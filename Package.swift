@@ -60,8 +60,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/devhost",
-            // Lets CGitLoader's stand-in for mbedTLS's CA bundle parse take libgit2's call (ca_bundle.c).
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file"])]
+            // Exports one symbol: CGitLoader's stand-in for mbedTLS's CA bundle parse, so it takes
+            // libgit2's call (ca_bundle.c). Not the rest: the static Swift runtime's link arguments
+            // export every symbol of the program (13,500), and each of the ~6,000 symbol lookups
+            // made while libgit2 and its libraries load, and the runtime's own `dladdr` at start-up,
+            // went through them.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file", "-Xlinker", "--no-export-dynamic"])]
         ),
         .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest", "DevhostRuntime", "CDevhostSpawn"], path: "Tests/Support"),
         .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest", "DevhostTestSupport"], path: "Tests/ManifestTests"),
