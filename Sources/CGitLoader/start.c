@@ -41,8 +41,8 @@ void devhost_git_settle(void) {
     if (__atomic_load_n(&started_early, __ATOMIC_ACQUIRE)) devhost_git_start();
 }
 
+// Only glibc is known to pass the arguments to constructors.
 #ifdef __GLIBC__
-// glibc passes argc, argv and envp to ELF constructors; other C libraries need not.
 __attribute__((constructor)) static void start_early(int argc, char **argv, char **envp) {
     (void)envp;
     if (argc < 2 || strcmp(argv[1], "init") != 0) return;

@@ -688,8 +688,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func finish(_ done: Exchange) -> NIODeadline {
         let finished = NIODeadline.now()
         let nanoseconds = (finished - done.started).nanoseconds
-        if metricsRoute?.label != done.routeLabel { metricsRoute = (done.routeLabel, shared.metrics.route(done.routeLabel)) }
-        shared.metrics.record(metricsRoute!.entry, status: done.status, seconds: Double(nanoseconds) / 1e9)
+        let counters: ProxyMetrics.Route
+        if let cached = metricsRoute, cached.label == done.routeLabel {
+            counters = cached.entry
+        } else {
+            counters = shared.metrics.route(done.routeLabel)
+            metricsRoute = (done.routeLabel, counters)
+        }
+        shared.metrics.record(counters, status: done.status, seconds: Double(nanoseconds) / 1e9)
         if shared.settings.accessLog != .off {
             let duration = Duration.nanoseconds(nanoseconds)
             shared.access(
