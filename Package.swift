@@ -25,14 +25,29 @@ let package = Package(
             dependencies: ["DevhostManifest", .product(name: "Yams", package: "Yams")],
             path: "Sources/Compose"
         ),
-        // libgit2's headers only (apt libgit2-dev); the library itself is loaded on first use by
-        // CGitLoader, so no command pays for loading it at start-up.
+        // libgit2's headers (apt libgit2-dev).
         .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2"),
-        .target(name: "CGitLoader", path: "Sources/CGitLoader"),
+        // libgit2 and the libraries it needs, linked in statically from the same apt packages:
+        // loading libgit2.so brought about twenty shared libraries (TLS, SSH, Kerberos, OpenSSL),
+        // ~1.5-4 ms that was most of `devhost init`'s critical path. Statically linked into a
+        // position-dependent binary they cost nothing until their pages are touched. GSSAPI has no
+        // static library and is loaded on first use instead (gssapi_on_demand.c); --wrap routes
+        // libgit2's CA bundle parse through ca_bundle.c.
+        .target(
+            name: "CGitSupport", dependencies: ["CLibGit2"], path: "Sources/CGitSupport",
+            linkerSettings: [
+                .unsafeFlags(
+                    ["--start-group", "-l:libgit2.a", "-l:libmbedtls.a", "-l:libmbedx509.a", "-l:libmbedcrypto.a", "-l:libssh2.a",
+                     "-l:libcrypto.a", "-l:libhttp_parser.a", "-l:libpcre2-8.a", "-l:libz.a", "--end-group",
+                     "--wrap=mbedtls_x509_crt_parse_file"].flatMap { ["-Xlinker", $0] },
+                    .when(platforms: [.linux])),
+                .linkedLibrary("git2", .when(platforms: [.macOS])),
+            ]
+        ),
         .target(
             name: "DevhostInit",
             dependencies: [
-                "DevhostManifest", "DevhostCompose", "CLibGit2", "CGitLoader",
+                "DevhostManifest", "DevhostCompose", "CLibGit2", "CGitSupport",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -60,12 +75,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/devhost",
-            // Exports one symbol: CGitLoader's stand-in for mbedTLS's CA bundle parse, so it takes
-            // libgit2's call (ca_bundle.c). Not the rest: the static Swift runtime's link arguments
-            // export every symbol of the program (13,500), and each of the ~6,000 symbol lookups
-            // made while libgit2 and its libraries load, and the runtime's own `dladdr` at start-up,
-            // went through them.
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file", "-Xlinker", "--no-export-dynamic"])]
+            // Exports nothing: the static Swift runtime's link arguments export every symbol of the
+            // program (13,500), and the runtime's own `dladdr` at start-up went through them.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
         .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest", "DevhostRuntime", "CDevhostSpawn"], path: "Tests/Support"),
         .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest", "DevhostTestSupport"], path: "Tests/ManifestTests"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing devhost needs, only when it is missing.
-#   scripts/install-deps.sh build   libgit2 (headers to build; the library itself is loaded at run time)
+#   scripts/install-deps.sh build   libgit2 (headers, and the static archives devhost links in)
 #   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files,
 #                                   and chromium (headless) for the dashboard test
 set -euo pipefail

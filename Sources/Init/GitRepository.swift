@@ -1,4 +1,4 @@
-import CGitLoader
+import CGitSupport
 import CLibGit2
 import Foundation
 
@@ -12,11 +12,10 @@ public enum Git {
         public var description: String { "git: \(operation) failed: \(message)" }
     }
 
-    /// libgit2 is loaded on first use (CGitLoader: it brings about twenty shared libraries that no
-    /// other command needs) and initialised once per process, with its CA bundle parse deferred
-    /// (ca_bundle.c). `devhost init` starts this before main, on a thread of its own (start.c), so
-    /// it happens while templates render; the first git call waits for it there.
-    static let loadFailure: String? = devhost_git_start().map { String(cString: $0) }
+    /// libgit2 is initialised once per process, with its CA bundle parse deferred (ca_bundle.c).
+    /// `devhost init` starts this before main, on a thread of its own (start.c), so it happens
+    /// while templates render; the first git call waits for it there.
+    static let startFailure: String? = devhost_git_start().map { String(cString: $0) }
 
     /// Waits for a start of libgit2 under way since before main (start.c), so that exiting does not
     /// race it; call before the process exits.
@@ -24,14 +23,17 @@ public enum Git {
         devhost_git_settle()
     }
 
-    /// Throws when libgit2 cannot be loaded; every operation starts here.
+    /// Throws when libgit2 cannot start; every operation starts here.
     static func ready() throws(Failure) {
-        if let loadFailure { throw Failure(operation: "load libgit2", message: loadFailure) }
+        if let startFailure { throw Failure(operation: "start libgit2", message: startFailure) }
     }
+
+    /// Whether libgit2 started.
+    public static var isAvailable: Bool { startFailure == nil }
 
     /// `1.9.0 (threads, https, ssh)`: what `devhost doctor` reports.
     public static var libraryDescription: String {
-        if let loadFailure { return "not available: \(loadFailure)" }
+        if let startFailure { return "not available: \(startFailure)" }
         var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
         git_libgit2_version(&major, &minor, &revision)
         let features = git_libgit2_features()

@@ -42,7 +42,7 @@ struct DoctorCommand: ParsableCommand {
             findings.append(Self.stateFolder(manifest))
         }
         findings.append(Self.localhostResolution(domain: manifest?.proxy.domain ?? "localhost"))
-        findings.append(Finding(level: .ok, text: "libgit2 \(Git.libraryDescription) is loaded"))
+        findings.append(Finding(level: Git.isAvailable ? .ok : .warning, text: "libgit2 \(Git.libraryDescription)"))
 
         let out = Console.standardOutput
         for finding in findings {

@@ -1,30 +1,32 @@
-// Starting libgit2 is loading it (CGitLoader: about twenty shared libraries) and initialising it,
-// once per process, from whichever thread asks first.
+// libgit2 is linked in statically (Package.swift says why) and initialised once per process, from
+// whichever thread asks first, with its CA bundle parse deferred (ca_bundle.c).
 //
-// `devhost init` needs git only at its end, yet loading takes about as long as everything before
-// it. A constructor sees the arguments before the Swift runtime starts (glibc passes argc and argv
-// to ELF constructors), so for `init` without --no-git the start begins here, on a thread of its
-// own, and the first git call finds it done or under way.
+// `devhost init` needs git only at its end, yet git_libgit2_init (SSH, TLS and random-number set-up)
+// takes a fair share of the command. A constructor sees the arguments before the Swift runtime
+// starts (glibc passes argc and argv to ELF constructors), so for `init` without --no-git the start
+// begins here, on a thread of its own, and the first git call finds it done or under way.
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <git2.h>
-#include "git_loader.h"
+#include "git_start.h"
 
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
-static const char *start_error;
+static char start_error[512];
 
 static void start(void) {
-    start_error = devhost_git_load();
-    if (start_error != NULL) return;
     devhost_git_defer_ca_bundle(1);
-    git_libgit2_init();
+    if (git_libgit2_init() < 0) {
+        const git_error *error = git_error_last();
+        snprintf(start_error, sizeof start_error, "%s", error != NULL && error->message != NULL ? error->message : "git_libgit2_init failed");
+    }
     devhost_git_defer_ca_bundle(0);
 }
 
 const char *devhost_git_start(void) {
     pthread_once(&start_once, start);
-    return start_error;
+    return start_error[0] == 0 ? NULL : start_error;
 }
 
 static int started_early;
@@ -36,8 +38,8 @@ static void *start_thread(void *unused) {
 }
 
 void devhost_git_settle(void) {
-    // exit() runs library destructors and atexit handlers (OpenSSL's among them), which must not
-    // race a start still under way on the early thread.
+    // exit() runs atexit handlers (OpenSSL's among them), which must not race a start still under
+    // way on the early thread.
     if (__atomic_load_n(&started_early, __ATOMIC_ACQUIRE)) devhost_git_start();
 }
 

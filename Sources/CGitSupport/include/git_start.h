@@ -1,11 +1,8 @@
-#ifndef DEVHOST_GIT_LOADER_H
-#define DEVHOST_GIT_LOADER_H
+#ifndef DEVHOST_GIT_START_H
+#define DEVHOST_GIT_START_H
 
-/// Loads libgit2 (once; safe from any thread). NULL when it is loaded, else why it could not be.
-const char *devhost_git_load(void);
-
-/// Loads and initialises libgit2 (once; safe from any thread): devhost_git_load, then
-/// git_libgit2_init with the CA bundle parse deferred. NULL on success, else why not.
+/// Initialises libgit2 (once; safe from any thread): git_libgit2_init with the CA bundle parse
+/// deferred. NULL on success, else libgit2's message.
 const char *devhost_git_start(void);
 
 /// Waits for a start `devhost init` began before main (start.c), if any; call before exiting.
