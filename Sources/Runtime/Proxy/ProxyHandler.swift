@@ -83,8 +83,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     /// How long a closing connection keeps reading (and dropping) what its client still sends.
     private static let lingerLimit = TimeAmount.seconds(2)
-    /// Stands in for a reusable buffer while it is out, so the one handed out stays uniquely owned.
-    private static let placeholder = ByteBuffer()
     /// Unparsed client bytes beyond the upstream's reach (a pipelined backlog) stop client reads.
     private static let backlogLimit = 64 * 1024
     /// A response head larger than this from an upstream is a bad gateway.
@@ -105,7 +103,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// reused once the exchange holding the previous request has ended).
     private var requestHead = HTTPHead(bytes: ByteBuffer())
     private var responseHead = HTTPHead(bytes: ByteBuffer())
-    /// Reused head buffers, one per direction (see `reusable`).
+    /// Reused head buffers, one per direction (see `prepare`).
     private var upstreamOut = ByteBuffer()
     private var clientOut = ByteBuffer()
     private var processing = false
@@ -436,12 +434,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         current.instance = connection.instance
         var rewrite = false
         if case .service(_, let flag)? = current.target { rewrite = flag }
-        var head = reusable(&upstreamOut)
+        prepare(&upstreamOut)
         ProxyHeaders.upstreamRequest(
             current.head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.key.host, connection.key.port), rewriteHost: rewrite,
-            into: &head)
-        connection.handler.write(head)
-        upstreamOut = head
+            into: &upstreamOut)
+        connection.handler.write(upstreamOut)
         release(current)
         if case .service(let name, _)? = current.target, let instance = connection.instance {
             shared.instances.began(service: name, instance: instance)
@@ -562,19 +559,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     var closing = !current.head.keepAlive || !current.ended
                     if case .untilClose = current.responseBody { closing = true }
                     current.closeAfter = closing
-                    var out = reusable(&clientOut)
+                    prepare(&clientOut)
                     ProxyHeaders.downstreamResponse(
-                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, into: &out)
+                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, into: &clientOut)
                     // A small body that came with the head leaves in the same write.
                     if !current.responseBody.isDone, buffer.readableBytes > 0, buffer.readableBytes <= 16 * 1024 {
                         guard let body = current.responseBody.take(from: &buffer) else { return abandonResponse(context) }
                         if var body {
                             current.bytes += body.readableBytes
-                            out.writeBuffer(&body)
+                            clientOut.writeBuffer(&body)
                         }
                     }
-                    context.write(wrapOutboundOut(out), promise: nil)
-                    clientOut = out
+                    context.write(wrapOutboundOut(clientOut), promise: nil)
                     if current.responseBody.isDone { return complete(current, leftover: buffer) }
                 }
             } else {
@@ -808,14 +804,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    /// A head buffer written once per request: the last one is cleared and filled again when the
-    /// socket has let go of it (an allocation per head showed up in profiles), else a new one.
-    private func reusable(_ buffer: inout ByteBuffer) -> ByteBuffer {
-        var out = buffer
-        buffer = Self.placeholder
-        if out.capacity > 32 * 1024 { return allocator.buffer(capacity: 1024) }
-        out.clear()
-        return out
+    /// A head buffer written once per request is cleared and filled again (an allocation per head
+    /// showed up in profiles). Its storage is reused once the socket has let go of the last one
+    /// (`clear` gives a fresh buffer otherwise); an outsized one is not kept.
+    private func prepare(_ buffer: inout ByteBuffer) {
+        if buffer.capacity > 32 * 1024 {
+            buffer = allocator.buffer(capacity: 1024)
+        } else {
+            buffer.clear()
+        }
     }
 }
 
