@@ -108,6 +108,38 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: parent.path).isEmpty)
     }
 
+    /// libgit2's TLS (mbedTLS, linked in statically) really runs: a local https server with a
+    /// throwaway self-signed certificate is reached, and the certificate is refused as untrusted.
+    @Test func httpsSourcesGoThroughTLSVerification() throws {
+        let work = try TempProject()
+        let made = try run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=127.0.0.1", "-days", "1"],
+            in: work.path)
+        try #require(made.status == 0, "openssl: \(made.output)")
+        let serve = """
+            import http.server, ssl
+            server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain("cert.pem", "key.pem")
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            print("port", server.server_port, flush=True)
+            server.serve_forever()
+            """
+        let server = try ChildProcess(argv: ["python3", "-c", serve], directory: work.path)
+        defer { server.stop() }
+        var port: String?
+        for _ in 0..<500 where port == nil {
+            port = server.output.split(separator: "\n").first { $0.hasPrefix("port ") }.map { String($0.dropFirst(5)) }
+            if port == nil { usleep(10_000) }
+        }
+        let listening = try #require(port, "the TLS server did not start: \(server.output)")
+        let url = "https://127.0.0.1:\(listening)/none.git"
+        let result = try run([devhostBinary, "init", "-t", url, "--defaults", "x"], in: work.path)
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.output.contains("clone \(url) failed: the SSL certificate is invalid"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/x"))
+    }
+
     @Test func doctorReportsTheLoadedLibgit2() throws {
         #expect(Git.libraryDescription.hasPrefix("1."), "\(Git.libraryDescription)")
     }
