@@ -57,6 +57,14 @@ import Testing
         #expect(log.output == "Initial commit from devhost template \(template)\n")
         let branch = try run(["git", "rev-parse", "--abbrev-ref", "HEAD"], in: directory)
         #expect(branch.output == "main\n")
+        // The seeded config (GitRepository.seedConfig) ends as libgit2 would have written it.
+        let config = try run(["git", "config", "--local", "--list"], in: directory)
+        #expect(
+            Set(config.output.split(separator: "\n")) == [
+                "core.repositoryformatversion=0", "core.bare=false", "core.logallrefupdates=true", "core.filemode=true",
+            ], "\(config.output)")
+        let mode = try FileManager.default.attributesOfItem(atPath: directory + "/.git/config")[.posixPermissions] as? Int
+        #expect(mode.map { $0 & 0o111 } == 0, "the config file must not stay executable after libgit2's chmod probe")
         let status = try run(["git", "status", "--porcelain", "--untracked-files=all"], in: directory)
         #expect(status.output.split(separator: "\n").allSatisfy { $0.contains("__pycache__") }, "\(template): \(status.output)")
         let tracked = try run(["git", "ls-files"], in: directory)
