@@ -100,9 +100,8 @@ def main():
         os.makedirs(os.path.dirname(devhost))
         shutil.copy2(DEVHOST, devhost)
         shutil.copytree(os.path.join(ROOT, "templates"), os.path.join(work, "prefix", "share", "devhost", "templates"))
-        # The copy above (and a `make release` just before) leaves ~100 MB of dirty pages; written
-        # back during the first timings, they slowed every file creation there (devhost is timed
-        # first). Measured: 11.0 ms without this sync, 8.x ms with it, same binary, same minute.
+        # The copy above (and a `make release` just before) leaves ~100 MB of dirty pages, which
+        # would otherwise be written back during the first timings (devhost's).
         os.sync()
         results = {
             "devhost init (with git commit)": median_ms([devhost, "init", "-t", "fastapi", "--defaults", "OUT"], work, "devhost"),
