@@ -32,7 +32,7 @@ let package = Package(
         // ~1.5-4 ms that was most of `devhost init`'s critical path. Statically linked into a
         // position-dependent binary they cost nothing until their pages are touched. GSSAPI has no
         // static library and is loaded on first use instead (gssapi_on_demand.c); --wrap routes
-        // libgit2's CA bundle parse through ca_bundle.c.
+        // libgit2's CA bundle parse through ca_bundle.c. GNU-linker flags: Linux only.
         .target(
             name: "CGitSupport", dependencies: ["CLibGit2"], path: "Sources/CGitSupport",
             linkerSettings: [
@@ -40,8 +40,7 @@ let package = Package(
                     ["--start-group", "-l:libgit2.a", "-l:libmbedtls.a", "-l:libmbedx509.a", "-l:libmbedcrypto.a", "-l:libssh2.a",
                      "-l:libcrypto.a", "-l:libhttp_parser.a", "-l:libpcre2-8.a", "-l:libz.a", "--end-group",
                      "--wrap=mbedtls_x509_crt_parse_file"].flatMap { ["-Xlinker", $0] },
-                    .when(platforms: [.linux])),
-                .linkedLibrary("git2", .when(platforms: [.macOS])),
+                    .when(platforms: [.linux]))
             ]
         ),
         .target(

@@ -140,7 +140,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: work.path + "/x"))
     }
 
-    @Test func doctorReportsTheLoadedLibgit2() throws {
+    @Test func doctorReportsTheLibgit2Version() throws {
         #expect(Git.libraryDescription.hasPrefix("1."), "\(Git.libraryDescription)")
     }
 
