@@ -31,6 +31,7 @@ public final class ProxyContext: @unchecked Sendable {
 
     private let poolsLock = NSLock()
     private var pools: [ObjectIdentifier: UpstreamPool] = [:]
+    private var flushBatches: [ObjectIdentifier: FlushBatch] = [:]
 
     /// The idle upstream connections of one event loop (only ever used on that loop).
     func pool(for loop: EventLoop) -> UpstreamPool {
@@ -39,6 +40,16 @@ public final class ProxyContext: @unchecked Sendable {
             let pool = UpstreamPool()
             pools[ObjectIdentifier(loop)] = pool
             return pool
+        }
+    }
+
+    /// The flushes deferred to the end of the current tick of one event loop.
+    func flushBatch(for loop: EventLoop) -> FlushBatch {
+        poolsLock.withLock {
+            if let batch = flushBatches[ObjectIdentifier(loop)] { return batch }
+            let batch = FlushBatch(loop: loop)
+            flushBatches[ObjectIdentifier(loop)] = batch
+            return batch
         }
     }
 

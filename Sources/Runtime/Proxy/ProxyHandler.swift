@@ -91,6 +91,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     let shared: ProxyContext
     /// This event loop's idle upstream connections (set when the handler is added).
     private var pool = UpstreamPool()
+    /// This event loop's end-of-tick flushes (set when the handler is added).
+    private var flushes: FlushBatch?
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var upstream: Upstream?
@@ -144,6 +146,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         pool = shared.pool(for: context.eventLoop)
+        flushes = shared.flushBatch(for: context.eventLoop)
         if case .v4(let address)? = context.channel.remoteAddress { clientIP = address.host }
         if case .v6(let address)? = context.channel.remoteAddress { clientIP = address.host }
         shared.metrics.connectionOpened()
@@ -188,7 +191,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     func channelReadComplete(context: ChannelHandlerContext) {
         // Not passed on: nothing after this handler wants it (the tail drops it).
-        upstream?.handler.flush()
+        if let upstream, let flushes { upstream.handler.flush(in: flushes) }
     }
 
     /// Reads from the client only while the upstream can take more (back-pressure for uploads) and
@@ -604,7 +607,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     func upstreamReadComplete() {
-        context?.flush()
+        if let context, let flushes { flushes.flush(context) }
     }
 
     /// The upstream closed. A response without a length ends here; before any response byte this
@@ -658,7 +661,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         } else {
             // Flushed here: the upstream connection's read completion no longer reaches this
             // client once it is back in the pool (or closed).
-            context.flush()
+            flushes?.flush(context)
         }
         if let connection = upstream {
             upstream = nil

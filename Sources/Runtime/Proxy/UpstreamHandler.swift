@@ -44,6 +44,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
         context?.flush()
     }
 
+    func flush(in batch: FlushBatch) {
+        if let context { batch.flush(context) }
+    }
+
     func close() {
         context?.close(promise: nil)
     }

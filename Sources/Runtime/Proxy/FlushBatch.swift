@@ -1,0 +1,36 @@
+import NIOCore
+
+/// Flushes gathered during one event-loop tick and done together once the tick's I/O events are
+/// handled. Every flush of a socket wakes whoever sleeps on its other end; flushing right away wakes
+/// the upstream (and the client) once per request, while flushing at the end of the tick hands each
+/// of them a whole batch per wake-up. One per event loop, used only on that loop.
+final class FlushBatch: @unchecked Sendable {
+    private let loop: EventLoop
+    private var pending: [ChannelHandlerContext] = []
+    /// The list being flushed, kept to reuse its storage.
+    private var spare: [ChannelHandlerContext] = []
+    private var scheduled = false
+    /// Made once: a closure per tick would be an allocation per tick.
+    private lazy var run: () -> Void = { [unowned self] in self.flushAll() }
+
+    init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    /// Flushes `context` at the end of this tick (NIO runs tasks scheduled from the loop itself
+    /// after the I/O events it is handling).
+    func flush(_ context: ChannelHandlerContext) {
+        pending.append(context)
+        if !scheduled {
+            scheduled = true
+            loop.execute(run)
+        }
+    }
+
+    private func flushAll() {
+        scheduled = false
+        swap(&pending, &spare)
+        for context in spare { context.flush() }
+        spare.removeAll(keepingCapacity: true)
+    }
+}
