@@ -87,7 +87,10 @@ let package = Package(
             name: "InitTests", dependencies: ["DevhostInit", "DevhostManifest", "DevhostRuntime", "DevhostTestSupport"], path: "Tests/InitTests"),
         // The executable's own argument handling (it is thin: everything else is tested in its module).
         .testTarget(name: "CLITests", dependencies: ["devhost"], path: "Tests/CLITests"),
-        .testTarget(name: "RuntimeTests", dependencies: ["DevhostRuntime", "DevhostManifest", "DevhostTestSupport"], path: "Tests/RuntimeTests"),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["DevhostRuntime", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/RuntimeTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,7 +26,7 @@ import Testing
         let parent = try TempProject()
         let v1 = try TemplateSource.resolve(repo.path, ref: "v1", catalog: builtInCatalog)
         #expect(v1 == .git(url: URL(fileURLWithPath: repo.path).standardizedFileURL.path, ref: "v1"))
-        let old = try ProjectGenerator(source: v1).generate(.init(target: parent.path + "/old", projectName: "old"))
+        _ = try ProjectGenerator(source: v1).generate(.init(target: parent.path + "/old", projectName: "old"))
         #expect(try parent.read("old/version.txt") == "one\n")
         let record = try parent.read("old/.devhost/template.yml")
         #expect(record.contains("kind: git"))
