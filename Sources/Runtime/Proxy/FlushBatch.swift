@@ -11,7 +11,7 @@ final class FlushBatch: @unchecked Sendable {
     private var spare: [ChannelHandlerContext] = []
     private var scheduled = false
     /// Made once: a closure per tick would be an allocation per tick.
-    private lazy var run: () -> Void = { [unowned self] in self.flushAll() }
+    private lazy var run: @Sendable () -> Void = { [unowned self] in self.flushAll() }
 
     init(loop: EventLoop) {
         self.loop = loop

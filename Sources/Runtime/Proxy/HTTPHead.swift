@@ -11,6 +11,8 @@ struct HTTPHead {
         case other, host, contentLength, transferEncoding, connection, keepAlive, upgrade, te, trailer
         case proxyConnection, proxyAuthenticate, proxyAuthorization
         case forwarded, xForwardedFor, xForwardedHost, xForwardedProto, xRealIP, xRequestID, accept
+        /// Not a field: a name listed by `Connection`, recorded after it (see `isNamedByConnection`).
+        case connectionToken
 
         /// RFC 9110 §7.6.1 hop-by-hop fields (the framing ones are handled on their own).
         var isHopByHop: Bool {
@@ -63,8 +65,10 @@ struct HTTPHead {
     var connectionKeepAlive = false
     var connectionUpgrade = false
     var hasUpgrade = false
-    /// `Connection` naming other fields: those are hop-by-hop too (rare, so only then collected).
-    var connectionNames: [Range<Int>] = []
+    /// `Connection` names other fields, which are hop-by-hop too. The names are kept in `fields` as
+    /// `.connectionToken` entries rather than in an array of their own: a head is copied a few
+    /// times per request, and each array in it is a reference count to take and drop.
+    var hasConnectionTokens = false
 
     enum Status {
         case incomplete
@@ -107,7 +111,7 @@ struct HTTPHead {
         connectionKeepAlive = false
         connectionUpgrade = false
         hasUpgrade = false
-        if !connectionNames.isEmpty { connectionNames.removeAll() }
+        hasConnectionTokens = false
     }
 
     private static let emptyBytes = ByteBuffer()
@@ -237,7 +241,8 @@ struct HTTPHead {
                 } else if Self.equalsIgnoringCase(p, token, "upgrade") {
                     connectionUpgrade = true
                 } else {
-                    connectionNames.append(token)
+                    fields.append(Field(kind: .connectionToken, name: token, value: token, line: token.lowerBound..<token.lowerBound))
+                    hasConnectionTokens = true
                 }
             }
         case .upgrade:
@@ -389,10 +394,12 @@ struct HTTPHead {
 
     /// Whether a field named by `Connection` is `field`'s name.
     func isNamedByConnection(_ field: Field) -> Bool {
-        guard !connectionNames.isEmpty else { return false }
+        guard hasConnectionTokens else { return false }
         return bytes.withUnsafeReadableBytes { p in
-            connectionNames.contains { token in
-                token.count == field.name.count && zip(token, field.name).allSatisfy { p[$0] | 0x20 == p[$1] | 0x20 }
+            fields.contains { entry in
+                let token = entry.name
+                return entry.kind == .connectionToken && token.count == field.name.count
+                    && zip(token, field.name).allSatisfy { p[$0] | 0x20 == p[$1] | 0x20 }
             }
         }
     }

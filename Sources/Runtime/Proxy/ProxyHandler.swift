@@ -96,7 +96,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var upstream: Upstream?
-    private var clientIP = "127.0.0.1"
+    private var client = ClientAddress("127.0.0.1")
     /// Client bytes not consumed yet: a partial head, or pipelined requests waiting their turn.
     private var inbound: ByteBuffer?
     /// Upstream bytes not consumed yet (a response head split across reads).
@@ -147,8 +147,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         self.context = context
         pool = shared.pool(for: context.eventLoop)
         flushes = shared.flushBatch(for: context.eventLoop)
-        if case .v4(let address)? = context.channel.remoteAddress { clientIP = address.host }
-        if case .v6(let address)? = context.channel.remoteAddress { clientIP = address.host }
+        if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
+        if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         shared.metrics.connectionOpened()
         let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, min(idleLimit, upstreamLimit).nanoseconds / 4))
         // Captured strongly, as in every callback here: one weak reference gives an object a side
@@ -439,7 +439,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if case .service(_, let flag)? = current.target { rewrite = flag }
         prepare(&upstreamOut)
         ProxyHeaders.upstreamRequest(
-            current.head, clientIP: clientIP, requestID: current.requestID, upstream: (connection.key.host, connection.key.port), rewriteHost: rewrite,
+            current.head, client: client, requestID: current.requestID, upstream: (connection.key.host, connection.key.port), rewriteHost: rewrite,
             into: &upstreamOut)
         connection.handler.write(upstreamOut)
         release(current)

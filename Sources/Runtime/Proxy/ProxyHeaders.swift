@@ -7,7 +7,7 @@ enum ProxyHeaders {
     /// body is forwarded with its framing), forwarding fields replaced so a client cannot spoof its
     /// address, the request id set, and `Host` kept unless `rewriteHost`.
     static func upstreamRequest(
-        _ head: HTTPHead, clientIP: String, requestID: RequestID, upstream: (host: String, port: Int), rewriteHost: Bool,
+        _ head: HTTPHead, client: ClientAddress, requestID: RequestID, upstream: (host: String, port: Int), rewriteHost: Bool,
         into out: inout ByteBuffer
     ) {
         let upgrade = head.isUpgrade
@@ -22,6 +22,8 @@ enum ProxyHeaders {
                 switch field.kind {
                 case .contentLength, .transferEncoding:
                     break
+                case .connectionToken:
+                    continue
                 case .host:
                     if host == nil { host = field.value }
                     if rewriteHost { continue }
@@ -48,23 +50,15 @@ enum ProxyHeaders {
             }
         }
         let originalHost = host.map { head.bytes.getSlice(at: head.bytes.readerIndex + $0.lowerBound, length: $0.count)! } ?? ByteBuffer()
-        out.writeStaticString("X-Forwarded-For: ")
-        out.writeString(clientIP)
-        out.writeStaticString("\r\nX-Forwarded-Proto: http\r\n")
-        if originalHost.readableBytes > 0 {
-            out.writeStaticString("X-Forwarded-Host: ")
-            out.writeImmutableBuffer(originalHost)
-            out.writeStaticString("\r\n")
+        client.lines.withUnsafeBytes { lines in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[..<client.forwardedStart]))
+            if originalHost.readableBytes > 0 {
+                out.writeStaticString("X-Forwarded-Host: ")
+                out.writeImmutableBuffer(originalHost)
+                out.writeStaticString("\r\n")
+            }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[client.forwardedStart...]))
         }
-        out.writeStaticString("Forwarded: for=")
-        if clientIP.utf8.contains(58) {
-            out.writeStaticString("\"[")
-            out.writeString(clientIP)
-            out.writeStaticString("]\"")
-        } else {
-            out.writeString(clientIP)
-        }
-        out.writeStaticString(";host=\"")
         out.writeImmutableBuffer(originalHost)
         out.writeStaticString("\";proto=http\r\nX-Request-ID: ")
         requestID.write(into: &out)
@@ -113,6 +107,22 @@ enum ProxyHeaders {
         } else {
             out.writeStaticString("\r\n\r\n")
         }
+    }
+}
+
+/// The client's address as the forwarding fields give it, formatted once per connection rather than
+/// once per request: `X-Forwarded-For` and `X-Forwarded-Proto`, then the start of `Forwarded` up to
+/// its host parameter (an IPv6 address is quoted and bracketed there, RFC 7239 §6).
+struct ClientAddress {
+    let lines: [UInt8]
+    /// Where `Forwarded` starts in `lines` (`X-Forwarded-Host`, when there is a host, goes before it).
+    let forwardedStart: Int
+
+    init(_ ip: String) {
+        var lines = Array("X-Forwarded-For: \(ip)\r\nX-Forwarded-Proto: http\r\n".utf8)
+        forwardedStart = lines.count
+        lines += Array((ip.contains(":") ? "Forwarded: for=\"[\(ip)]\";host=\"" : "Forwarded: for=\(ip);host=\"").utf8)
+        self.lines = lines
     }
 }
 
