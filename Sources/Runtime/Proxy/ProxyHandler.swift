@@ -20,14 +20,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     final class Exchange: @unchecked Sendable {
         /// Kept until the response starts, so a failed attempt can be sent again elsewhere.
         let head: HTTPHead
-        let host: String
+        /// Where the Host header routes (shared with the connection's later requests to that host).
+        let route: ResolvedRoute
+        var host: String { route.host }
+        var target: ProxyTarget? { route.target }
+        var routeLabel: String { route.label }
         let requestID: RequestID
         let started: NIODeadline
         let isHEAD: Bool
         /// The last time a part of this request arrived (a stalled upload gets 408).
         var lastPart: NIODeadline
-        var routeLabel: String
-        let target: ProxyTarget?
         var requestBody: BodyFraming
         /// Body bytes that arrived before the upstream connection was ready.
         var pending: [ByteBuffer] = []
@@ -53,15 +55,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         /// When the upstream must have started its response (504 after that).
         var responseDeadline: NIODeadline?
 
-        init(head: HTTPHead, host: String, requestID: RequestID, target: ProxyTarget?, requestBody: BodyFraming, now: NIODeadline) {
+        init(head: HTTPHead, route: ResolvedRoute, requestID: RequestID, requestBody: BodyFraming, now: NIODeadline) {
             self.head = head
-            self.host = host
+            self.route = route
             self.requestID = requestID
             self.started = now
             self.lastPart = now
             self.isHEAD = head.methodIs("HEAD")
-            self.routeLabel = host
-            self.target = target
             self.requestBody = requestBody
             self.ended = requestBody.isDone
         }
@@ -126,8 +126,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// time is close enough; outside one (a pipelined request started after a response, a
     /// connect callback) the clock is read.
     private var now: NIODeadline { inClientRead ? readTime : .now() }
-    /// The metrics counters of the route last served on this connection.
-    private var metricsRoute: (label: String, entry: ProxyMetrics.Route)?
     private let idleLimit: TimeAmount
     /// Set while a client read is being handled: its channelReadComplete flushes the upstream once,
     /// and `now` is that read's time.
@@ -293,42 +291,43 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             field.value.count > 200 || field.value.isEmpty ? nil : head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count)
         }
         let requestID = RequestID(sent: sent, generated: sent == nil ? random.next() : 0)
-        let (host, target) = resolve(head)
+        let route = resolve(head)
         if !head.hostIsValid {
-            exchange = Exchange(head: head, host: host, requestID: requestID, target: nil, requestBody: .none, now: now)
+            exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
             return writeSimple(.badRequest, message: "the Host header is not a host name", close: true)
         }
         guard let framing = BodyFraming.request(head) else {
-            exchange = Exchange(head: head, host: host, requestID: requestID, target: nil, requestBody: .none, now: now)
+            exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
             return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
         }
-        let current = Exchange(head: head, host: host, requestID: requestID, target: target, requestBody: framing, now: now)
+        let current = Exchange(head: head, route: route, requestID: requestID, requestBody: framing, now: now)
         exchange = current
+        let host = route.host
 
         if head.targetStartsWithReservedPrefix {
             return builtIn(head)
         }
-        guard let target else {
+        guard let target = route.target else {
             let (type, body) = ProxyPages.notFound(
                 host: host, routes: shared.routes.all, port: (context.channel.localAddress?.port) ?? 0, json: head.wantsJSON,
                 requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
-        if case .service(let name, _) = target { current.routeLabel = name }
         connect(target)
     }
 
     /// Keep-alive connections ask for the same host again and again: the last answer is kept until
     /// the route table changes.
-    private var lastHost: (header: [UInt8], generation: Int, host: String, target: ProxyTarget?)?
+    private var lastRoute: ResolvedRoute?
 
-    private func resolve(_ head: HTTPHead) -> (String, ProxyTarget?) {
+    private func resolve(_ head: HTTPHead) -> ResolvedRoute {
         let field = head.first(.host)?.value ?? 0..<0
         let generation = shared.routes.generation
-        if let lastHost, lastHost.generation == generation, head.bytesEqual(field, lastHost.header) { return (lastHost.host, lastHost.target) }
+        if let lastRoute, lastRoute.generation == generation, head.bytesEqual(field, lastRoute.header) { return lastRoute }
         let (host, target) = shared.routes.resolve(hostHeader: head.string(field))
-        lastHost = (head.byteArray(field), generation, host, target)
-        return (host, target)
+        let route = ResolvedRoute(header: head.byteArray(field), generation: generation, host: host, target: target)
+        lastRoute = route
+        return route
     }
 
     private func forward(_ body: ByteBuffer) {
@@ -347,18 +346,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func connect(_ target: ProxyTarget) {
         guard let context, let current = exchange else { return }
         switch target {
-        case .address(let host, let port):
-            use(host: host, port: port, instance: nil, context: context)
+        case .address:
+            use(key: current.route.addressKey!, instance: nil, context: context)
         case .socket(let path):
             // devhost's own control API: only for the user running devhost, from this machine (the
             // socket behind it is mode 0600 for the same reason).
             guard isOwnUser(context.channel) else {
                 return writeSimple(.forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
             }
-            use(host: "localhost", port: 0, socketPath: path, instance: nil, context: context)
+            use(key: UpstreamPool.Key(host: "localhost", port: 0, path: path), instance: nil, context: context)
         case .service(let name, _):
             if let endpoint = shared.instances.next(name, excluding: current.tried) {
-                return use(host: endpoint.host, port: endpoint.port, instance: endpoint.instance, context: context)
+                return use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
             }
             // Nothing healthy: a service that is starting or restarting just looks slow.
             let wait = current.tried.isEmpty ? shared.settings.waitForHealthy : .zero
@@ -368,7 +367,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                 .whenComplete { result in
                     guard let context = self.context, self.exchange === current else { return }
                     if case .success(let endpoint?) = result {
-                        self.use(host: endpoint.host, port: endpoint.port, instance: endpoint.instance, context: context)
+                        self.use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
                     } else {
                         let about = self.shared.describe(name)
                         let (type, body) = ProxyPages.unavailable(
@@ -380,8 +379,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     }
 
     /// Sends the current request over an idle pooled connection to that endpoint, or a new one.
-    private func use(host: String, port: Int, socketPath: String? = nil, instance: String?, context: ChannelHandlerContext) {
-        let key = UpstreamPool.Key(host: host, port: port, path: socketPath)
+    private func use(key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
         exchange?.endpoint = (key, instance)
         exchange?.reused = false
         if let pooled = pool.take(key) {
@@ -392,7 +390,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             pooled.handler.proxy = self
             return send(over: pooled)
         }
-        open(host: host, port: port, socketPath: socketPath, key: key, instance: instance, context: context)
+        open(host: key.host, port: key.port, socketPath: key.path, key: key, instance: instance, context: context)
     }
 
     private func open(host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
@@ -688,11 +686,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         let finished = NIODeadline.now()
         let nanoseconds = (finished - done.started).nanoseconds
         let counters: ProxyMetrics.Route
-        if let cached = metricsRoute, cached.label == done.routeLabel {
-            counters = cached.entry
+        if let cached = done.route.counters {
+            counters = cached
         } else {
             counters = shared.metrics.route(done.routeLabel)
-            metricsRoute = (done.routeLabel, counters)
+            done.route.counters = counters
         }
         shared.metrics.record(counters, status: done.status, seconds: Double(nanoseconds) / 1e9)
         if shared.settings.accessLog != .off {

@@ -7,13 +7,27 @@ public final class ProxyMetrics: @unchecked Sendable {
     /// A class so a request updates its counters in place (a struct copied out of the dictionary
     /// copied its histogram and status table on every request). Connections keep the one they
     /// last used (`route(_:)`), so a request does not hash its route's name.
+    ///
+    /// The counts live in buffers of their own, indexed directly: counting into an array held by
+    /// a class checks the array's uniqueness on every request.
     final class Route {
         var requests = 0
-        /// (status, count): a route sees a handful of statuses, found faster by a scan than a hash.
-        var statuses: [(status: Int, count: Int)] = []
-        var histogram = [Int](repeating: 0, count: ProxyMetrics.buckets.count)
+        /// Requests by status code, 0 to 999.
+        let statuses = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1000)
+        /// Requests per latency bucket (`ProxyMetrics.buckets`, not cumulative).
+        let histogram = UnsafeMutableBufferPointer<Int>.allocate(capacity: ProxyMetrics.buckets.count)
         var sum = 0.0
         var upstreamErrors = 0
+
+        init() {
+            statuses.initialize(repeating: 0)
+            histogram.initialize(repeating: 0)
+        }
+
+        deinit {
+            statuses.deallocate()
+            histogram.deallocate()
+        }
     }
 
     private let lock = NSLock()
@@ -30,16 +44,23 @@ public final class ProxyMetrics: @unchecked Sendable {
     }
 
     func record(_ entry: Route, status: Int, seconds: Double) {
+        let bucket = Self.bucket(seconds)
         lock.withLock {
             entry.requests += 1
-            if let index = entry.statuses.firstIndex(where: { $0.status == status }) {
-                entry.statuses[index].count += 1
-            } else {
-                entry.statuses.append((status, 1))
-            }
+            entry.statuses[min(max(status, 0), 999)] += 1
             entry.sum += seconds
-            if let bucket = Self.buckets.firstIndex(where: { seconds <= $0 }) { entry.histogram[bucket] += 1 }
+            if let bucket { entry.histogram[bucket] += 1 }
         }
+    }
+
+    /// The first bucket `seconds` fits in; nil past the last (counted only in +Inf).
+    static func bucket(_ seconds: Double) -> Int? {
+        // Unrolled over the bounds rather than searching the array: this runs for every request.
+        if seconds <= 0.001 { return 0 }
+        if seconds <= 0.005 { return 1 }
+        if seconds <= 0.01 { return 2 }
+        if seconds <= 0.025 { return 3 }
+        return buckets.firstIndex { seconds <= $0 }
     }
 
     func upstreamError(route: String) {
@@ -62,7 +83,7 @@ public final class ProxyMetrics: @unchecked Sendable {
             out += "devhost_proxy_connections_total \(totalConnections)\n"
             out += "# HELP devhost_proxy_requests_total Requests by route and status.\n# TYPE devhost_proxy_requests_total counter\n"
             for (route, entry) in routes.sorted(by: { $0.key < $1.key }) {
-                for (status, count) in entry.statuses.sorted(by: { $0.status < $1.status }) {
+                for (status, count) in entry.statuses.enumerated() where count > 0 {
                     out += "devhost_proxy_requests_total{route=\"\(route)\",status=\"\(status)\"} \(count)\n"
                 }
             }

@@ -1,5 +1,6 @@
 import DevhostManifest
 import Foundation
+import Synchronization
 
 /// Where a request for a host goes.
 public enum ProxyTarget: Sendable, Equatable {
@@ -35,7 +36,8 @@ public final class ProxyRoutes: @unchecked Sendable {
     private var table: [String: ProxyTarget] = [:]
     private var ordered: [Route] = []
     /// Bumped on every change, so connections know when a host they looked up may route elsewhere.
-    private var version = 0
+    /// An atomic, as every request reads it: taking the lock for it showed in profiles.
+    private let version = Atomic<Int>(0)
 
     public init(_ routes: [Route] = []) {
         replace(with: routes)
@@ -47,11 +49,12 @@ public final class ProxyRoutes: @unchecked Sendable {
         lock.withLock {
             self.table = table
             self.ordered = routes
-            version += 1
+            // Inside the lock, after the table: whoever sees the new generation finds the new table.
+            version.add(1, ordering: .releasing)
         }
     }
 
-    var generation: Int { lock.withLock { version } }
+    var generation: Int { version.load(ordering: .acquiring) }
 
     public var all: [Route] { lock.withLock { ordered } }
 
