@@ -88,14 +88,14 @@ import Testing
             "GET /x?y HTTP/1.1\nHost: api.localhost:7777\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\n"
                 + "X-Forwarded-For: 6.6.6.6\r\nX-Request-ID: old\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 0\r\n\r\n")
         var out = ByteBuffer()
-        ProxyHeaders.upstreamRequest(request, client: ClientAddress("127.0.0.1"), requestID: id("abc"), upstream: ("127.0.0.1", 9000), rewriteHost: false, into: &out)
+        ProxyHeaders.upstreamRequest(request, client: ClientAddress("127.0.0.1"), requestID: id("abc"), rewriteHost: nil, into: &out)
         #expect(
             String(buffer: out)
                 == "GET /x?y HTTP/1.1\r\nHost: api.localhost:7777\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 0\r\n"
                 + "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: api.localhost:7777\r\n"
                 + "Forwarded: for=127.0.0.1;host=\"api.localhost:7777\";proto=http\r\nX-Request-ID: abc\r\n\r\n")
         var rewritten = ByteBuffer()
-        ProxyHeaders.upstreamRequest(request, client: ClientAddress("::1"), requestID: id("abc"), upstream: ("127.0.0.1", 9000), rewriteHost: true, into: &rewritten)
+        ProxyHeaders.upstreamRequest(request, client: ClientAddress("::1"), requestID: id("abc"), rewriteHost: ("127.0.0.1", 9000), into: &rewritten)
         #expect(String(buffer: rewritten).contains("\r\nHost: 127.0.0.1:9000\r\n"))
         #expect(String(buffer: rewritten).contains("Forwarded: for=\"[::1]\";host=\"api.localhost:7777\""))
         #expect(!String(buffer: rewritten).contains("\r\nHost: api.localhost:7777\r\n"))

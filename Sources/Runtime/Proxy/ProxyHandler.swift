@@ -286,7 +286,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     // MARK: Requests
 
     private func begin(_ head: HTTPHead) {
-        guard let context else { return }
+        guard context != nil else { return }
         let sent = head.first(.xRequestID).flatMap { field in
             field.value.count > 200 || field.value.isEmpty ? nil : head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count)
         }
@@ -300,20 +300,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
             return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
         }
-        let current = Exchange(head: head, route: route, requestID: requestID, requestBody: framing, now: now)
-        exchange = current
-        let host = route.host
+        exchange = Exchange(head: head, route: route, requestID: requestID, requestBody: framing, now: now)
 
         if head.targetStartsWithReservedPrefix {
             return builtIn(head)
         }
-        guard let target = route.target else {
+        guard route.target != nil else {
             let (type, body) = ProxyPages.notFound(
-                host: host, routes: shared.routes.all, port: (context.channel.localAddress?.port) ?? 0, json: head.wantsJSON,
+                host: route.host, routes: shared.routes.all, port: (context?.channel.localAddress?.port) ?? 0, json: head.wantsJSON,
                 requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
-        connect(target)
+        connect()
     }
 
     /// Keep-alive connections ask for the same host again and again: the last answer is kept until
@@ -343,19 +341,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    private func connect(_ target: ProxyTarget) {
+    /// Picks the endpoint for the current request's route and sends the request there.
+    private func connect() {
         guard let context, let current = exchange else { return }
-        switch target {
-        case .address:
-            use(key: current.route.addressKey!, instance: nil, context: context)
-        case .socket(let path):
+        let route = current.route
+        // A fixed address, the common case, needs nothing from the target itself.
+        if let key = route.addressKey { return use(key: key, instance: nil, context: context) }
+        switch route.target {
+        case nil, .address?:
+            return
+        case .socket(let path)?:
             // devhost's own control API: only for the user running devhost, from this machine (the
             // socket behind it is mode 0600 for the same reason).
             guard isOwnUser(context.channel) else {
                 return writeSimple(.forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
             }
             use(key: UpstreamPool.Key(host: "localhost", port: 0, path: path), instance: nil, context: context)
-        case .service(let name, _):
+        case .service(let name, _)?:
             if let endpoint = shared.instances.next(name, excluding: current.tried) {
                 return use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
             }
@@ -380,10 +382,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     /// Sends the current request over an idle pooled connection to that endpoint, or a new one.
     private func use(key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
-        exchange?.endpoint = (key, instance)
-        exchange?.reused = false
+        guard let current = exchange else { return }
+        current.endpoint = (key, instance)
+        current.reused = false
         if let pooled = pool.take(key) {
-            exchange?.reused = true
+            current.reused = true
             dropUpstream()
             upstream = pooled
             upstreamInbound = nil
@@ -432,25 +435,26 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     private func send(over connection: Upstream) {
         guard let current = exchange else { return }
-        current.instance = connection.instance
-        var rewrite = false
-        if case .service(_, let flag)? = current.target { rewrite = flag }
+        let route = current.route
+        if route.isService { current.instance = connection.instance }
         prepare(&upstreamOut)
         ProxyHeaders.upstreamRequest(
-            current.head, client: client, requestID: current.requestID, upstream: (connection.key.host, connection.key.port), rewriteHost: rewrite,
-            into: &upstreamOut)
+            current.head, client: client, requestID: current.requestID,
+            rewriteHost: route.rewriteHost ? (connection.key.host, connection.key.port) : nil, into: &upstreamOut)
         connection.handler.write(upstreamOut)
         release(current)
-        if case .service(let name, _)? = current.target, let instance = connection.instance {
-            shared.instances.began(service: name, instance: instance)
-            current.counted = (name, instance)
+        if route.isService, let instance = connection.instance {
+            shared.instances.began(service: route.label, instance: instance)
+            current.counted = (route.label, instance)
         }
         current.headSent = true
-        for body in current.pending {
-            connection.handler.write(body)
-            current.bodySent = true
+        if !current.pending.isEmpty {
+            for body in current.pending {
+                connection.handler.write(body)
+                current.bodySent = true
+            }
+            current.pending = []
         }
-        current.pending = []
         // Inside a client read, channelReadComplete flushes once for the whole batch.
         if !inClientRead { connection.handler.flush() }
         current.responseDeadline = now + upstreamLimit
@@ -482,10 +486,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             context?.close(promise: nil)
             return
         }
-        if idempotent, !current.bodySent, let target = current.target, case .service = target, current.tried.count < 4 {
+        if idempotent, !current.bodySent, current.route.isService, current.tried.count < 4 {
             current.headSent = false
             current.tried.insert(instance ?? "")
-            connect(target)
+            connect()
             return
         }
         writeSimple(.badGateway, message: "the upstream closed the connection", close: false)

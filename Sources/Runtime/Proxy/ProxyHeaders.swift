@@ -5,9 +5,9 @@ import NIOCore
 enum ProxyHeaders {
     /// The request as the upstream sees it: hop-by-hop fields gone (framing fields stay, because the
     /// body is forwarded with its framing), forwarding fields replaced so a client cannot spoof its
-    /// address, the request id set, and `Host` kept unless `rewriteHost`.
+    /// address, the request id set, and `Host` kept unless `rewriteHost` gives the upstream's address.
     static func upstreamRequest(
-        _ head: HTTPHead, client: ClientAddress, requestID: RequestID, upstream: (host: String, port: Int), rewriteHost: Bool,
+        _ head: HTTPHead, client: ClientAddress, requestID: RequestID, rewriteHost: (host: String, port: Int)?,
         into out: inout ByteBuffer
     ) {
         let upgrade = head.isUpgrade
@@ -26,7 +26,7 @@ enum ProxyHeaders {
                     continue
                 case .host:
                     if host == nil { host = field.value }
-                    if rewriteHost { continue }
+                    if rewriteHost != nil { continue }
                 case .upgrade:
                     if !upgrade { continue }
                 case let kind where kind.isHopByHop || kind.isForwarding:
@@ -41,7 +41,7 @@ enum ProxyHeaders {
                     out.writeStaticString("\r\n")
                 }
             }
-            if rewriteHost {
+            if let upstream = rewriteHost {
                 out.writeStaticString("Host: ")
                 out.writeString(upstream.host)
                 out.writeStaticString(":")

@@ -12,6 +12,10 @@ final class ResolvedRoute: @unchecked Sendable {
     let target: ProxyTarget?
     /// What metrics and logs count a request under: the service, or the host for other routes.
     let label: String
+    /// The target is a supervised service (`label` is its name).
+    let isService: Bool
+    /// The service asks for `Host` to be its own address.
+    let rewriteHost: Bool
     /// A fixed address's pool key.
     let addressKey: UpstreamPool.Key?
     /// The metrics counters of `label`, found on first use.
@@ -23,15 +27,21 @@ final class ResolvedRoute: @unchecked Sendable {
         self.host = host
         self.target = target
         switch target {
-        case .service(let name, _)?:
+        case .service(let name, let rewrite)?:
             label = name
             addressKey = nil
+            isService = true
+            rewriteHost = rewrite
         case .address(let address, let port)?:
             label = host
             addressKey = UpstreamPool.Key(host: address, port: port)
+            isService = false
+            rewriteHost = false
         case .socket?, nil:
             label = host
             addressKey = nil
+            isService = false
+            rewriteHost = false
         }
     }
 
