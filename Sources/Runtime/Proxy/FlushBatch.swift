@@ -18,7 +18,8 @@ final class FlushBatch: @unchecked Sendable {
     }
 
     /// Flushes `context` at the end of this tick (NIO runs tasks scheduled from the loop itself
-    /// after the I/O events it is handling).
+    /// after the I/O events it is handling). A handler that leaves its pipeline must flush its own
+    /// last bytes first: NIO drops a flush through a removed context (see `switchToRelay`).
     func flush(_ context: ChannelHandlerContext) {
         pending.append(context)
         if !scheduled {

@@ -29,27 +29,23 @@ public final class ProxyContext: @unchecked Sendable {
     /// Describes a service for the 503 page: its state and last log lines.
     let describe: @Sendable (String) -> (state: String, lines: [String])
 
-    private let poolsLock = NSLock()
-    private var pools: [ObjectIdentifier: UpstreamPool] = [:]
-    private var flushBatches: [ObjectIdentifier: FlushBatch] = [:]
-
-    /// The idle upstream connections of one event loop (only ever used on that loop).
-    func pool(for loop: EventLoop) -> UpstreamPool {
-        poolsLock.withLock {
-            if let pool = pools[ObjectIdentifier(loop)] { return pool }
-            let pool = UpstreamPool()
-            pools[ObjectIdentifier(loop)] = pool
-            return pool
-        }
+    /// What the connections of one event loop share, used only on that loop.
+    struct PerLoop {
+        /// Idle upstream connections.
+        let pool: UpstreamPool
+        /// Flushes waiting for the end of the loop's tick.
+        let flushes: FlushBatch
     }
 
-    /// The flushes deferred to the end of the current tick of one event loop.
-    func flushBatch(for loop: EventLoop) -> FlushBatch {
-        poolsLock.withLock {
-            if let batch = flushBatches[ObjectIdentifier(loop)] { return batch }
-            let batch = FlushBatch(loop: loop)
-            flushBatches[ObjectIdentifier(loop)] = batch
-            return batch
+    private let loopsLock = NSLock()
+    private var loops: [ObjectIdentifier: PerLoop] = [:]
+
+    func perLoop(_ loop: EventLoop) -> PerLoop {
+        loopsLock.withLock {
+            if let existing = loops[ObjectIdentifier(loop)] { return existing }
+            let created = PerLoop(pool: UpstreamPool(), flushes: FlushBatch(loop: loop))
+            loops[ObjectIdentifier(loop)] = created
+            return created
         }
     }
 

@@ -143,8 +143,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        pool = shared.pool(for: context.eventLoop)
-        flushes = shared.flushBatch(for: context.eventLoop)
+        let perLoop = shared.perLoop(context.eventLoop)
+        pool = perLoop.pool
+        flushes = perLoop.flushes
         if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         shared.metrics.connectionOpened()

@@ -12,10 +12,6 @@ final class ResolvedRoute: @unchecked Sendable {
     let target: ProxyTarget?
     /// What metrics and logs count a request under: the service, or the host for other routes.
     let label: String
-    /// The target is a supervised service (`label` is its name).
-    let isService: Bool
-    /// The service asks for `Host` to be its own address.
-    let rewriteHost: Bool
     /// A fixed address's pool key.
     let addressKey: UpstreamPool.Key?
     /// The metrics counters of `label`, found on first use.
@@ -27,22 +23,28 @@ final class ResolvedRoute: @unchecked Sendable {
         self.host = host
         self.target = target
         switch target {
-        case .service(let name, let rewrite)?:
+        case .service(let name, _)?:
             label = name
             addressKey = nil
-            isService = true
-            rewriteHost = rewrite
         case .address(let address, let port)?:
             label = host
             addressKey = UpstreamPool.Key(host: address, port: port)
-            isService = false
-            rewriteHost = false
         case .socket?, nil:
             label = host
             addressKey = nil
-            isService = false
-            rewriteHost = false
         }
+    }
+
+    /// The target is a supervised service (`label` is its name).
+    var isService: Bool {
+        if case .service? = target { return true }
+        return false
+    }
+
+    /// The service asks for `Host` to be its own address.
+    var rewriteHost: Bool {
+        if case .service(_, let rewrite)? = target { return rewrite }
+        return false
     }
 
     /// The same host with no target: a request refused before routing still logs its host.
