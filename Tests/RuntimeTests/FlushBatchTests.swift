@@ -24,65 +24,76 @@ import Testing
         typealias OutboundIn = ByteBuffer
     }
 
-    private func channel() throws -> (EmbeddedChannel, ChannelHandlerContext, FlushCounter) {
+    private struct Side {
+        let channel: EmbeddedChannel
+        let context: ChannelHandlerContext
+        let counter: FlushCounter
+
+        func write(_ text: String) {
+            context.write(NIOAny(ByteBuffer(string: text)), promise: nil)
+        }
+
+        func sent() throws -> String? {
+            try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }
+        }
+    }
+
+    private func side() throws -> Side {
         let counter = FlushCounter()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([counter, Writer()])
-        let context = try channel.pipeline.syncOperations.context(handlerType: Writer.self)
-        return (channel, context, counter)
+        return Side(channel: channel, context: try channel.pipeline.syncOperations.context(handlerType: Writer.self), counter: counter)
+    }
+
+    /// A loop, its batch, and two channels flushed through it, closed when `body` ends.
+    private func withTwoChannels(_ body: (EmbeddedEventLoop, FlushBatch, Side, Side) throws -> Void) throws {
+        let loop = EmbeddedEventLoop()
+        let (first, second) = (try side(), try side())
+        defer {
+            _ = try? first.channel.finish()
+            _ = try? second.channel.finish()
+        }
+        try body(loop, FlushBatch(loop: loop), first, second)
     }
 
     @Test func writesLeaveAtTheEndOfTheTickTogether() throws {
-        let loop = EmbeddedEventLoop()
-        let batch = FlushBatch(loop: loop)
-        let (first, firstContext, firstCounter) = try channel()
-        let (second, secondContext, secondCounter) = try channel()
-        defer {
-            _ = try? first.finish()
-            _ = try? second.finish()
+        try withTwoChannels { loop, batch, first, second throws in
+            first.write("GET / HTTP/1.1\r\n\r\n")
+            batch.flush(first.context)
+            second.write("HTTP/1.1 200 OK\r\n\r\n")
+            batch.flush(second.context)
+            #expect(try first.sent() == nil, "nothing leaves before the tick ends")
+            #expect(try second.sent() == nil)
+
+            loop.run()
+            #expect(try first.sent() == "GET / HTTP/1.1\r\n\r\n")
+            #expect(try second.sent() == "HTTP/1.1 200 OK\r\n\r\n")
+            #expect(first.counter.flushes == 1 && second.counter.flushes == 1)
+
+            // A later tick flushes again, once, and a tick with nothing asked flushes nothing.
+            first.write("next")
+            batch.flush(first.context)
+            loop.run()
+            loop.run()
+            #expect(try first.sent() == "next")
+            #expect(first.counter.flushes == 2 && second.counter.flushes == 1)
         }
-        firstContext.write(NIOAny(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n")), promise: nil)
-        batch.flush(firstContext)
-        secondContext.write(NIOAny(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\n")), promise: nil)
-        batch.flush(secondContext)
-
-        #expect(try first.readOutbound(as: ByteBuffer.self) == nil, "nothing leaves before the tick ends")
-        #expect(try second.readOutbound(as: ByteBuffer.self) == nil)
-
-        loop.run()
-        #expect(try first.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
-        #expect(try second.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\n"))
-        #expect(firstCounter.flushes == 1 && secondCounter.flushes == 1)
-
-        // A later tick flushes again, once, and a tick with nothing asked flushes nothing.
-        firstContext.write(NIOAny(ByteBuffer(string: "next")), promise: nil)
-        batch.flush(firstContext)
-        loop.run()
-        loop.run()
-        #expect(try first.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "next"))
-        #expect(firstCounter.flushes == 2 && secondCounter.flushes == 1)
     }
 
     /// A flush asked for while the batch is being flushed (a handler reacting to its own flush)
     /// goes out in a pass right after, not with the next tick and not never.
     @Test func aFlushAskedForDuringThePassIsNotLost() throws {
-        let loop = EmbeddedEventLoop()
-        let batch = FlushBatch(loop: loop)
-        let (first, firstContext, firstCounter) = try channel()
-        let (second, secondContext, secondCounter) = try channel()
-        defer {
-            _ = try? first.finish()
-            _ = try? second.finish()
+        try withTwoChannels { loop, batch, first, second throws in
+            first.counter.onFlush = {
+                second.write("follow-up")
+                batch.flush(second.context)
+            }
+            first.write("first")
+            batch.flush(first.context)
+            loop.run()
+            #expect(try first.sent() == "first")
+            #expect(try second.sent() == "follow-up")
+            #expect(first.counter.flushes == 1 && second.counter.flushes == 1)
         }
-        firstCounter.onFlush = {
-            secondContext.write(NIOAny(ByteBuffer(string: "follow-up")), promise: nil)
-            batch.flush(secondContext)
-        }
-        firstContext.write(NIOAny(ByteBuffer(string: "first")), promise: nil)
-        batch.flush(firstContext)
-        loop.run()
-        #expect(try first.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "first"))
-        #expect(try second.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "follow-up"))
-        #expect(firstCounter.flushes == 1 && secondCounter.flushes == 1)
     }
 }
