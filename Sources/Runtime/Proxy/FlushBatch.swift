@@ -10,8 +10,6 @@ final class FlushBatch: @unchecked Sendable {
     /// The list being flushed, kept to reuse its storage.
     private var spare: [ChannelHandlerContext] = []
     private var scheduled = false
-    /// Made once: a closure per tick would be an allocation per tick.
-    private lazy var run: @Sendable () -> Void = { [unowned self] in self.flushAll() }
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -24,7 +22,9 @@ final class FlushBatch: @unchecked Sendable {
         pending.append(context)
         if !scheduled {
             scheduled = true
-            loop.execute(run)
+            // Captured strongly: the task keeps the batch alive until it has run, however the
+            // proxy is torn down meanwhile. One small allocation per tick, not per request.
+            loop.execute { self.flushAll() }
         }
     }
 
