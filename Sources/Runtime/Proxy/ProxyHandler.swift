@@ -437,7 +437,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func send(over connection: Upstream) {
         guard let current = exchange else { return }
         let route = current.route
-        if route.isService { current.instance = connection.instance }
+        current.instance = connection.instance
         prepare(&upstreamOut)
         ProxyHeaders.upstreamRequest(
             current.head, client: client, requestID: current.requestID,
@@ -449,13 +449,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             current.counted = (route.label, instance)
         }
         current.headSent = true
-        if !current.pending.isEmpty {
-            for body in current.pending {
-                connection.handler.write(body)
-                current.bodySent = true
-            }
-            current.pending = []
+        for body in current.pending {
+            connection.handler.write(body)
+            current.bodySent = true
         }
+        current.pending = []
         // Inside a client read, channelReadComplete flushes once for the whole batch.
         if !inClientRead { connection.handler.flush() }
         current.responseDeadline = now + upstreamLimit
