@@ -18,6 +18,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # --no-install-recommends: docker-compose must not pull a Docker engine; it only validates files here.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+# h11: the proxy tests read what reached the upstream with an independent, strict HTTP/1.1 parser.
+if [ "${1:-build}" = test ] && ! python3 -c 'import h11' >/dev/null 2>&1; then
+  echo "installing: h11 (PyPI)"
+  python3 -m pip install -q h11
+fi
 if [ "${1:-build}" = test ] && ! command -v check-jsonschema >/dev/null 2>&1; then
   echo "installing: check-jsonschema (PyPI)"
   python3 -m pip install -q check-jsonschema

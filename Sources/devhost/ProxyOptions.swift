@@ -14,6 +14,11 @@ struct ProxyOptions: ParsableArguments {
     @Option(name: .customLong("wait"), help: "How long a request waits for a healthy instance before 503 (e.g. 10s).")
     var wait: String = "10s"
 
+    @Option(
+        name: .customLong("read-timeout"),
+        help: "How long a response may stall mid-way before both connections are closed (e.g. 60s).")
+    var readTimeout: String = "60s"
+
     func resolvedPort(manifestPort: Int?) throws -> Int {
         if let port { return port }
         if let text = ProcessInfo.processInfo.environment["DEVHOST_PROXY_PORT"] {
@@ -29,6 +34,10 @@ struct ProxyOptions: ParsableArguments {
         var settings = ProxyContext.Settings()
         guard let wait = DurationText.parse(self.wait) else { throw CommandFailure(message: "--wait \(self.wait) is not a duration") }
         settings.waitForHealthy = wait
+        guard let read = DurationText.parse(readTimeout), read > .zero else {
+            throw CommandFailure(message: "--read-timeout \(readTimeout) is not a duration")
+        }
+        settings.upstreamReadTimeout = read
         settings.accessLog = logFormat
         return settings
     }

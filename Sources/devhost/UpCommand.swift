@@ -87,8 +87,10 @@ struct UpCommand: AsyncParsableCommand {
                     Console.standardError.warning("\(error)")
                 }
                 routeWatcher = RouteFileWatcher.watch(file, base: { base.routes }, routes: routes, log: log)
+                var settings = try proxyOptions.settings()
+                settings.domain = manifest.proxy.domain
                 let context = ProxyContext(
-                    routes: routes, instances: supervisor.routes, settings: try proxyOptions.settings(),
+                    routes: routes, instances: supervisor.routes, settings: settings,
                     log: log, describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
                 let port = try proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)
                 do {

@@ -6,6 +6,9 @@ enum BodyFraming {
     case none
     case length(Int)
     case chunked(ChunkedScanner)
+    /// Chunked on the way in, plain data on the way out: for an HTTP/1.0 client, which cannot
+    /// read chunked framing (the response then ends with the connection).
+    case dechunked(ChunkedScanner)
     /// A response without a length: it ends when the upstream closes.
     case untilClose
 
@@ -13,7 +16,7 @@ enum BodyFraming {
         switch self {
         case .none: return true
         case .length(let remaining): return remaining == 0
-        case .chunked(let scanner): return scanner.isDone
+        case .chunked(let scanner), .dechunked(let scanner): return scanner.isDone
         case .untilClose: return false
         }
     }
@@ -34,14 +37,24 @@ enum BodyFraming {
             self = .chunked(scanner)
             guard let count else { return nil }
             return count == 0 ? .some(nil) : buffer.readSlice(length: count)
+        case .dechunked(var scanner):
+            var data: [Range<Int>] = []
+            let count = buffer.withUnsafeReadableBytes { scanner.scan($0) { data.append($0) } }
+            self = .dechunked(scanner)
+            guard let count else { return nil }
+            guard let taken = buffer.readSlice(length: count), !data.isEmpty else { return .some(nil) }
+            if data.count == 1 { return taken.getSlice(at: taken.readerIndex + data[0].lowerBound, length: data[0].count) }
+            var out = ByteBuffer()
+            for range in data { out.writeImmutableBuffer(taken.getSlice(at: taken.readerIndex + range.lowerBound, length: range.count)!) }
+            return out
         }
     }
 
-    /// A request's body framing; nil when it is ambiguous or unsupported (answered with 400).
+    /// A request's body framing; nil when it is ambiguous or unsupported (`RequestRefusal` answers
+    /// those first, with their reasons).
     static func request(_ head: HTTPHead) -> BodyFraming? {
         if head.hasTransferEncoding {
-            // Transfer-Encoding with Content-Length, or without chunked last, cannot be framed safely.
-            guard head.chunked, head.contentLength == nil else { return nil }
+            guard head.chunkedOnly, head.contentLength == nil, head.minor >= 1 else { return nil }
             return .chunked(ChunkedScanner())
         }
         if let length = head.contentLength, length > 0 { return .length(length) }
@@ -58,15 +71,29 @@ enum BodyFraming {
 }
 
 /// Follows chunked framing through the bytes as they pass: chunk sizes, data, the last chunk and
-/// trailers. It never copies; it only says how many bytes belong to the body.
+/// trailers. It never copies; it only says how many bytes belong to the body (and, for
+/// de-chunking, where the data is).
+///
+/// The bytes go on as they came, so the reading is strict: a line two servers could read
+/// differently is refused, never passed on. Every line ends in CRLF (a bare LF could end a body
+/// where the upstream does not); white space after a size only before an extension (`1 0` and
+/// `5 ` are refused); extensions are `;name[=token|"quoted"]`, closed quotes, at most
+/// `maxExtension` bytes a line; trailer lines are field lines (`name: value`), at most
+/// `maxTrailers` bytes in all (a request hidden in a trailer section is refused).
 struct ChunkedScanner {
+    static let maxExtension = 4096
+    static let maxTrailers = 16 * 1024
+
     private enum State {
-        case size, extensions, sizeLF, data(Int), dataCR, dataLF, trailerStart, trailerLine, trailerLF, finalLF, done
+        case size, sizeSpace, extensions, quoted, quotedEscape, sizeLF, data(Int), dataCR, dataLF
+        case trailerStart, trailerName, trailerValue, trailerLF, finalLF, done
     }
 
     private var state = State.size
     private var size = 0
     private var digits = 0
+    /// Extension bytes on the current size line, or trailer bytes so far.
+    private var extra = 0
 
     var isDone: Bool {
         if case .done = state { return true }
@@ -74,9 +101,8 @@ struct ChunkedScanner {
     }
 
     /// How many bytes of `p` belong to the body (all of them unless it ends inside), or nil when the
-    /// framing is malformed. Every line must end in CRLF: the bytes go upstream as they are, so a
-    /// lenient reading here (a bare LF) could end a body where the upstream does not.
-    mutating func scan(_ p: UnsafeRawBufferPointer) -> Int? {
+    /// framing is malformed. `data` is told where chunk data lies, for de-chunking.
+    mutating func scan(_ p: UnsafeRawBufferPointer, data: ((Range<Int>) -> Void)? = nil) -> Int? {
         var i = 0
         while i < p.count {
             switch state {
@@ -84,6 +110,7 @@ struct ChunkedScanner {
                 return i
             case .data(let remaining):
                 let count = min(remaining, p.count - i)
+                data?(i..<(i + count))
                 i += count
                 state = remaining == count ? .dataCR : .data(remaining - count)
                 continue
@@ -98,21 +125,50 @@ struct ChunkedScanner {
                     guard digits < 15 else { return nil }
                     size = size * 16 + digit
                     digits += 1
-                } else if c == 59 || c == 32 || c == 9 {
+                } else if c == 59, digits > 0 {
                     state = .extensions
+                    extra = 0
+                } else if c == 32 || c == 9, digits > 0 {
+                    state = .sizeSpace
                 } else if c == 13 {
                     state = .sizeLF
                 } else {
                     return nil
                 }
-            case .extensions:
-                if c == 13 {
-                    state = .sizeLF
-                } else if c == 10 || c == 0 {
+            case .sizeSpace:
+                if c == 59 {
+                    state = .extensions
+                    extra = 0
+                } else if c != 32, c != 9 {
                     return nil
                 }
+            case .extensions:
+                extra += 1
+                guard extra <= Self.maxExtension else { return nil }
+                if c == 13 {
+                    state = .sizeLF
+                } else if c == 34 {
+                    state = .quoted
+                } else if !(HTTPHead.isTokenByte(c) || c == 59 || c == 61 || c == 32 || c == 9) {
+                    return nil
+                }
+            case .quoted:
+                extra += 1
+                guard extra <= Self.maxExtension else { return nil }
+                if c == 34 {
+                    state = .extensions
+                } else if c == 92 {
+                    state = .quotedEscape
+                } else if (c < 32 && c != 9) || c == 127 {
+                    return nil
+                }
+            case .quotedEscape:
+                extra += 1
+                guard extra <= Self.maxExtension, (c >= 32 || c == 9), c != 127 else { return nil }
+                state = .quoted
             case .sizeLF:
                 guard c == 10, digits > 0 else { return nil }
+                extra = 0
                 state = size == 0 ? .trailerStart : .data(size)
             case .dataCR:
                 guard c == 13 else { return nil }
@@ -123,20 +179,34 @@ struct ChunkedScanner {
                 size = 0
                 digits = 0
             case .trailerStart:
+                extra += 1
+                guard extra <= Self.maxTrailers else { return nil }
                 if c == 13 {
                     state = .finalLF
-                } else if c == 10 {
-                    return nil
+                } else if HTTPHead.isTokenByte(c) {
+                    state = .trailerName
                 } else {
-                    state = .trailerLine
+                    return nil
                 }
-            case .trailerLine:
+            case .trailerName:
+                extra += 1
+                guard extra <= Self.maxTrailers else { return nil }
+                if c == 58 {
+                    state = .trailerValue
+                } else if !HTTPHead.isTokenByte(c) {
+                    return nil
+                }
+            case .trailerValue:
+                extra += 1
+                guard extra <= Self.maxTrailers else { return nil }
                 if c == 13 {
                     state = .trailerLF
-                } else if c == 10 {
+                } else if (c < 32 && c != 9) || c == 127 {
                     return nil
                 }
             case .trailerLF:
+                extra += 1
+                guard extra <= Self.maxTrailers else { return nil }
                 guard c == 10 else { return nil }
                 state = .trailerStart
             case .finalLF:

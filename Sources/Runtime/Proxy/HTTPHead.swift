@@ -13,6 +13,10 @@ struct HTTPHead {
         case forwarded, xForwardedFor, xForwardedHost, xForwardedProto, xRealIP, xRequestID, accept
         /// Not a field: a name listed by `Connection`, recorded after it (see `isNamedByConnection`).
         case connectionToken
+        /// A name that reads as one of the above once `_` is taken for `-` (`X_Forwarded_For`): CGI
+        /// and WSGI servers turn both spellings into the same variable (`HTTP_X_FORWARDED_FOR`), so
+        /// the underscore spelling could spoof what devhost sets. Never forwarded.
+        case underscored
 
         /// RFC 9110 §7.6.1 hop-by-hop fields (the framing ones are handled on their own).
         var isHopByHop: Bool {
@@ -43,7 +47,14 @@ struct HTTPHead {
         case malformed
         case tooLarge
         case targetTooLong
+        /// More fields, or more `Connection` options, than `maxFields`/`maxConnectionTokens`.
+        case tooManyFields
     }
+
+    /// Bounds that keep a head's processing linear: `Connection` options are matched against every
+    /// field, so both counts are capped (HAProxy allows 101 fields; browsers send about 20).
+    static let maxFields = 100
+    static let maxConnectionTokens = 16
 
     /// The head's bytes, from the start line to the end of the empty line; ranges index into them.
     var bytes: ByteBuffer
@@ -69,6 +80,17 @@ struct HTTPHead {
     /// `.connectionToken` entries rather than in an array of their own: a head is copied a few
     /// times per request, and each array in it is a reference count to take and drop.
     var hasConnectionTokens = false
+    /// The host the request names: the authority of an absolute-form target, else the first `Host`.
+    var host: Range<Int>?
+    var hostCount = 0
+    /// The target was absolute-form (`http://host/path`): `target` is now its path and query only.
+    var absoluteTarget = false
+    var contentLengthCount = 0
+    var transferEncodingCount = 0
+    /// Every transfer coding named is `chunked`, exactly once (no parameters, no other coding).
+    var chunkedOnly = false
+    var fieldCount = 0
+    var connectionTokenCount = 0
 
     enum Status {
         case incomplete
@@ -112,6 +134,14 @@ struct HTTPHead {
         connectionUpgrade = false
         hasUpgrade = false
         hasConnectionTokens = false
+        host = nil
+        hostCount = 0
+        absoluteTarget = false
+        contentLengthCount = 0
+        transferEncodingCount = 0
+        chunkedOnly = false
+        fieldCount = 0
+        connectionTokenCount = 0
     }
 
     private static let emptyBytes = ByteBuffer()
@@ -135,6 +165,7 @@ struct HTTPHead {
             guard let line = requestLine(p, end: firstEnd) else { return (.failed(.malformed), 0) }
             (head.method, head.target, head.minor) = line
             if head.target.count > maxTarget { return (.failed(.targetTooLong), 0) }
+            guard head.splitAbsoluteTarget(p) else { return (.failed(.malformed), 0) }
         } else {
             guard let line = statusLine(p, end: firstEnd) else { return (.failed(.malformed), 0) }
             (head.minor, head.status, head.afterVersion) = line
@@ -150,12 +181,12 @@ struct HTTPHead {
                 if lf + 1 > maxHead { return (.failed(.tooLarge), 0) }
                 return (.complete, lf + 1)
             }
-            guard head.addField(p, start: start, end: end, lineEnd: lf + 1) else { return (.failed(.malformed), 0) }
+            if let failure = head.addField(p, start: start, end: end, lineEnd: lf + 1) { return (.failed(failure), 0) }
             start = lf + 1
         }
     }
 
-    private static func isTokenByte(_ c: UInt8) -> Bool {
+    static func isTokenByte(_ c: UInt8) -> Bool {
         switch c {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
@@ -202,37 +233,59 @@ struct HTTPHead {
         return (minor, status, 8)
     }
 
-    private mutating func addField(_ p: UnsafeRawBufferPointer, start: Int, end: Int, lineEnd: Int) -> Bool {
+    /// Records one field line; the failure when the line cannot be accepted.
+    private mutating func addField(_ p: UnsafeRawBufferPointer, start: Int, end: Int, lineEnd: Int) -> Failure? {
         // A line starting with white space continues the previous one (obs-fold): refused, as
         // RFC 9112 §5.2 allows, since folding is a classic smuggling vector.
         var i = start
-        while i < end, Self.isTokenByte(p[i]) { i += 1 }
-        guard i > start, i < end, p[i] == 58 else { return false }
+        var underscore = false
+        while i < end, Self.isTokenByte(p[i]) {
+            if p[i] == 95 { underscore = true }
+            i += 1
+        }
+        guard i > start, i < end, p[i] == 58 else { return .malformed }
+        fieldCount += 1
+        if fieldCount > Self.maxFields { return .tooManyFields }
         let name = start..<i
         i += 1
         while i < end, p[i] == 32 || p[i] == 9 { i += 1 }
         var valueEnd = end
         while valueEnd > i, p[valueEnd - 1] == 32 || p[valueEnd - 1] == 9 { valueEnd -= 1 }
-        for j in i..<valueEnd where p[j] == 0 || p[j] == 13 || p[j] == 10 { return false }
+        for j in i..<valueEnd where p[j] == 0 || p[j] == 13 || p[j] == 10 { return .malformed }
         let value = i..<valueEnd
-        let kind = Self.kind(p, name)
+        var kind = Self.kind(p, name, underscoreAsHyphen: false)
+        if kind == .other, underscore, Self.kind(p, name, underscoreAsHyphen: true) != .other { kind = .underscored }
         fields.append(Field(kind: kind, name: name, value: value, line: start..<lineEnd))
         switch kind {
+        case .host:
+            hostCount += 1
+            if host == nil { host = value }
         case .contentLength:
+            contentLengthCount += 1
             var length = 0
-            guard !value.isEmpty, value.count <= 18 else { return false }
+            guard !value.isEmpty, value.count <= 18 else { return .malformed }
             for j in value {
-                guard p[j] >= 48, p[j] <= 57 else { return false }
+                guard p[j] >= 48, p[j] <= 57 else { return .malformed }
                 length = length * 10 + Int(p[j] - 48)
             }
             // Two different lengths make the framing ambiguous (a smuggling vector): refused.
-            if let contentLength, contentLength != length { return false }
+            if let contentLength, contentLength != length { return .malformed }
             contentLength = length
         case .transferEncoding:
             hasTransferEncoding = true
-            // Chunked must be the final coding; anything after it means the body is not chunked.
-            chunked = Self.lastToken(p, value).map { Self.equalsIgnoringCase(p, $0, "chunked") } ?? false
+            transferEncodingCount += 1
+            // Chunked must be the final coding, exactly (RFC 9112 §7: it takes no parameters); a
+            // request is accepted only with `chunked` alone (see `requestRefusal`).
+            var count = 0
+            var last: Range<Int>?
+            Self.eachToken(p, value) { token in
+                count += 1
+                last = token
+            }
+            chunked = last.map { Self.equalsIgnoringCase(p, $0, "chunked") } ?? false
+            chunkedOnly = transferEncodingCount == 1 && count == 1 && chunked
         case .connection:
+            var tooMany = false
             Self.eachToken(p, value) { token in
                 if Self.equalsIgnoringCase(p, token, "close") {
                     connectionClose = true
@@ -241,19 +294,51 @@ struct HTTPHead {
                 } else if Self.equalsIgnoringCase(p, token, "upgrade") {
                     connectionUpgrade = true
                 } else {
+                    connectionTokenCount += 1
+                    if connectionTokenCount > Self.maxConnectionTokens {
+                        tooMany = true
+                        return
+                    }
                     fields.append(Field(kind: .connectionToken, name: token, value: token, line: token.lowerBound..<token.lowerBound))
                     hasConnectionTokens = true
                 }
             }
+            if tooMany { return .tooManyFields }
         case .upgrade:
             hasUpgrade = true
         default:
             break
         }
+        return nil
+    }
+
+    /// An absolute-form target (`http://authority/path`, RFC 9112 §3.2.2) names the host itself:
+    /// the authority becomes the request's host and `target` its origin form (empty for `/`). A
+    /// target with user information, or an empty authority, is refused.
+    private mutating func splitAbsoluteTarget(_ p: UnsafeRawBufferPointer) -> Bool {
+        guard let first = target.first, p[first] != 47, p[first] != 42 else { return true }
+        var i = target.lowerBound
+        while i < target.upperBound, p[i] != 58, p[i] != 47 { i += 1 }
+        let scheme = target.lowerBound..<i
+        guard Self.equalsIgnoringCase(p, scheme, "http") || Self.equalsIgnoringCase(p, scheme, "https") else { return true }
+        guard i + 3 <= target.upperBound, p[i] == 58, p[i + 1] == 47, p[i + 2] == 47 else { return false }
+        let authorityStart = i + 3
+        var end = authorityStart
+        while end < target.upperBound, p[end] != 47, p[end] != 63, p[end] != 35 {
+            if p[end] == 64 { return false }
+            end += 1
+        }
+        guard end > authorityStart else { return false }
+        host = authorityStart..<end
+        absoluteTarget = true
+        target = end..<target.upperBound
         return true
     }
 
-    private static func kind(_ p: UnsafeRawBufferPointer, _ name: Range<Int>) -> Kind {
+    private static func kind(_ p: UnsafeRawBufferPointer, _ name: Range<Int>, underscoreAsHyphen u: Bool) -> Kind {
+        func equalsIgnoringCase(_ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: StaticString) -> Bool {
+            HTTPHead.equalsIgnoringCase(p, range, lower, underscoreAsHyphen: u)
+        }
         switch name.count {
         case 2: return equalsIgnoringCase(p, name, "te") ? .te : .other
         case 4: return equalsIgnoringCase(p, name, "host") ? .host : .other
@@ -283,13 +368,16 @@ struct HTTPHead {
     }
 
     /// ASCII case-insensitive comparison with a lowercase literal.
-    static func equalsIgnoringCase(_ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: StaticString) -> Bool {
+    static func equalsIgnoringCase(
+        _ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: StaticString, underscoreAsHyphen: Bool = false
+    ) -> Bool {
         guard range.count == lower.utf8CodeUnitCount else { return false }
         let literal = lower.utf8Start
         var k = 0
         for i in range {
             var c = p[i]
             if c >= 65, c <= 90 { c |= 0x20 }
+            if underscoreAsHyphen, c == 95 { c = 45 }
             if c != literal[k] { return false }
             k += 1
         }
@@ -305,102 +393,6 @@ struct HTTPHead {
             var end = i
             while end > start, p[end - 1] == 32 || p[end - 1] == 9 { end -= 1 }
             if end > start { body(start..<end) }
-        }
-    }
-
-    private static func lastToken(_ p: UnsafeRawBufferPointer, _ value: Range<Int>) -> Range<Int>? {
-        var last: Range<Int>?
-        eachToken(p, value) { token in
-            // `chunked;q=1` is not valid for transfer codings, but a parameter never hides the name.
-            var end = token.lowerBound
-            while end < token.upperBound, p[end] != 59, p[end] != 32 { end += 1 }
-            last = token.lowerBound..<end
-        }
-        return last
-    }
-
-    // MARK: Reading values
-
-    func string(_ range: Range<Int>) -> String {
-        bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
-    }
-
-    func first(_ kind: Kind) -> Field? {
-        fields.first { $0.kind == kind }
-    }
-
-    func value(_ kind: Kind) -> String? {
-        first(kind).map { string($0.value) }
-    }
-
-    var methodString: String { string(method) }
-
-    /// Whether `range` holds the same bytes as `other` (no string is made).
-    func bytesEqual(_ range: Range<Int>, _ other: [UInt8]) -> Bool {
-        guard range.count == other.count else { return false }
-        if range.isEmpty { return true }
-        return bytes.withUnsafeReadableBytes { p in
-            other.withUnsafeBytes { o in memcmp(p.baseAddress! + range.lowerBound, o.baseAddress!, range.count) == 0 }
-        }
-    }
-
-    func byteArray(_ range: Range<Int>) -> [UInt8] {
-        bytes.getBytes(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? []
-    }
-    var targetString: String { string(target) }
-
-    func methodIs(_ lower: StaticString) -> Bool {
-        bytes.withUnsafeReadableBytes { p in
-            // Methods are case-sensitive (RFC 9110 §9.1): compared exactly, in upper case.
-            guard method.count == lower.utf8CodeUnitCount else { return false }
-            let literal = lower.utf8Start
-            for (k, i) in method.enumerated() where p[i] != literal[k] { return false }
-            return true
-        }
-    }
-
-    /// HTTP/1.1 stays open unless told otherwise; HTTP/1.0 closes unless asked to keep alive.
-    var keepAlive: Bool { minor >= 1 ? !connectionClose : connectionKeepAlive && !connectionClose }
-
-    var isUpgrade: Bool { connectionUpgrade && hasUpgrade }
-
-    var targetStartsWithReservedPrefix: Bool {
-        bytes.withUnsafeReadableBytes { p in
-            let prefix: StaticString = "/_devhost/"
-            guard target.count >= prefix.utf8CodeUnitCount else { return false }
-            for k in 0..<prefix.utf8CodeUnitCount where p[target.lowerBound + k] != prefix.utf8Start[k] { return false }
-            return true
-        }
-    }
-
-    /// `Host` holds a host name or address and an optional port, nothing else: its value is copied
-    /// into `Forwarded` and `X-Forwarded-Host`, where a quote or a comma could add entries.
-    var hostIsValid: Bool {
-        guard let value = first(.host)?.value else { return true }
-        return bytes.withUnsafeReadableBytes { p in
-            value.allSatisfy { i in
-                switch p[i] {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
-                case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "_"), UInt8(ascii: "%"): return true
-                default: return false
-                }
-            }
-        }
-    }
-
-    var wantsJSON: Bool {
-        fields.contains { $0.kind == .accept && string($0.value).contains("application/json") }
-    }
-
-    /// Whether a field named by `Connection` is `field`'s name.
-    func isNamedByConnection(_ field: Field) -> Bool {
-        guard hasConnectionTokens else { return false }
-        return bytes.withUnsafeReadableBytes { p in
-            fields.contains { entry in
-                let token = entry.name
-                return entry.kind == .connectionToken && token.count == field.name.count
-                    && zip(token, field.name).allSatisfy { p[$0] | 0x20 == p[$1] | 0x20 }
-            }
         }
     }
 }

@@ -14,6 +14,14 @@ public final class ProxyContext: @unchecked Sendable {
         public var maxURILength = 8192
         public var maxHeaderBytes = 32 * 1024
         public var accessLog: AccessLogFormat = .human
+        /// Once a response has started, an upstream silent for this long is cut off (both
+        /// connections close, so the client cannot take a truncated body for a whole one).
+        public var upstreamReadTimeout: Duration = .seconds(60)
+        /// TRACE echoes a request back, cookies included: refused (405) unless allowed here.
+        public var allowTrace = false
+        /// The domain routes live under (`proxy.domain`); with `localhost` and loopback addresses,
+        /// the hosts devhost answers its own endpoints for.
+        public var domain = "localhost"
         public init() {}
     }
 
@@ -60,6 +68,17 @@ public final class ProxyContext: @unchecked Sendable {
         self.describe = describe
     }
 
+    /// Whether `host` (lowercased, no port) is one devhost serves: `localhost` and its subdomains,
+    /// the configured domain and its subdomains, loopback addresses, and every routed host. A page
+    /// on another name that resolves to 127.0.0.1 (DNS rebinding) gets none of devhost's own answers.
+    func serves(host: String) -> Bool {
+        if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
+        let domain = settings.domain.lowercased()
+        if host == domain || host.hasSuffix("." + domain) { return true }
+        if host.hasPrefix("127."), host.split(separator: ".").count == 4, host.allSatisfy({ $0.isNumber || $0 == "." }) { return true }
+        return routes.resolve(hostHeader: host).target != nil
+    }
+
     /// One access-log line per request. Query strings are left out: they carry OAuth codes and tokens.
     func access(method: String, host: String, uri: String, status: Int, bytes: Int, duration: Duration, requestID: String, instance: String?) {
         guard let log, settings.accessLog != .off else { return }
@@ -68,7 +87,10 @@ public final class ProxyContext: @unchecked Sendable {
         switch settings.accessLog {
         case .off: return
         case .human:
-            log.event(String(format: "%@ %@%@ %d %dB %.1fms %@%@", method, host, path, status, bytes, ms, requestID, instance.map { " → \($0)" } ?? ""), label: "proxy")
+            let line = String(
+                format: "%@ %@%@ %d %dB %.1fms %@%@", method, LogText.printable(host), LogText.printable(path), status, bytes, ms,
+                LogText.printable(requestID), instance.map { " → \($0)" } ?? "")
+            log.event(line, label: "proxy")
         case .json:
             var line = "{"
             for (index, pair) in [("method", method), ("host", host), ("path", path), ("request_id", requestID), ("instance", instance ?? "")].enumerated() {

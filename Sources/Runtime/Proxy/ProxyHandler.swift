@@ -31,8 +31,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         /// The last time a part of this request arrived (a stalled upload gets 408).
         var lastPart: NIODeadline
         var requestBody: BodyFraming
-        /// Body bytes that arrived before the upstream connection was ready.
+        /// Body bytes that arrived before the upstream connection was ready (at most `pendingLimit`:
+        /// past it the client is not read until the request has gone out).
         var pending: [ByteBuffer] = []
+        var pendingBytes = 0
+        /// The last time the upstream sent a byte of the response (or could again, after a pause).
+        var lastUpstreamRead: NIODeadline
         var headSent = false
         var bodySent = false
         /// The whole request has arrived.
@@ -61,6 +65,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             self.requestID = requestID
             self.started = now
             self.lastPart = now
+            self.lastUpstreamRead = now
             self.isHEAD = head.methodIs("HEAD")
             self.requestBody = requestBody
             self.ended = requestBody.isDone
@@ -85,6 +90,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private static let lingerLimit = TimeAmount.seconds(2)
     /// Unparsed client bytes beyond the upstream's reach (a pipelined backlog) stop client reads.
     private static let backlogLimit = 64 * 1024
+    /// Body bytes held for a request whose upstream connection is not ready yet (connecting, or
+    /// waiting for a healthy instance): past this the client is simply not read.
+    static let pendingLimit = 64 * 1024
     /// A response head larger than this from an upstream is a bad gateway.
     private static let maxResponseHead = 64 * 1024
 
@@ -132,11 +140,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var inClientRead = false
     private let allocator = ByteBufferAllocator()
     private let upstreamLimit: TimeAmount
+    private let readLimit: TimeAmount
 
     init(shared: ProxyContext) {
         self.shared = shared
         idleLimit = .milliseconds(DurationText.milliseconds(shared.settings.idleTimeout))
         upstreamLimit = .milliseconds(DurationText.milliseconds(shared.settings.upstreamTimeout))
+        readLimit = .milliseconds(DurationText.milliseconds(shared.settings.upstreamReadTimeout))
     }
 
     // MARK: Client side
@@ -149,7 +159,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         shared.metrics.connectionOpened()
-        let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, min(idleLimit, upstreamLimit).nanoseconds / 4))
+        let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, min(idleLimit, upstreamLimit, readLimit).nanoseconds / 4))
         // Captured strongly, as in every callback here: one weak reference gives an object a side
         // table for good, and each retain and release of it then takes the slow path (a tenth of a
         // microsecond per request in profiles). Each callback ends in bounded time; the ticker is
@@ -196,15 +206,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// Reads from the client only while the upstream can take more (back-pressure for uploads) and
     /// the pipelined backlog is short.
     func read(context: ChannelHandlerContext) {
-        if (inbound?.readableBytes ?? 0) > Self.backlogLimit || (upstream.map { !$0.channel.isWritable } ?? false) {
+        // A lingering close reads (and drops) whatever the client still sends.
+        if discardingInput { return context.read() }
+        if (inbound?.readableBytes ?? 0) > Self.backlogLimit || (upstream.map { !$0.channel.isWritable } ?? false) || holdingBody {
             readPending = true
             return
         }
         context.read()
     }
 
+    /// A request body is waiting for its upstream connection and has filled its allowance.
+    private var holdingBody: Bool {
+        guard let current = exchange else { return false }
+        return !current.headSent && current.pendingBytes >= Self.pendingLimit
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { upstream?.handler.resumeReading() }
+        if context.channel.isWritable, let upstream {
+            // The upstream was paused for this client: its silence meanwhile is not a stall.
+            exchange?.lastUpstreamRead = .now()
+            upstream.handler.resumeReading()
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -222,7 +244,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             // Taken out while it is sliced, so slices do not force a copy of what stays behind.
             inbound = nil
             if let current = exchange {
-                if current.ended || current.upgrading {
+                if current.ended || current.upgrading || holdingBody {
                     inbound = buffer
                     return
                 }
@@ -235,7 +257,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     current.lastPart = now
                     forward(body)
                 }
-                if current.requestBody.isDone { current.ended = true }
+                if current.requestBody.isDone {
+                    current.ended = true
+                    // The upstream's time to answer starts once it has the whole request: a client
+                    // that stalls mid-body is the client's fault (408), not the upstream's (504).
+                    if current.headSent, current.responseDeadline == nil { current.responseDeadline = now + upstreamLimit }
+                }
                 if buffer.readableBytes > 0 { inbound = buffer }
                 continue
             }
@@ -250,6 +277,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             case .failed(.tooLarge):
                 return writeSimple(
                     .requestHeaderFieldsTooLarge, message: "request headers are larger than \(shared.settings.maxHeaderBytes) bytes", close: true)
+            case .failed(.tooManyFields):
+                return writeSimple(
+                    .requestHeaderFieldsTooLarge,
+                    message: "the request has more than \(HTTPHead.maxFields) header fields or \(HTTPHead.maxConnectionTokens) Connection options",
+                    close: true)
             case .failed(.malformed):
                 return writeSimple(.badRequest, message: "malformed request", close: true)
             case .complete:
@@ -274,8 +306,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             if let deadline = current.responseDeadline, !current.responseStarted, now >= deadline {
                 dropUpstream()
                 writeSimple(.gatewayTimeout, message: "the upstream did not answer in time", close: false)
-            } else if !current.ended, !current.responseStarted, now - current.lastPart >= idleLimit {
+            } else if !current.ended, !current.responseStarted, !holdingBody, now - current.lastPart >= idleLimit {
                 writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
+            } else if current.responseStarted, let upstream, !upstream.handler.paused, now - current.lastUpstreamRead >= readLimit {
+                // Cut off mid-response: closing the client's connection too tells it the body is
+                // incomplete (a length-framed or chunked body that never ends).
+                shared.metrics.upstreamError(route: current.routeLabel)
+                abandonResponse(context)
             }
         } else if inbound.map({ $0.readableBytes > 0 }) ?? false, now - idleSince >= idleLimit {
             writeSimple(.requestTimeout, message: "the request was not completed in time", close: true)
@@ -288,14 +325,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
 
     private func begin(_ head: HTTPHead) {
         guard context != nil else { return }
+        // A client's id is kept only when it is a plain token: it goes into log lines and pages.
         let sent = head.first(.xRequestID).flatMap { field in
-            field.value.count > 200 || field.value.isEmpty ? nil : head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count)
+            RequestID.isPlain(head, field.value) ? head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count) : nil
         }
         let requestID = RequestID(sent: sent, generated: sent == nil ? random.next() : 0)
-        let route = resolve(head)
-        if !head.hostIsValid {
+        let refusal = RequestRefusal.check(head, allowTrace: shared.settings.allowTrace)
+        let route = resolve(head, valid: refusal == nil)
+        if let refusal {
             exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
-            return writeSimple(.badRequest, message: "the Host header is not a host name", close: true)
+            return writeSimple(refusal.status, message: refusal.message, close: true)
         }
         guard let framing = BodyFraming.request(head) else {
             exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
@@ -303,13 +342,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
         exchange = Exchange(head: head, route: route, requestID: requestID, requestBody: framing, now: now)
 
-        if head.targetStartsWithReservedPrefix {
+        let served = shared.serves(host: route.host)
+        if head.targetStartsWithReservedPrefix, served {
             return builtIn(head)
         }
         guard route.target != nil else {
+            // A host devhost does not serve (a DNS-rebinding page's own name) learns nothing of the routes.
             let (type, body) = ProxyPages.notFound(
-                host: route.host, routes: shared.routes.all, port: (context?.channel.localAddress?.port) ?? 0, json: head.wantsJSON,
-                requestID: requestID.string)
+                host: route.host, routes: served ? shared.routes.all : [], port: (context?.channel.localAddress?.port) ?? 0,
+                json: head.wantsJSON, requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
         connect()
@@ -319,8 +360,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// the route table changes.
     private var lastRoute: ResolvedRoute?
 
-    private func resolve(_ head: HTTPHead) -> ResolvedRoute {
-        let field = head.first(.host)?.value ?? 0..<0
+    private func resolve(_ head: HTTPHead, valid: Bool) -> ResolvedRoute {
+        // A refused head's host is only logged: never looked up, never kept for the next request.
+        let field = head.host ?? 0..<0
+        if !valid {
+            return ResolvedRoute(header: [], generation: -1, host: head.string(field), target: nil)
+        }
         let generation = shared.routes.generation
         if let lastRoute, lastRoute.generation == generation, head.bytesEqual(field, lastRoute.header) { return lastRoute }
         let (host, target) = shared.routes.resolve(hostHeader: head.string(field))
@@ -339,6 +384,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             current.bodySent = true
         } else {
             current.pending.append(body)
+            current.pendingBytes += body.readableBytes
         }
     }
 
@@ -454,9 +500,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             current.bodySent = true
         }
         current.pending = []
+        current.pendingBytes = 0
         // Inside a client read, channelReadComplete flushes once for the whole batch.
         if !inClientRead { connection.handler.flush() }
-        current.responseDeadline = now + upstreamLimit
+        if current.ended { current.responseDeadline = now + upstreamLimit }
+        // Body bytes held back while the connection was made go out now.
+        process()
         resumeClientReads()
     }
 
@@ -516,6 +565,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             }
             return
         }
+        current.lastUpstreamRead = inClientRead ? readTime : .now()
         var buffer = data
         if var earlier = upstreamInbound {
             upstreamInbound = nil
@@ -562,10 +612,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     // finished, leaves the client connection unusable for another request.
                     var closing = !current.head.keepAlive || !current.ended
                     if case .untilClose = current.responseBody { closing = true }
+                    // An HTTP/1.0 client cannot read chunked framing (an upstream may send it
+                    // anyway): the data goes on plain and the connection's end ends it.
+                    var dechunk = false
+                    if current.head.minor == 0, case .chunked(let scanner) = current.responseBody {
+                        current.responseBody = .dechunked(scanner)
+                        dechunk = true
+                        closing = true
+                    }
                     current.closeAfter = closing
                     prepare(&clientOut)
                     ProxyHeaders.downstreamResponse(
-                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, into: &clientOut)
+                        head, clientMinor: current.head.minor, requestID: current.requestID, closing: closing, dechunk: dechunk,
+                        into: &clientOut)
                     // A small body that came with the head leaves in the same write.
                     if !current.responseBody.isDone, buffer.readableBytes > 0, buffer.readableBytes <= 16 * 1024 {
                         guard let body = current.responseBody.take(from: &buffer) else { return abandonResponse(context) }
@@ -638,6 +697,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         markIdle()
         let written = context.writeAndFlush(wrapOutboundOut(last))
         let channel = context.channel
+        if readPending {
+            readPending = false
+            context.read()
+        }
         if clientStillSending {
             written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         } else {
@@ -750,10 +813,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func isOwnUser(_ channel: Channel) -> Bool {
         if let ownUser { return ownUser }
         var verdict = false
-        if let remote = channel.remoteAddress, let local = channel.localAddress, let clientPort = remote.port, let serverPort = local.port {
+        if let remote = channel.remoteAddress, let local = channel.localAddress {
             let ip = remote.ipAddress ?? ""
             let loopback = ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
-            verdict = loopback && PeerUser.uid(clientPort: clientPort, serverPort: serverPort) == getuid()
+            verdict = loopback && PeerUser.uid(client: remote, server: local) == getuid()
         }
         ownUser = verdict
         return verdict

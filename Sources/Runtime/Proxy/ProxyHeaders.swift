@@ -14,19 +14,32 @@ enum ProxyHeaders {
         out.reserveCapacity(minimumWritableBytes: head.bytes.readableBytes + 256)
         var host: Range<Int>?
         head.bytes.withUnsafeReadableBytes { p in
-            // Start line: method and target byte for byte. HTTP/1.1 upstream keeps the connection
-            // alive; an HTTP/1.0 client's request stays 1.0 so the answer needs no chunked decoding.
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method.lowerBound..<head.target.upperBound]))
+            // Start line: method and target byte for byte (an absolute-form target goes in origin
+            // form: its authority is the Host). HTTP/1.1 upstream keeps the connection alive; an
+            // HTTP/1.0 client's request stays 1.0 so the answer needs no chunked decoding.
+            if head.absoluteTarget {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method]))
+                out.writeStaticString(" ")
+                if head.target.isEmpty { out.writeStaticString("/") }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.target]))
+            } else {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method.lowerBound..<head.target.upperBound]))
+            }
             out.writeStaticString(head.minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+            host = head.host
+            if head.absoluteTarget, rewriteHost == nil, let authority = head.host {
+                out.writeStaticString("Host: ")
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[authority]))
+                out.writeStaticString("\r\n")
+            }
             for field in head.fields {
                 switch field.kind {
                 case .contentLength, .transferEncoding:
                     break
-                case .connectionToken:
+                case .connectionToken, .underscored:
                     continue
                 case .host:
-                    if host == nil { host = field.value }
-                    if rewriteHost != nil { continue }
+                    if rewriteHost != nil || head.absoluteTarget { continue }
                 case .upgrade:
                     if !upgrade { continue }
                 case let kind where kind.isHopByHop || kind.isForwarding:
@@ -67,10 +80,13 @@ enum ProxyHeaders {
 
     /// The response as the client sees it: the client's HTTP version, hop-by-hop fields gone (kept for
     /// a protocol switch), the request id set, and `Connection` saying what happens next.
+    /// `dechunk`: the body goes to the client without its chunked framing (an HTTP/1.0 client,
+    /// which cannot read it), so neither framing field is kept and the connection closes after.
     static func downstreamResponse(
-        _ head: HTTPHead, clientMinor: Int, requestID: RequestID, closing: Bool, into out: inout ByteBuffer
+        _ head: HTTPHead, clientMinor: Int, requestID: RequestID, closing: Bool, dechunk: Bool = false, into out: inout ByteBuffer
     ) {
         let switching = head.status == 101
+        var lengthWritten = false
         out.reserveCapacity(minimumWritableBytes: head.bytes.readableBytes + 96)
         head.bytes.withUnsafeReadableBytes { p in
             out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
@@ -81,8 +97,14 @@ enum ProxyHeaders {
             out.writeStaticString("\r\n")
             for field in head.fields {
                 switch field.kind {
-                case .contentLength, .transferEncoding, .other, .host, .accept, .forwarded, .xForwardedFor, .xForwardedHost,
-                    .xForwardedProto, .xRealIP:
+                case .contentLength:
+                    // RFC 9112 §6.3: with Transfer-Encoding, an intermediary MUST remove
+                    // Content-Length; repeated identical lengths go out once.
+                    if head.hasTransferEncoding || lengthWritten || dechunk { continue }
+                    lengthWritten = true
+                case .transferEncoding:
+                    if dechunk { continue }
+                case .other, .host, .accept, .forwarded, .xForwardedFor, .xForwardedHost, .xForwardedProto, .xRealIP:
                     if field.kind == .other, head.isNamedByConnection(field) { continue }
                 case .upgrade:
                     if !switching { continue }
@@ -147,6 +169,24 @@ struct RequestID {
                 rest >>= 4
             }
             return 16
+        }
+    }
+
+    /// A client's id is kept when it is 1–200 bytes of letters, digits and `-_.:+/=@` (UUIDs,
+    /// trace ids, base64): anything else (control bytes, quotes, spaces) could rewrite a terminal
+    /// or a log line, and is replaced by a generated id.
+    static func isPlain(_ head: HTTPHead, _ value: Range<Int>) -> Bool {
+        guard !value.isEmpty, value.count <= 200 else { return false }
+        return head.bytes.withUnsafeReadableBytes { p in
+            value.allSatisfy { i in
+                switch p[i] {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "+"), UInt8(ascii: "/"),
+                    UInt8(ascii: "="), UInt8(ascii: "@"):
+                    return true
+                default: return false
+                }
+            }
         }
     }
 

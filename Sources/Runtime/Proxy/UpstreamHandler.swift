@@ -17,7 +17,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private let pool: UpstreamPool
     private let key: UpstreamPool.Key
     private var context: ChannelHandlerContext?
-    private var paused = false
+    private(set) var paused = false
     private var readPending = false
 
     init(pool: UpstreamPool, key: UpstreamPool.Key) {
