@@ -33,6 +33,7 @@ final class HostileHarness: @unchecked Sendable {
             .init(host: "api.localhost", target: .address(host: "127.0.0.1", port: port)),
             .init(host: "slow.localhost", target: .address(host: "127.0.0.1", port: hole)),
             .init(host: "wait.localhost", target: .service("idle", rewriteHost: false)),
+            .init(host: "devhost.localhost", target: .socket(path: folder.file("control.sock"))),
         ])
         logFD = open(log.file("access.log"), O_WRONLY | O_CREAT | O_APPEND, 0o600)
         let output = LogOutput(options: .init(colored: false, descriptor: logFD))
@@ -112,6 +113,21 @@ for _ in range(3):
     try: s.connect(("127.0.0.1", port))
     except BlockingIOError: pass
     fillers.append(s)
+# The dashboard's stand-in: an HTTP server on a Unix socket answering 200 to anything.
+import threading
+control = socket.socket(socket.AF_UNIX)
+control.bind("control.sock")
+control.listen(16)
+def answer():
+    while True:
+        c, _ = control.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = c.recv(4096)
+            if not more: break
+            data += more
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+threading.Thread(target=answer, daemon=True).start()
 with open("blackhole-port.tmp", "w") as f: f.write(str(port))
 os.rename("blackhole-port.tmp", "blackhole-port")
 while True: time.sleep(3600)
@@ -296,6 +312,64 @@ while True: time.sleep(3600)
             // What the client got into the kernel's buffers plus the proxy's allowance; without
             // back-pressure this was hundreds of megabytes a second.
             #expect(answer.sent < 64 << 20, "\(name): \(answer.sent) bytes taken")
+        }
+        await h.stop()
+    }
+
+    /// Another local user binds the port of the owner's open client connection on another
+    /// loopback address (127.0.0.2, .3, … one per try) and asks for the dashboard: the peer check must find that
+    /// user's own socket, not the owner's (it matched ports only, and let 4–34 of 40 tries in).
+    @Test func anotherUserCannotPassForTheOwnerOnAnotherLoopbackAddress() async throws {
+        guard getuid() == 0 else { return }  // running as another uid needs root (CI runs as root)
+        let h = try await HostileHarness(settings: Self.settings())
+        let script = """
+            import socket, subprocess, sys
+            port = \(h.proxy.port)
+            ask = b"GET /v1/status HTTP/1.1\\r\\nHost: devhost.localhost\\r\\n\\r\\n"
+            owner = socket.create_connection(("127.0.0.1", port), timeout=10)
+            owner.sendall(ask)
+            print("owner", owner.recv(4096).split(b" ")[1].decode())
+            mine = owner.getsockname()[1]
+            other = lambda attempt: f\"\"\"
+            import socket
+            s = socket.socket()
+            s.bind(("127.0.0.{2 + attempt}", {mine}))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", {port}))
+            s.sendall({ask!r})
+            print(s.recv(4096).split(b" ")[1].decode())
+            \"\"\"
+            codes = []
+            for attempt in range(20):
+                run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", other(attempt)],
+                                     capture_output=True, text=True, timeout=20)
+                codes.append(run.stdout.strip() or run.stderr.strip()[-80:])
+            print("other", " ".join(sorted(set(codes))))
+            """
+        let output = try run(["python3", "-c", script]).output
+        #expect(output == "owner 200\nother 403\n", "\(output)")
+        await h.stop()
+    }
+
+    /// A page on another name that resolves to 127.0.0.1 (DNS rebinding) gets neither devhost's
+    /// own endpoints nor the list of routes; hosts devhost serves still get both, without CORS.
+    @Test func builtInAnswersAreOnlyForHostsDevhostServes() async throws {
+        let h = try await HostileHarness(settings: Self.settings())
+        let ask = { (host: String, path: String) in "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n" }
+        let answers = try h.send([
+            ("foreign-health", ask("attacker.example:7777", "/_devhost/health"), 0),
+            ("foreign-page", ask("attacker.example", "/"), 0),
+            ("served-health", ask("api.localhost", "/_devhost/health"), 0),
+            ("loopback-health", ask("127.0.0.1:7777", "/_devhost/metrics"), 0),
+            ("unrouted-page", ask("nothing.localhost", "/"), 0),
+        ])
+        #expect(answers["foreign-health"]?.status.hasPrefix("HTTP/1.1 404") == true)
+        #expect(answers["foreign-page"]?.body.contains("api.localhost") == false, "no route list for a foreign host")
+        #expect(answers["served-health"]?.status.hasPrefix("HTTP/1.1 200") == true)
+        #expect(answers["loopback-health"]?.status.hasPrefix("HTTP/1.1 200") == true)
+        #expect(answers["unrouted-page"]?.body.contains("api.localhost") == true, "a served host still lists the routes")
+        for answer in answers.values {
+            #expect(!answer.head.contains { $0.lowercased().hasPrefix("access-control-") }, "\(answer.head)")
         }
         await h.stop()
     }
