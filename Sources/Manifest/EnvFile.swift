@@ -32,10 +32,7 @@ public enum EnvFile {
     }
 
     public static func load(_ path: String) throws(ManifestError) -> [EnvEntry] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ManifestError([ManifestIssue(path: "", message: "cannot read env file \(path)", at: nil)])
-        }
-        return try parse(String(decoding: data, as: UTF8.self), file: path)
+        try parse(String(decoding: try ManifestFile.read(path, kind: "env file"), as: UTF8.self), file: path)
     }
 
     struct Problem: Error { var message: String }

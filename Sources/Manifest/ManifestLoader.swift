@@ -103,10 +103,8 @@ public struct ManifestLoader: Sendable {
     }
 
     private func read(_ path: String) throws(ManifestError) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ManifestError([ManifestIssue(path: "", message: "cannot read \(path)", at: nil)])
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
+        let bytes = try ManifestFile.read(path, kind: "manifest")
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ManifestError([ManifestIssue(path: "", message: "\(path) is not UTF-8 text", at: nil)])
         }
         return text

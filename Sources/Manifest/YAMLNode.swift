@@ -1,5 +1,3 @@
-import Yams
-
 /// A YAML tree that remembers where every node came from.
 ///
 /// Overlays merge nodes from several files, so a node carries its own file name rather than
@@ -77,51 +75,10 @@ public struct YAMLNode: Sendable, Hashable {
 }
 
 extension YAMLNode {
-    /// Parses one YAML document; syntax errors come back as a located `ManifestIssue`.
+    /// Parses one YAML document; syntax errors come back as a located `ManifestIssue`, and so does an
+    /// alias that would expand the document past `YAMLComposer.maxNodes`.
     public static func parse(_ text: String, file: String) throws(ManifestError) -> YAMLNode? {
-        let root: Node?
-        do {
-            // The basic resolver skips Yams' regex-based tag resolution (slow to compile at start-up):
-            // devhost types scalars itself, and keeps `quoted` to tell "8000" from 8000.
-            root = try Yams.compose(yaml: text, .basic)
-        } catch let error as YamlError {
-            throw ManifestError([ManifestIssue(yamlError: error, file: file)])
-        } catch {
-            throw ManifestError([ManifestIssue(path: "", message: "\(error)", at: SourceLocation(file: file, line: 1, column: 1))])
-        }
-        guard let root else { return nil }
-        return try convert(root, file: file)
-    }
-
-    private static func convert(_ node: Node, file: String) throws(ManifestError) -> YAMLNode {
-        let location = SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
-        switch node {
-        case .scalar(let scalar):
-            return YAMLNode(.scalar(scalar.string, quoted: scalar.style != .plain && scalar.style != .any), at: location)
-        case .sequence(let sequence):
-            var items: [YAMLNode] = []
-            for item in sequence { items.append(try convert(item, file: file)) }
-            return YAMLNode(.sequence(items), at: location)
-        case .mapping(let mapping):
-            var entries: [Entry] = []
-            var issues: [ManifestIssue] = []
-            for (key, value) in mapping {
-                let keyLocation = SourceLocation(file: file, line: key.mark?.line ?? 1, column: key.mark?.column ?? 1)
-                guard let keyText = key.scalar?.string else {
-                    issues.append(ManifestIssue(path: "", message: "mapping keys must be plain strings", at: keyLocation))
-                    continue
-                }
-                if entries.contains(where: { $0.key == keyText }) {
-                    issues.append(ManifestIssue(path: keyText, message: "duplicate key \"\(keyText)\"", at: keyLocation))
-                    continue
-                }
-                entries.append(Entry(key: keyText, keyLocation: keyLocation, value: try convert(value, file: file)))
-            }
-            if !issues.isEmpty { throw ManifestError(issues) }
-            return YAMLNode(.mapping(entries), at: location)
-        case .alias:
-            // Yams resolves aliases while composing; an unresolved one is a document error.
-            throw ManifestError([ManifestIssue(path: "", message: "unresolved YAML alias", at: location)])
-        }
+        var composer = YAMLComposer(file: file)
+        return try composer.compose(text)
     }
 }
