@@ -65,10 +65,12 @@ public struct TemplateDefinition: Sendable, Equatable {
 
     public static func load(from directory: String) throws(InitError) -> TemplateDefinition {
         let path = URL(fileURLWithPath: directory).appendingPathComponent("template.yml").path
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw InitError.invalidTemplate("\(directory) is not a devhost template: it has no template.yml")
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: path, fallbackName: URL(fileURLWithPath: directory).lastPathComponent)
+        let bytes: [UInt8]
+        do { bytes = try ManifestFile.read(path, kind: "template definition") } catch { throw InitError.templateManifest(error.issues) }
+        return try parse(String(decoding: bytes, as: UTF8.self), file: path, fallbackName: URL(fileURLWithPath: directory).lastPathComponent)
     }
 
     public static func parse(_ text: String, file: String, fallbackName: String) throws(InitError) -> TemplateDefinition {

@@ -1,4 +1,5 @@
 import Foundation
+import DevhostManifest
 
 /// One line of a service's log: what `devhost logs` prints and the dashboard streams.
 public struct LogLine: Sendable, Equatable, Codable {
@@ -58,7 +59,8 @@ public struct LogHistory: Sendable {
     public func lines(services wanted: [String] = [], limit: Int? = nil, since: Date? = nil) -> [LogLine] {
         let cutoff = since.map { LogOutput.timestamp(dated: true, at: $0) }
         var all: [LogLine] = []
-        for service in wanted.isEmpty ? services() : wanted {
+        // A service name is a file name here; one that is not a valid name could be a path (`../x`).
+        for service in wanted.isEmpty ? services() : wanted where ServiceName.problem(service) == nil {
             var mine: [LogLine] = []
             // Oldest rotation first: service.log.3, .2, .1, then service.log.
             let base = "\(directory)/\(service).log"

@@ -139,7 +139,7 @@ public final class LogOutput: @unchecked Sendable {
         var file = files[service]
         if file == nil {
             let path = "\(directory)/\(service).log"
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
             guard fd >= 0 else { return }
             var info = stat()
             fstat(fd, &info)
@@ -150,7 +150,7 @@ public final class LogOutput: @unchecked Sendable {
         if current.size + bytes.count > options.maxFileBytes {
             close(current.fd)
             rotate(service: service, in: directory)
-            current = (open("\(directory)/\(service).log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644), 0)
+            current = (open("\(directory)/\(service).log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644), 0)
         }
         writeAll(current.fd, bytes)
         current.size += bytes.count

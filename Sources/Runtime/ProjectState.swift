@@ -6,13 +6,29 @@ import Foundation
 public struct ProjectState: Sendable {
     public let root: String
 
-    public init(manifest: Manifest) {
-        self.init(directory: manifest.directory)
+    /// What devhost creates inside `.devhost/`; none of them may be a link either.
+    static let entries = ["logs", "setup", "ports.json", "devhost.pid", "up.log", "control.sock"]
+
+    public init(manifest: Manifest) throws(ProjectStateError) {
+        try self.init(directory: manifest.directory)
     }
 
-    /// For the project whose manifest is in `directory`.
-    public init(directory: String) {
-        self.root = URL(fileURLWithPath: directory).appendingPathComponent(".devhost").path
+    /// For the project whose manifest is in `directory`. A repository can ship `.devhost` (or one of
+    /// its entries) as a symbolic link; following it would put the pid lock, logs and control socket
+    /// wherever it points, and truncate or append to files there. Like git with a linked `.git`, refuse.
+    public init(directory: String) throws(ProjectStateError) {
+        self.root = Self.root(of: directory)
+        for path in [root] + Self.entries.map({ root + "/" + $0 }) {
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { continue }
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+            throw ProjectStateError(path: path, target: target)
+        }
+    }
+
+    /// Where the state of the project in `directory` lives, unchecked (check with `init(directory:)`).
+    static func root(of directory: String) -> String {
+        URL(fileURLWithPath: directory).appendingPathComponent(".devhost").path
     }
 
     public var logs: String { root + "/logs" }
@@ -29,5 +45,16 @@ public struct ProjectState: Sendable {
         let local = root + "/control.sock"
         if local.utf8.count < 100 { return local }
         return "/tmp/devhost-\(getuid())/\(FNV1a.hex(root)).sock"
+    }
+}
+
+/// `.devhost` (or an entry in it) is a symbolic link.
+public struct ProjectStateError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var target: String
+
+    public var description: String {
+        let name = path.hasSuffix("/.devhost") ? ".devhost" : ".devhost/" + URL(fileURLWithPath: path).lastPathComponent
+        return "\(name) is a symbolic link to \(target) (\(path)); devhost keeps its state there and will not follow it: remove it (rm \(path))"
     }
 }

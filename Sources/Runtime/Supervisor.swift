@@ -61,7 +61,7 @@ public actor Supervisor {
         self.manifest = manifest
         self.options = options
         self.group = group
-        self.stateDirectory = ProjectState(manifest: manifest).root
+        self.stateDirectory = ProjectState.root(of: manifest.directory)
     }
 
     // MARK: Starting
@@ -71,6 +71,7 @@ public actor Supervisor {
     public func start() async throws {
         selected = try Self.selection(options.services, in: manifest)
         recordFingerprints()
+        _ = try ProjectState(manifest: manifest)
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         watchdog = try Watchdog()
         let ported = manifest.services.filter(\.hasPort).map(\.name)

@@ -9,7 +9,7 @@ enum Detach {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let arguments = CommandLine.arguments.dropFirst().filter { $0 != "-d" && $0 != "--detach" } + ["--detached"]
         try FileManager.default.createDirectory(atPath: state.root, withIntermediateDirectories: true)
-        let output = open(state.detachedLog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let output = open(state.detachedLog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard output >= 0 else { throw CommandFailure(message: "cannot write \(state.detachedLog): \(String(cString: strerror(errno)))") }
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"

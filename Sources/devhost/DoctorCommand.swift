@@ -128,11 +128,11 @@ struct DoctorCommand: ParsableCommand {
 
     func proxyPort(_ manifest: Manifest) -> Finding {
         let port = (try? proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)) ?? manifest.proxy.port
-        let state = ProjectState(manifest: manifest)
+        let state = try? ProjectState(manifest: manifest)
         guard let owner = PortScanner().owner(ofPort: port) else {
             return Finding(level: .ok, text: "proxy port \(manifest.proxy.bind):\(port) is free")
         }
-        if let running = ProjectLock.holder(state), running == owner.pid {
+        if let state, let running = ProjectLock.holder(state), running == owner.pid {
             return Finding(level: .ok, text: "proxy port \(port) is this project's running devhost (pid \(owner.pid))")
         }
         return Finding(
@@ -141,7 +141,12 @@ struct DoctorCommand: ParsableCommand {
     }
 
     static func stateFolder(_ manifest: Manifest) -> Finding {
-        let state = ProjectState(manifest: manifest)
+        let state: ProjectState
+        do {
+            state = try ProjectState(manifest: manifest)
+        } catch {
+            return Finding(level: .failure, text: error.description, fix: "rm \(error.path), then run devhost again")
+        }
         let probe = state.root + "/.doctor-\(getpid())"
         do {
             try FileManager.default.createDirectory(atPath: state.root, withIntermediateDirectories: true)

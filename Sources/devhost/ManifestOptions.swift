@@ -47,11 +47,16 @@ struct ProjectOptions: ParsableArguments {
     }
 
     func state() throws -> ProjectState {
+        let path: String
         do {
-            let path = try ManifestLoader().locate(from: file ?? FileManager.default.currentDirectoryPath)
-            return ProjectState(directory: (path as NSString).deletingLastPathComponent)
+            path = try ManifestLoader().locate(from: file ?? FileManager.default.currentDirectoryPath)
         } catch {
             throw CommandFailure(message: error.issues.map(\.message).joined(separator: "\n"))
+        }
+        do {
+            return try ProjectState(directory: (path as NSString).deletingLastPathComponent)
+        } catch {
+            throw CommandFailure(message: error.description)
         }
     }
 }

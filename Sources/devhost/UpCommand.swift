@@ -43,7 +43,8 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         let manifest = try manifestOptions.load()
-        let state = ProjectState(manifest: manifest)
+        let state: ProjectState
+        do { state = try ProjectState(manifest: manifest) } catch { throw CommandFailure(message: error.description) }
         if let pid = ProjectLock.holder(state) {
             return try Self.alreadyRunning(pid: pid, state: state, follow: !detach && !detached)
         }

@@ -23,7 +23,7 @@ final class DevhostRun: @unchecked Sendable {
         self.environment = environment
     }
 
-    var state: ProjectState { ProjectState(directory: project.path) }
+    var state: ProjectState { try! ProjectState(directory: project.path) }
     var client: ControlClient { ControlClient(state: state) }
 
     /// Runs `devhost ARGS` in the project to completion.

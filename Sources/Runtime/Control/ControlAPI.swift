@@ -89,7 +89,7 @@ public final class ControlAPI: Sendable {
             switch path {
             case "", "index.html": return .full(status: 200, contentType: "text/html; charset=utf-8", body: DashboardPage.html)
             case "v1/status": return .json(200, await status().json())
-            case "v1/logs": return logs(request)
+            case "v1/logs": return await logs(request)
             case "v1/events": return events()
             default: break
             }
@@ -141,8 +141,13 @@ public final class ControlAPI: Sendable {
     }
 
     /// NDJSON log lines: history (`n` per request, `since` as Unix seconds), then live lines with `follow`.
-    private func logs(_ request: ControlRequest) -> ControlResponse {
+    private func logs(_ request: ControlRequest) async -> ControlResponse {
         let services = (request.query["service"] ?? []).filter { !$0.isEmpty }
+        // A name becomes a path under .devhost/logs: only names devhost knows, never `../x`.
+        let known = Set(await supervisor.manifest.services.map(\.name) + ["devhost"] + history.services())
+        if let unknown = services.first(where: { !known.contains($0) }) {
+            return .error(404, "no service named \(unknown) (services: \(known.sorted().joined(separator: ", ")))")
+        }
         let limit = request.first("n").flatMap(Int.init)
         let since = request.first("since").flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }
         let follow = request.first("follow") == "1"

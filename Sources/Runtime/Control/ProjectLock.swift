@@ -16,7 +16,7 @@ public final class ProjectLock: Sendable {
     /// Takes the lock and writes our pid into it; nil when another devhost holds it.
     public static func acquire(_ state: ProjectState) throws -> ProjectLock? {
         try FileManager.default.createDirectory(atPath: state.root, withIntermediateDirectories: true)
-        let fd = open(state.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(state.lockFile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
