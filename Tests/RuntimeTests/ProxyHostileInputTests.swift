@@ -62,6 +62,9 @@ final class HostileHarness: @unchecked Sendable {
         let head: [String]
         let body: String
         let sent: Int
+        let closed: Bool
+        /// Every status line, for pipelined cases.
+        let statuses: [String]
         func header(_ name: String) -> [String] {
             head.compactMap { line in
                 guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name else { return nil }
@@ -259,14 +262,26 @@ while True: time.sleep(3600)
     /// A stalled upload is the client's fault (408); a stalled response is cut off, closing the
     /// client's connection so a truncated body cannot pass for a whole one.
     @Test func stallsEndWithTheRightPartyBlamed() async throws {
-        let h = try await HostileHarness(settings: Self.settings())
+        // Equal limits, as by default (60 s each): the stalled upload used to hit the upstream's
+        // deadline first and get 504.
+        var settings = Self.settings()
+        settings.upstreamTimeout = settings.idleTimeout
+        let h = try await HostileHarness(settings: settings)
         let answers = try h.send([
-            ("client-stall", Self.head("client-stall", "Content-Length: 100\r\n", method: "POST") + "0123456789", 0),
+            // After a first request, so the upstream connection comes from the pool and the request
+            // goes out at once (as in a browser's keep-alive connection).
+            (
+                "client-stall",
+                "GET /case/warm HTTP/1.1\r\nHost: api.localhost\r\n\r\n" + Self.head("client-stall", "Content-Length: 100\r\n", method: "POST")
+                    + "0123456789", 0
+            ),
             ("upstream-stall", "GET /raw/stall HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n", 0),
         ])
-        #expect(answers["client-stall"]?.status.hasPrefix("HTTP/1.1 408") == true, "\(answers["client-stall"]?.status ?? "")")
+        let clientStall = try #require(answers["client-stall"])
+        #expect(clientStall.statuses.count == 2 && clientStall.statuses.last?.hasPrefix("HTTP/1.1 408") == true, "\(clientStall)")
         let stalled = try #require(answers["upstream-stall"])
         #expect(stalled.status == "HTTP/1.1 200 OK" && stalled.body == "0123456789", "\(stalled)")
+        #expect(stalled.closed, "the proxy closes the client's connection; it did not in 10 s")
         await h.stop()
     }
 

@@ -85,10 +85,11 @@ while True:
 
 /// A raw client for the same tests: each case is sent on a connection of its own as bytes
 /// (latin-1 in the JSON), and the proxy's answer is read until it closes the connection (every
-/// case asks for that) or 10 s pass. Prints {name: {status, head, body, sent}} as JSON.
+/// case asks for that) or 10 s pass. Prints {name: {status, head, body, sent, closed, statuses}} as JSON
+/// (`closed`: the proxy closed the connection, rather than the client giving up).
 /// `stream: N` offers N MiB after the head (as fast as the proxy takes it) and reports how much it took.
 let rawClientScript = #"""
-import json, socket, sys, time
+import json, re, socket, sys, time
 cases = json.load(open(sys.argv[1]))
 port = int(sys.argv[2])
 results = {}
@@ -96,6 +97,7 @@ for case in cases:
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     sent = 0
     data = b""
+    closed = False
     try:
         s.sendall(case["send"].encode("latin-1"))
         if case.get("stream"):
@@ -121,13 +123,16 @@ for case in cases:
             s.settimeout(10)
         while True:
             more = s.recv(65536)
-            if not more: break
+            if not more:
+                closed = True
+                break
             data += more
     except OSError:
         pass
     s.close()
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    results[case["name"]] = {"status": lines[0], "head": lines[1:], "body": body.decode("latin-1"), "sent": sent}
+    results[case["name"]] = {"status": lines[0], "head": lines[1:], "body": body.decode("latin-1"), "sent": sent, "closed": closed,
+                            "statuses": re.findall(r"HTTP/1\.[01] \d\d\d[^\r\n]*", data.decode("latin-1"))}
 print(json.dumps(results))
 """#

@@ -330,27 +330,31 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             RequestID.isPlain(head, field.value) ? head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count) : nil
         }
         let requestID = RequestID(sent: sent, generated: sent == nil ? random.next() : 0)
-        let refusal = RequestRefusal.check(head, allowTrace: shared.settings.allowTrace)
-        let route = resolve(head, valid: refusal == nil)
+        // The connection's last host was valid when it was looked up: its bytes need no new check.
+        let cached = cachedRoute(head)
+        let refusal = RequestRefusal.check(head, allowTrace: shared.settings.allowTrace, hostKnownValid: cached != nil)
         if let refusal {
-            exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
+            // A refused head's host is only logged: never looked up, never kept for the next request.
+            let route = ResolvedRoute(header: [], generation: -1, host: head.host.map { head.string($0) } ?? "", target: nil)
+            exchange = Exchange(head: head, route: route, requestID: requestID, requestBody: .none, now: now)
             return writeSimple(refusal.status, message: refusal.message, close: true)
         }
+        let route = cached ?? resolve(head)
         guard let framing = BodyFraming.request(head) else {
             exchange = Exchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: now)
             return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
         }
         exchange = Exchange(head: head, route: route, requestID: requestID, requestBody: framing, now: now)
 
-        let served = shared.serves(host: route.host)
-        if head.targetStartsWithReservedPrefix, served {
+        // Devhost's own answers, and the list of routes, only for hosts it serves: a page on
+        // another name that resolves to 127.0.0.1 (DNS rebinding) learns nothing from them.
+        if head.targetStartsWithReservedPrefix, shared.serves(host: route.host) {
             return builtIn(head)
         }
         guard route.target != nil else {
-            // A host devhost does not serve (a DNS-rebinding page's own name) learns nothing of the routes.
             let (type, body) = ProxyPages.notFound(
-                host: route.host, routes: served ? shared.routes.all : [], port: (context?.channel.localAddress?.port) ?? 0,
-                json: head.wantsJSON, requestID: requestID.string)
+                host: route.host, routes: shared.serves(host: route.host) ? shared.routes.all : [],
+                port: (context?.channel.localAddress?.port) ?? 0, json: head.wantsJSON, requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
         connect()
@@ -360,14 +364,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     /// the route table changes.
     private var lastRoute: ResolvedRoute?
 
-    private func resolve(_ head: HTTPHead, valid: Bool) -> ResolvedRoute {
-        // A refused head's host is only logged: never looked up, never kept for the next request.
+    private func cachedRoute(_ head: HTTPHead) -> ResolvedRoute? {
+        guard let lastRoute, let field = head.host, lastRoute.generation == shared.routes.generation, head.bytesEqual(field, lastRoute.header)
+        else { return nil }
+        return lastRoute
+    }
+
+    private func resolve(_ head: HTTPHead) -> ResolvedRoute {
         let field = head.host ?? 0..<0
-        if !valid {
-            return ResolvedRoute(header: [], generation: -1, host: head.string(field), target: nil)
-        }
+        // Read before the lookup: a change in between then only makes the next request look again.
         let generation = shared.routes.generation
-        if let lastRoute, lastRoute.generation == generation, head.bytesEqual(field, lastRoute.header) { return lastRoute }
         let (host, target) = shared.routes.resolve(hostHeader: head.string(field))
         let route = ResolvedRoute(header: head.byteArray(field), generation: generation, host: host, target: target)
         lastRoute = route

@@ -8,7 +8,8 @@ struct RequestRefusal: Equatable {
     let status: HTTPResponseStatus
     let message: String
 
-    static func check(_ head: HTTPHead, allowTrace: Bool) -> RequestRefusal? {
+    /// `hostKnownValid`: the host's bytes are those of a host checked earlier on the connection.
+    static func check(_ head: HTTPHead, allowTrace: Bool, hostKnownValid: Bool = false) -> RequestRefusal? {
         if head.methodIs("CONNECT") {
             return RequestRefusal(status: .methodNotAllowed, message: "devhost is a reverse proxy, not a forward proxy: CONNECT is refused")
         }
@@ -27,7 +28,7 @@ struct RequestRefusal: Equatable {
         if head.minor >= 1, head.host == nil {
             return RequestRefusal(status: .badRequest, message: "an HTTP/1.1 request needs a Host field")
         }
-        if let host = head.host, !head.isHostSyntax(host) {
+        if !hostKnownValid, let host = head.host, !head.isHostSyntax(host) {
             return RequestRefusal(status: .badRequest, message: "the Host is not a host name")
         }
         if head.absoluteTarget, let field = head.first(.host), !head.isHostSyntax(field.value) {
