@@ -147,9 +147,15 @@ public struct ProjectGenerator: Sendable {
         pairs.append(("answers", .map(answers.map { ($0.0, YAMLNode.string($0.1)) })))
         let text = "# Written by devhost init: the template and answers this project was generated from.\n" + YAMLNode.map(pairs).emitted()
         let url = staging.appendingPathComponent(Self.recordPath)
+        var info = stat()
+        // A template's own `.devhost` link would take the record (and later all of devhost's state) elsewhere.
+        if lstat(url.deletingLastPathComponent().path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+            throw InitError.unsafePath("the template makes .devhost a link or a file; devhost keeps its own state there: remove it from the template")
+        }
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try FileWriter.write(text.utf8, to: url.path)
+            if lstat(url.path, &info) == 0 { unlink(url.path) }
+            try FileWriter.write(text.utf8, to: url.path, fresh: true)
         } catch {
             throw InitError.io("cannot write \(Self.recordPath): \(error.localizedDescription)")
         }

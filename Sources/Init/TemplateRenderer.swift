@@ -27,6 +27,7 @@ struct TemplateRenderer {
         let destinationPath = destination.path
         var madeFolders: Set<String> = [""]
         var written: [String] = []
+        var links: [(source: String, target: String)] = []
         for entry in try Self.sourceFiles(root) {
             let relative = entry.path
             let rule = definition.rules.first { Glob.matches($0.pattern, relative) }
@@ -38,20 +39,21 @@ struct TemplateRenderer {
                 try Self.makeFolders(for: target, under: destinationPath, made: &madeFolders)
                 if entry.isLink {
                     let link = try FileReader.linkTarget(source)
-                    try checkLink(link, at: relative)
+                    try Self.checkLink(relative, in: root, shownAs: relative, leaving: "the template")
                     guard symlink(link, output) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+                    links.append((relative, target))
                     written.append(target)
                     continue
                 }
                 let (bytes, executable) = try FileReader.contents(source)
                 let mode: mode_t = executable ? 0o755 : 0o644
                 if rule?.verbatim == true || Self.isBinary(bytes) {
-                    try FileWriter.write(bytes, to: output, mode: mode)
+                    try FileWriter.write(bytes, to: output, mode: mode, fresh: true)
                 } else {
                     let text = String(decoding: bytes, as: UTF8.self)
                     try checkNames(in: text, file: relative, known: knownNames)
                     let rendered = text.utf8.contains(UInt8(ascii: "{")) ? try renderText(text, file: relative, context: context) : text
-                    try FileWriter.write(rendered.utf8, to: output, mode: mode)
+                    try FileWriter.write(rendered.utf8, to: output, mode: mode, fresh: true)
                 }
             } catch let error as InitError {
                 throw error
@@ -59,6 +61,11 @@ struct TemplateRenderer {
                 throw InitError.io("cannot write \(target): \(error.localizedDescription)")
             }
             written.append(target)
+        }
+        // Rendered names can pair links differently than the template's own names did (`{{x}}` -> .
+        // and `q -> s/..` with x=s), so every link is checked again where it now stands.
+        for link in links {
+            try Self.checkLink(link.target, in: destinationPath, shownAs: "\(link.source) (rendered as \(link.target))", leaving: "the project")
         }
         return written
     }
@@ -103,7 +110,14 @@ struct TemplateRenderer {
         let folder = String(relative[..<slash])
         if made.contains(folder) { return }
         try makeFolders(for: folder, under: root, made: &made)
-        if mkdir(root + "/" + folder, 0o755) != 0, errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        if mkdir(root + "/" + folder, 0o755) != 0 {
+            guard errno == EEXIST else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            // Only a template link is there before a folder is made: writing through it could land anywhere.
+            var info = stat()
+            guard lstat(root + "/" + folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw InitError.unsafePath("\(relative) would be written through \(folder), which the template makes a link; files are never written through links")
+            }
+        }
         made.insert(folder)
     }
 
@@ -111,6 +125,13 @@ struct TemplateRenderer {
     private func renderPath(_ relative: String, context: [String: Any]) throws(InitError) -> String? {
         var segments: [String] = []
         for segment in relative.split(separator: "/") {
+            if segment.contains("{{") {
+                // `{{=<% %>=}}` would hide the tags after it from the check below.
+                if TagScanner.changesDelimiters(String(segment)) {
+                    throw InitError.render(file: relative, message: "the name \"\(segment)\" changes the tag delimiters ({{=…=}}); file and folder names may use only {{name}} tags")
+                }
+                try checkNames(in: String(segment), file: relative, known: Set(values.keys))
+            }
             let rendered = segment.contains("{{") ? try renderText(String(segment), file: relative, context: context) : String(segment)
             if rendered.isEmpty { return nil }
             if rendered == ".." || rendered == "." || rendered.contains("/") || rendered.contains("\0") {
@@ -131,44 +152,21 @@ struct TemplateRenderer {
         }
     }
 
-    /// Finds `{{name}}`, `{{#name}}`, `{{^name}}`, `{{/name}}`, `{{&name}}` tags naming undeclared
-    /// variables. A hand-written scan: this runs on every file, and regex set-up dominated start-up.
     private func checkNames(in text: String, file: String, known: Set<String>) throws(InitError) {
-        let bytes = Array(text.utf8)
-        var index = 0
-        while index + 1 < bytes.count {
-            guard bytes[index] == UInt8(ascii: "{"), bytes[index + 1] == UInt8(ascii: "{") else {
-                index += 1
-                continue
-            }
-            var cursor = index + 2
-            while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
-            if cursor < bytes.count, "#^/&".utf8.contains(bytes[cursor]) { cursor += 1 }
-            while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
-            let start = cursor
-            while cursor < bytes.count, Self.isNameByte(bytes[cursor]) { cursor += 1 }
-            let name = String(decoding: bytes[start..<cursor], as: UTF8.self)
-            while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
-            let closed = cursor + 1 < bytes.count && bytes[cursor] == UInt8(ascii: "}") && bytes[cursor + 1] == UInt8(ascii: "}")
-            if closed, let first = name.utf8.first, !(48...57).contains(first), !known.contains(name) {
-                throw InitError.render(file: file, message: "it uses {{\(name)}}, which the template does not declare")
-            }
-            index = cursor
+        if let tag = TagScanner.undeclared(in: text, known: known) {
+            throw InitError.render(file: file, message: "it uses \(tag), which the template does not declare")
         }
     }
 
-    /// A link may point within the template only; anything else could write or read outside the project.
-    private func checkLink(_ destination: String, at relative: String) throws(InitError) {
-        if destination.hasPrefix("/") { throw InitError.unsafePath("\(relative) is a link to an absolute path (\(destination))") }
-        var depth = relative.split(separator: "/").count - 1
-        for part in destination.split(separator: "/") {
-            if part == ".." { depth -= 1 } else if part != "." { depth += 1 }
-            if depth < 0 { throw InitError.unsafePath("\(relative) links outside the template (\(destination))") }
+    /// A link may lead only within `root` (the template's files, then the generated project), however
+    /// it gets there; anything else could write or read outside the project.
+    private static func checkLink(_ relative: String, in root: String, shownAs name: String, leaving place: String) throws(InitError) {
+        let text = (try? FileReader.linkTarget(root + "/" + relative)) ?? "?"
+        switch LinkResolver.resolve(relative, in: root) {
+        case .inside: return
+        case .outside: throw InitError.unsafePath("\(name) links outside \(place) (\(text), followed from its folder through the other links); remove the link or point it inside")
+        case .loop: throw InitError.unsafePath("\(name) is a link that goes round in a loop (\(text)); remove it")
         }
-    }
-
-    private static func isNameByte(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "_") || (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
     }
 
     static func isBinary(_ bytes: [UInt8]) -> Bool {

@@ -4,8 +4,9 @@ import Foundation
 /// project take tens of milliseconds; a generated project is published by one rename of its
 /// staging folder, and a crash before that leaves only the staging folder behind.
 public enum FileWriter {
-    public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    /// `fresh`: the file must not exist yet, not even as a link (O_EXCL refuses a link at `path`).
+    public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644, fresh: Bool = false) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_EXCL : O_TRUNC), mode)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(fd) }
         let data = Array(bytes)
