@@ -116,13 +116,29 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     private func emitLocked(prefix: String, color: String, text: String, time: String? = nil) {
-        prefixWidth = max(prefixWidth, prefix.count)
-        let padded = prefix.padding(toLength: prefixWidth, withPad: " ", startingAt: 0)
+        var line = prefixLocked(label: prefix, color: color, time: time)
+        line += text + "\n"
+        writeAll(options.descriptor, Array(line.utf8))
+    }
+
+    private func prefixLocked(label: String, color: String, time: String? = nil) -> String {
+        prefixWidth = max(prefixWidth, label.count)
+        let padded = label.padding(toLength: prefixWidth, withPad: " ", startingAt: 0)
         var line = ""
         if options.timestamps { line += (time ?? Self.timestamp()) + " " }
         line += options.colored ? "\u{1B}[\(color)m\(padded) |\u{1B}[0m " : "\(padded) | "
-        line += text + "\n"
-        writeAll(options.descriptor, Array(line.utf8))
+        return line
+    }
+
+    /// What `event` would put before a line of `label` now (the access log formats its own lines).
+    public func linePrefix(label: String, color: String) -> [UInt8] {
+        lock.withLock { Array(prefixLocked(label: label, color: color).utf8) }
+    }
+
+    /// Whole lines formatted elsewhere (the access log), written to the terminal in one piece
+    /// between other lines.
+    public func writeRaw(_ bytes: UnsafeRawBufferPointer) {
+        lock.withLock { writeAll(options.descriptor, bytes) }
     }
 
     private func appendLocked(_ text: String, label: String, service: String) {
@@ -185,13 +201,18 @@ public final class LogOutput: @unchecked Sendable {
 }
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { writeAll(fd, $0) }
+}
+
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
     var offset = 0
     while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
         if written < 0 {
             if errno == EINTR { continue }
             return
         }
+        if written == 0 { return }
         offset += written
     }
 }

@@ -38,7 +38,8 @@ struct ProxyCommand: AsyncParsableCommand {
         do { try RouteFileWatcher.apply(file, base: extra, to: routes) } catch { throw CommandFailure(message: "\(error)") }
         let out = Console.standardOutput
         let log = LogOutput(options: .init(colored: out.colored))
-        let context = ProxyContext(routes: routes, instances: RouteTable(), settings: try proxyOptions.settings(), log: log)
+        let context = ProxyContext(
+            routes: routes, instances: RouteTable(), settings: try proxyOptions.settings(), log: log, accessLog: try proxyOptions.accessLog(terminal: log))
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? MultiThreadedEventLoopGroup.singleton
         let port = try proxyOptions.resolvedPort(manifestPort: nil)
         let server: ProxyServer

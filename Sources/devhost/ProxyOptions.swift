@@ -11,6 +11,9 @@ struct ProxyOptions: ParsableArguments {
     @Option(name: .customLong("log-format"), help: "Access log: human, json or off.")
     var logFormat: ProxyContext.AccessLogFormat = .human
 
+    @Option(name: .customLong("access-log"), help: "Append the access log to this file instead of the terminal.")
+    var accessLogPath: String?
+
     @Option(name: .customLong("wait"), help: "How long a request waits for a healthy instance before 503 (e.g. 10s).")
     var wait: String = "10s"
 
@@ -40,6 +43,19 @@ struct ProxyOptions: ParsableArguments {
         settings.upstreamReadTimeout = read
         settings.accessLog = logFormat
         return settings
+    }
+}
+
+extension ProxyOptions {
+    /// The access log: nil when off, the file when `--access-log` names one, else the terminal.
+    func accessLog(terminal: LogOutput) throws -> AccessLog? {
+        guard logFormat != .off else { return nil }
+        guard let accessLogPath else { return AccessLog(format: logFormat, destination: .output(terminal)) }
+        do {
+            return try AccessLog(format: logFormat, path: accessLogPath)
+        } catch {
+            throw CommandFailure(message: error.description)
+        }
     }
 }
 

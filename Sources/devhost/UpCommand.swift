@@ -92,7 +92,7 @@ struct UpCommand: AsyncParsableCommand {
                 settings.domain = manifest.proxy.domain
                 let context = ProxyContext(
                     routes: routes, instances: supervisor.routes, settings: settings,
-                    log: log, describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
+                    log: log, accessLog: try proxyOptions.accessLog(terminal: log), describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
                 let port = try proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)
                 do {
                     proxy = try await ProxyServer.start(host: manifest.proxy.bind, port: port, context: context, group: MultiThreadedEventLoopGroup.singleton)

@@ -1,4 +1,4 @@
-/// A Python upstream for proxy tests, on the standard library only. Paths:
+/// A Python upstream for proxy tests, on the standard library and h11 (see StrictReader). Paths:
 ///   /echo        JSON of method, raw path, headers and body length
 ///   /cookies     two Set-Cookie headers
 ///   /sse         three events, 300 ms apart, flushed one by one (chunked)
@@ -12,14 +12,48 @@
 ///   /early       413 at once, without reading the request body (the connection stays open)
 ///   /healthz     200, or 503 while a file named DOWN exists
 let proxyUpstreamScript = #"""
-import json, os, sys, time
+import h11, json, os, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 INSTANCE = os.environ.get("DEVHOST_INSTANCE", "0")
 
+class StrictReader:
+    """Everything the proxy sends passes through h11 as well, a strict and independent HTTP/1.1
+    parser: what it refuses is appended to h11-errors.txt, which the tests require to be empty."""
+    def __init__(self, raw):
+        self.raw, self.h11, self.done = raw, h11.Connection(h11.SERVER), False
+    def feed(self, data):
+        if self.done or not data: return
+        try:
+            self.h11.receive_data(data)
+            while True:
+                event = self.h11.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED: return
+                if isinstance(event, h11.Request) and any(k == b"upgrade" for k, _ in event.headers):
+                    self.done = True; return  # raw bytes follow a protocol switch
+                if isinstance(event, h11.EndOfMessage):
+                    # h11 needs an answer of its own before it reads the next request.
+                    self.h11.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
+                    self.h11.send(h11.EndOfMessage())
+                    if self.h11.their_state is h11.MUST_CLOSE:
+                        self.done = True; return  # the request asked to close (health probes do)
+                    self.h11.start_next_cycle()
+        except h11.ProtocolError as error:
+            self.done = True
+            with open("h11-errors.txt", "a") as f: f.write("%r: %s\n" % (bytes(self.h11.trailing_data[0])[:200], error))
+    def read(self, *a):
+        data = self.raw.read(*a); self.feed(data); return data
+    def readline(self, *a):
+        data = self.raw.readline(*a); self.feed(data); return data
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
+    def setup(self):
+        super().setup()
+        self.rfile = StrictReader(self.rfile)
 
     def send_body(self, status, body, ctype="application/json", extra=()):
         data = body.encode() if isinstance(body, str) else body

@@ -37,6 +37,8 @@ final class ProxyHarness: @unchecked Sendable {
     func stop() async {
         await proxy.close()
         await harness.stop()
+        let refused = (try? harness.project.read("h11-errors.txt")) ?? ""
+        #expect(refused.isEmpty, "h11 refused what reached the upstream: \(refused)")
     }
 
     /// curl with a Host header; returns status, headers (lowercased names) and body.

@@ -18,6 +18,14 @@ extension HTTPHead {
 
     var methodString: String { string(method) }
 
+    var methodBytes: ByteBuffer { bytes.getSlice(at: bytes.readerIndex + method.lowerBound, length: method.count)! }
+
+    /// The target in origin form, as bytes (see `targetString`).
+    var targetBytes: ByteBuffer {
+        if absoluteTarget, target.isEmpty { return ByteBuffer(string: "/") }
+        return bytes.getSlice(at: bytes.readerIndex + target.lowerBound, length: target.count)!
+    }
+
     /// Whether `range` holds the same bytes as `other` (no string is made).
     func bytesEqual(_ range: Range<Int>, _ other: [UInt8]) -> Bool {
         guard range.count == other.count else { return false }

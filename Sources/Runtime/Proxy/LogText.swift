@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Client-controlled text on its way into a human log line, which goes to a developer's terminal:
 /// control characters (C0, DEL and the C1 range, where U+009B is a CSI on some terminals) are
 /// written as escapes, so a request cannot recolour, retitle or move around in the terminal.
@@ -18,5 +20,23 @@ enum LogText {
             }
         }
         return out
+    }
+
+    /// `text`, escaped as `printable` does, written as bytes.
+    static func write(_ text: String, into buffer: inout ByteBuffer) {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            buffer.writeString(text)
+        } else {
+            buffer.writeString(printable(text))
+        }
+    }
+
+    /// Bytes from a request (its target), escaped as `printable` does.
+    static func write(_ bytes: ByteBuffer, into buffer: inout ByteBuffer) {
+        if bytes.readableBytesView.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            buffer.writeImmutableBuffer(bytes)
+        } else {
+            buffer.writeString(printable(String(decoding: bytes.readableBytesView, as: UTF8.self)))
+        }
     }
 }

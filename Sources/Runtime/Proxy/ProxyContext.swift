@@ -34,6 +34,8 @@ public final class ProxyContext: @unchecked Sendable {
     public let settings: Settings
     public let metrics = ProxyMetrics()
     let log: LogOutput?
+    /// nil when the access log is off.
+    public let accessLog: AccessLog?
     /// Describes a service for the 503 page: its state and last log lines.
     let describe: @Sendable (String) -> (state: String, lines: [String])
 
@@ -43,6 +45,8 @@ public final class ProxyContext: @unchecked Sendable {
         let pool: UpstreamPool
         /// Flushes waiting for the end of the loop's tick.
         let flushes: FlushBatch
+        /// Access-log lines waiting for the end of the loop's tick.
+        let accessLines: AccessBatch?
     }
 
     private let loopsLock = NSLock()
@@ -51,20 +55,29 @@ public final class ProxyContext: @unchecked Sendable {
     func perLoop(_ loop: EventLoop) -> PerLoop {
         loopsLock.withLock {
             if let existing = loops[ObjectIdentifier(loop)] { return existing }
-            let created = PerLoop(pool: UpstreamPool(), flushes: FlushBatch(loop: loop))
+            let created = PerLoop(pool: UpstreamPool(), flushes: FlushBatch(loop: loop), accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) })
             loops[ObjectIdentifier(loop)] = created
             return created
         }
     }
 
+    /// `accessLog`: where access-log lines go; by default `log`'s terminal in `settings.accessLog`'s
+    /// format (none when that is `off`).
     public init(
-        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: LogOutput? = nil,
+        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: LogOutput? = nil, accessLog: AccessLog? = nil,
         describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) }
     ) {
         self.routes = routes
         self.instances = instances
         self.settings = settings
         self.log = log
+        if let accessLog {
+            self.accessLog = accessLog
+        } else if let log, settings.accessLog != .off {
+            self.accessLog = AccessLog(format: settings.accessLog, destination: .output(log))
+        } else {
+            self.accessLog = nil
+        }
         self.describe = describe
     }
 
@@ -79,30 +92,6 @@ public final class ProxyContext: @unchecked Sendable {
         return routes.resolve(hostHeader: host).target != nil
     }
 
-    /// One access-log line per request. Query strings are left out: they carry OAuth codes and tokens.
-    func access(method: String, host: String, uri: String, status: Int, bytes: Int, duration: Duration, requestID: String, instance: String?) {
-        guard let log, settings.accessLog != .off else { return }
-        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-        let ms = Double(DurationText.millisecondsExact(duration))
-        switch settings.accessLog {
-        case .off: return
-        case .human:
-            let line = String(
-                format: "%@ %@%@ %d %dB %.1fms %@%@", method, LogText.printable(host), LogText.printable(path), status, bytes, ms,
-                LogText.printable(requestID), instance.map { " → \($0)" } ?? "")
-            log.event(line, label: "proxy")
-        case .json:
-            var line = "{"
-            for (index, pair) in [("method", method), ("host", host), ("path", path), ("request_id", requestID), ("instance", instance ?? "")].enumerated() {
-                if index > 0 { line += "," }
-                JSONValue.escape(pair.0, into: &line)
-                line += ":"
-                JSONValue.escape(pair.1, into: &line)
-            }
-            line += String(format: ",\"status\":%d,\"bytes\":%d,\"duration_ms\":%.3f}", status, bytes, ms)
-            log.event(line, label: "proxy")
-        }
-    }
 }
 
 extension DurationText {

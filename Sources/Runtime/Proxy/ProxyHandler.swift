@@ -101,6 +101,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var pool = UpstreamPool()
     /// This event loop's end-of-tick flushes (set when the handler is added).
     private var flushes: FlushBatch?
+    /// This event loop's access-log lines (nil when the log is off).
+    private var accessLines: AccessBatch?
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var upstream: Upstream?
@@ -156,6 +158,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         let perLoop = shared.perLoop(context.eventLoop)
         pool = perLoop.pool
         flushes = perLoop.flushes
+        accessLines = perLoop.accessLines
         if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
         shared.metrics.connectionOpened()
@@ -765,12 +768,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
             done.route.counters = counters
         }
         shared.metrics.record(counters, status: done.status, seconds: Double(nanoseconds) / 1e9)
-        if shared.settings.accessLog != .off {
-            let duration = Duration.nanoseconds(nanoseconds)
-            shared.access(
-                method: done.head.methodString, host: done.host, uri: done.head.targetString, status: done.status, bytes: done.bytes,
-                duration: duration, requestID: done.requestID.string, instance: done.instance)
-        }
+        accessLines?.record(
+            method: done.head.methodBytes, host: done.host, target: done.head.targetBytes, status: done.status, bytes: done.bytes,
+            nanoseconds: nanoseconds, requestID: done.requestID, instance: done.instance)
         return finished
     }
 
@@ -808,7 +808,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         case "/_devhost/health":
             respond(.ok, contentType: "application/json", body: ProxyPages.health(context: shared))
         case "/_devhost/metrics":
-            respond(.ok, contentType: "text/plain; version=0.0.4", body: shared.metrics.prometheus())
+            var text = shared.metrics.prometheus()
+            if let log = shared.accessLog {
+                text += "# HELP devhost_proxy_access_log_dropped_total Access-log lines dropped because the terminal or disk was slower than the traffic.\n"
+                text += "# TYPE devhost_proxy_access_log_dropped_total counter\ndevhost_proxy_access_log_dropped_total \(log.droppedLines)\n"
+            }
+            respond(.ok, contentType: "text/plain; version=0.0.4", body: text)
         default:
             writeSimple(.notFound, message: "\(path) is not a devhost endpoint (try /_devhost/health or /_devhost/metrics)", close: false)
         }

@@ -27,7 +27,9 @@ public final class ProxyServer: @unchecked Sendable {
         self.channel = channel
     }
 
+    /// Stops listening, then writes what the access log still holds.
     public func close() async {
         try? await channel.close()
+        context.accessLog?.close()
     }
 }
