@@ -5,8 +5,12 @@ CONFIG ?= debug
 BIN_DEBUG := .build/debug/devhost
 BIN_RELEASE := .build/release/devhost
 DEMO ?= examples/shop
+# Fuzzing (docs/fuzzing.md): seconds per target for `make fuzz` and inside `make test`; targets (default all).
+FUZZ_SECONDS ?= 600
+FUZZ_TEST_SECONDS ?= 20
+FUZZ_TARGETS ?=
 
-.PHONY: all deps test-deps build release test demo bench install uninstall lint clean
+.PHONY: all deps test-deps build release test fuzz demo bench install uninstall lint clean
 
 all: build
 
@@ -35,6 +39,12 @@ release: deps
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
+	SWIFT="$(SWIFT)" scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
+
+# libFuzzer with AddressSanitizer on the proxy's head parser, its body framing and the manifest
+# loader, one target after another (a one-line summary each; libFuzzer's output in .build-fuzz/logs).
+fuzz: deps
+	SWIFT="$(SWIFT)" scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo: build
 	$(BIN_DEBUG) up -f $(DEMO)
@@ -56,4 +66,4 @@ lint:
 	$(SWIFT) format lint --recursive --strict Sources Tests
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -94,3 +94,22 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Coverage-guided fuzzing (docs/fuzzing.md): scripts/fuzz.sh sets DEVHOST_FUZZ=1 and builds this one
+// product with libFuzzer and AddressSanitizer in its own scratch path (.build-fuzz). Without the
+// variable the target does not exist, so ordinary builds, tests and releases never compile or link it.
+// It reads the proxy's internal types through `@testable import`: debug builds only. The code under
+// test is optimised (5-10 times the inputs a second); its dependencies are not, which halves the build.
+if Context.environment["DEVHOST_FUZZ"] != nil {
+    for target in package.targets where ["DevhostManifest", "DevhostRuntime"].contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-O"])]
+    }
+    package.products.append(.executable(name: "devhost-fuzz", targets: ["DevhostFuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "DevhostFuzz",
+            dependencies: ["DevhostManifest", "DevhostRuntime", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Sources",
+            swiftSettings: [.unsafeFlags(["-O"])]
+        ))
+}
