@@ -9,7 +9,8 @@
 # what earlier runs found (.build-fuzz/corpus/TARGET, not committed). Exit status 1 when a target
 # crashed, broke one of its properties, timed out or ran out of memory: the input is then in
 # .build-fuzz/artifacts/TARGET/ and the summary says how to replay it. libFuzzer's own output goes to
-# .build-fuzz/logs/TARGET.log. SWIFT (default `swift`) is the command that runs SwiftPM.
+# .build-fuzz/logs/TARGET.log. SWIFT (default `swift`) is the command that runs SwiftPM; FUZZ_BUILD=0
+# fuzzes the last build as it is.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,16 +28,19 @@ mkdir -p "$out/logs"
 # -sanitize= it is given, so both sanitizers are named again in one flag; C code (libyaml) gets
 # both from the --sanitize flags.
 start=$(date +%s)
+if [ "${FUZZ_BUILD:-1}" = 0 ] && [ -x "$bin" ]; then
+    echo "fuzz: FUZZ_BUILD=0, fuzzing the devhost-fuzz built $(date -r "$bin" '+%F %T'); ${seconds} s a target"
 # shellcheck disable=SC2086 # SWIFT may be a command with arguments (flock LOCK swift).
-if ! DEVHOST_FUZZ=1 $SWIFT build --scratch-path "$out" --product devhost-fuzz \
+elif ! DEVHOST_FUZZ=1 $SWIFT build --scratch-path "$out" --product devhost-fuzz \
     --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address -Xswiftc -DDEVHOST_LIBFUZZER \
     >"$out/logs/build.log" 2>&1; then
     grep -v "Cannot export local symbol" "$out/logs/build.log" | grep -E "error|warning: unre" | head -20
     echo "fuzz: the build failed (whole log: $out/logs/build.log)"
     exit 1
+else
+    built=$(sed -n "s/.*devhost-fuzz' complete! (\([0-9]*\).*/\1/p" "$out/logs/build.log")
+    echo "fuzz: devhost-fuzz built with libFuzzer and AddressSanitizer (${built:-?} s building, $(($(date +%s) - start)) s in all); ${seconds} s a target"
 fi
-built=$(sed -n "s/.*devhost-fuzz' complete! (\([0-9]*\).*/\1/p" "$out/logs/build.log")
-echo "fuzz: devhost-fuzz built with libFuzzer and AddressSanitizer (${built:-?} s building, $(($(date +%s) - start)) s in all); ${seconds} s a target"
 
 failed=0
 for target in "${targets[@]}"; do
