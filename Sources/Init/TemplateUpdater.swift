@@ -16,6 +16,9 @@ public struct TemplateUpdater: Sendable {
         public var kept: [String] = []
         public var baseCommit = ""
         public var source = ""
+        /// For git templates: the ref the project was on and the one it moved to (the same when it stayed).
+        public var from: String?
+        public var to: String?
     }
 
     public let project: String
@@ -33,11 +36,15 @@ public struct TemplateUpdater: Sendable {
 
     func readRecord() throws(InitError) -> Record {
         let path = project + "/" + ProjectGenerator.recordPath
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw InitError.io("\(path) is missing: only projects made by `devhost init` can be updated")
         }
         let root: YAMLNode?
-        do { root = try YAMLNode.parse(String(decoding: data, as: UTF8.self), file: path) } catch { throw InitError.templateManifest(error.issues) }
+        do {
+            root = try YAMLNode.parse(String(decoding: try ManifestFile.read(path, kind: "template record"), as: UTF8.self), file: path)
+        } catch {
+            throw InitError.templateManifest(error.issues)
+        }
         guard let root, let source = root["source"]?.scalar, let kind = root["kind"]?.scalar else {
             throw InitError.io("\(path) has no source or kind")
         }
@@ -54,7 +61,10 @@ public struct TemplateUpdater: Sendable {
             guard let directory = catalog.directory(named: record.source) else { throw InitError.unknownTemplate(record.source, available: catalog.names) }
             source = .builtIn(name: record.source, directory: directory)
         case "folder": source = .folder(record.source)
-        case "git": source = .git(url: record.source, ref: ref ?? record.ref)
+        case "git":
+            let target: String?
+            if let ref { target = ref } else { target = try Self.newestRef(url: record.source, recorded: record.ref) }
+            source = .git(url: record.source, ref: target)
         default: throw InitError.io("unknown template kind \"\(record.kind)\" in \(ProjectGenerator.recordPath)")
         }
         // The base is the template's last output (refs/devhost/template), not the user's files.
@@ -87,6 +97,10 @@ public struct TemplateUpdater: Sendable {
         }
 
         var report = Report(baseCommit: base.commit, source: source.description)
+        if case .git(_, let target) = source {
+            report.from = record.ref
+            report.to = target
+        }
         for path in Set(base.files.keys).union(theirs.keys).sorted() where path != "docker-compose.yml" {
             try merge(path, base: base.files[path], theirs: theirs[path], into: &report)
         }
@@ -99,6 +113,18 @@ public struct TemplateUpdater: Sendable {
             }
         }
         return report
+    }
+
+    /// Where a plain `update` goes, as copier's does: the newest release tag when the project follows
+    /// releases (made from a release tag, or from no ref), else the recorded ref (a branch moves to
+    /// its head, a commit stays). A project already past the newest release stays where it is.
+    static func newestRef(url: String, recorded: String?) throws(InitError) -> String? {
+        guard recorded == nil || recorded.flatMap(TemplateVersion.init(tag:)) != nil else { return recorded }
+        let tags: [String]
+        do { tags = try Git.remoteTags(url) } catch { throw InitError.git(error) }
+        guard let newest = TemplateVersion.newest(of: tags) else { return recorded }
+        if let recorded, let current = TemplateVersion(tag: recorded), current > newest { return recorded }
+        return newest.tag
     }
 
     private func merge(_ path: String, base: [UInt8]?, theirs: [UInt8]?, into report: inout Report) throws(InitError) {

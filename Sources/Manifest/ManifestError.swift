@@ -1,5 +1,3 @@
-import Yams
-
 /// One problem in a manifest, with the key path and position a user needs to fix it.
 public struct ManifestIssue: Sendable, Hashable, CustomStringConvertible {
     public enum Severity: String, Sendable, Hashable { case error, warning }
@@ -21,22 +19,6 @@ public struct ManifestIssue: Sendable, Hashable, CustomStringConvertible {
         var text = path.isEmpty ? message : "\(path): \(message)"
         if let location { text += " (\(location))" }
         return text
-    }
-
-    init(yamlError error: YamlError, file: String) {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-            .composer(_, let problem, let mark, _):
-            self.init(path: "", message: "invalid YAML: \(problem)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            self.init(
-                path: "", message: "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))",
-                at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column))
-        case .reader(let problem, _, _, _):
-            self.init(path: "", message: "cannot read YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
-        default:
-            self.init(path: "", message: "invalid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
-        }
     }
 }
 
