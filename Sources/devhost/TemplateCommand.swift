@@ -14,15 +14,17 @@ struct TemplateCommand: ParsableCommand {
             commandName: "update",
             abstract: "Replay the project's template and merge its changes into your files (3-way, like copier update).",
             discussion: """
-                The base of each merge is what devhost generated last (from git history), so your edits
-                are kept. Conflicts get markers (<<<<<<< yours / >>>>>>> template). Nothing is committed.
+                The base of each merge is what devhost generated last (from git history), so your edits \
+                are kept. A git template moves to its newest release tag (or the recorded branch's head); \
+                --ref picks another branch, tag or commit. Conflicts get markers (<<<<<<< yours / \
+                >>>>>>> template) and make the command exit 1. Nothing is committed.
                 """
         )
 
         @Option(help: "The project folder (default: the current folder).")
         var project: String?
 
-        @Option(help: "For git templates: the branch, tag or commit to update to (default: the recorded ref).")
+        @Option(help: "For git templates: the branch, tag or commit to update to (default: the newest release tag, or the recorded branch's head).")
         var ref: String?
 
         @Option(name: .customLong("set"), help: ArgumentHelp("Set or change a template variable.", valueName: "key=value"))
@@ -43,14 +45,21 @@ struct TemplateCommand: ParsableCommand {
             }
             let out = Console.standardOutput
             out.line("updated from \(report.source) (base: commit \(report.baseCommit.prefix(8)))")
+            if let to = report.to, let from = report.from, from != to {
+                out.line("  template: \(from) → \(to)")
+            } else if let to = report.to ?? report.from {
+                out.line("  template: \(to)" + (ref == nil && TemplateVersion(tag: to) != nil ? " (the newest release)" : ""))
+            }
             for (label, files) in [("updated", report.updated), ("merged", report.merged), ("added", report.added), ("removed", report.removed), ("kept (yours)", report.kept)] where !files.isEmpty {
                 out.line("  \(label): " + files.joined(separator: ", "))
             }
-            if report.conflicts.isEmpty {
-                out.line(report.updated.isEmpty && report.merged.isEmpty && report.added.isEmpty && report.removed.isEmpty ? "nothing to do" : "review with `git diff`, then commit")
-            } else {
-                Console.standardError.warning("conflicts in " + report.conflicts.joined(separator: ", ") + ": resolve the <<<<<<< markers, then commit")
+            guard report.conflicts.isEmpty else {
+                // As `git merge` does: conflicts are a failure a script must notice, listed where the summary is.
+                out.line("  conflicts: " + report.conflicts.joined(separator: ", "))
+                out.line("resolve the <<<<<<< markers in \(counted(report.conflicts.count, "file")), then review with `git diff` and commit")
+                throw ExitCode.failure
             }
+            out.line(report.updated.isEmpty && report.merged.isEmpty && report.added.isEmpty && report.removed.isEmpty ? "nothing to do" : "review with `git diff`, then commit")
         }
     }
 }
