@@ -7,8 +7,8 @@ struct ComposeCommand: ParsableCommand {
         commandName: "compose",
         abstract: "Write docker-compose.yml from devhost.yml.",
         discussion: """
-            The file carries a header with a checksum: devhost refuses to overwrite a compose file it did not
-            generate, or one edited by hand since, unless --force. Put compose-only settings in a service's
+            The file carries a header with a checksum: devhost refuses to overwrite a compose file it did not \
+            generate, or one edited by hand since, unless --force. Put compose-only settings in a service's \
             compose: block in devhost.yml instead.
             """
     )

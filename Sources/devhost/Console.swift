@@ -39,3 +39,8 @@ struct Console: Sendable {
     func error(_ message: String) { line(paint("error:", .red) + " " + message) }
     func warning(_ message: String) { line(paint("warning:", .yellow) + " " + message) }
 }
+
+/// `1 service`, `2 services`: a count with its noun agreeing.
+func counted(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+    "\(count) " + (count == 1 ? noun : plural ?? noun + "s")
+}

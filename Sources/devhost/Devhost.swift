@@ -10,8 +10,8 @@ struct Devhost: AsyncParsableCommand {
         commandName: "devhost",
         abstract: "From nothing to a running multi-service dev environment.",
         discussion: """
-            devhost scaffolds projects from templates, runs their services as supervised processes behind
-            a local reverse proxy (http://api.NAME.localhost:7777), and writes docker-compose files from
+            devhost scaffolds projects from templates, runs their services as supervised processes behind \
+            a local reverse proxy (http://api.NAME.localhost:7777), and writes docker-compose files from \
             the same devhost.yml.
             """,
         version: version,

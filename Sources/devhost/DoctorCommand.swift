@@ -30,7 +30,7 @@ struct DoctorCommand: ParsableCommand {
         do {
             let loaded = try manifestOptions.load()
             manifest = loaded
-            findings.append(Finding(level: .ok, text: "\((loaded.file as NSString).lastPathComponent) is valid (\(loaded.services.count) services)"))
+            findings.append(Finding(level: .ok, text: "\((loaded.file as NSString).lastPathComponent) is valid (\(counted(loaded.services.count, "service")))"))
             for warning in loaded.warnings { findings.append(Finding(level: .warning, text: warning.description)) }
         } catch let failure as CommandFailure {
             findings.append(Finding(level: .failure, text: "the manifest does not validate:\n" + failure.message, fix: "fix the positions above; `devhost validate` rechecks"))
@@ -38,10 +38,11 @@ struct DoctorCommand: ParsableCommand {
         if let manifest {
             findings += Self.programs(manifest)
             findings += Self.envFiles(manifest)
+            findings += Self.uv(manifest, path: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
             findings.append(proxyPort(manifest))
             findings.append(Self.stateFolder(manifest))
         }
-        findings.append(Self.localhostResolution(domain: manifest?.proxy.domain ?? "localhost"))
+        findings.append(Self.localhostResolution(domain: manifest?.proxy.domain ?? "localhost", example: manifest.map { exampleURL($0) } ?? "http://devhost.localhost:7777/"))
         findings.append(Finding(level: Git.isAvailable ? .ok : .warning, text: "libgit2 \(Git.libraryDescription)"))
 
         let out = Console.standardOutput
@@ -83,11 +84,28 @@ struct DoctorCommand: ParsableCommand {
         return findings
     }
 
+    /// Setups that use uv when it is on PATH (the Python templates') fall back to venv + pip, which
+    /// makes the first `up` several times slower: say so, with the one-line install.
+    static func uv(_ manifest: Manifest, path: String) -> [Finding] {
+        let users = manifest.services.filter { $0.setup?.description.contains("command -v uv") == true }.map(\.name)
+        guard !users.isEmpty else { return [] }
+        if let found = ChildProcesses.resolve("uv", path: path) {
+            return [Finding(level: .ok, text: "uv → \(found): \(users.joined(separator: ", ")) set up with uv")]
+        }
+        return [Finding(
+            level: .ok, text: "uv is not on PATH: \(users.joined(separator: ", ")) set up with python3 -m venv + pip (several times slower on a first up)",
+            fix: "python3 -m pip install uv")]
+    }
+
     /// The first word a command runs, after `VAR=value` assignments and `exec`; nil when it is computed.
     static func program(of command: Command) -> String? {
         switch command {
         case .argv(let words): return words.first
         case .shell(let text):
+            // A compound command (`if command -v uv …; then …; else …; fi`) picks its program at run time.
+            if let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).first, ["if", "{", "!", "case", "for", "while"].contains(first) || first.hasPrefix("(") {
+                return nil
+            }
             for word in text.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
                 if word == "exec" || (word.contains("=") && !word.hasPrefix("=")) { continue }
                 return word.contains("$") ? nil : String(word)
@@ -112,18 +130,30 @@ struct DoctorCommand: ParsableCommand {
         }
     }
 
-    /// Env files the manifest names exist, or have an example to copy.
+    /// Env files the manifest names exist, or have an example to copy. Env files are optional (an
+    /// absent one is skipped), so an absent file is only worth a warning when its example sets
+    /// variables the services may need; an example of comments alone is nothing to fill in.
     static func envFiles(_ manifest: Manifest) -> [Finding] {
         let files = Set([manifest.envFile].compactMap { $0 } + manifest.services.compactMap(\.envFile))
         return files.sorted().compactMap { file in
             if FileManager.default.fileExists(atPath: file) { return nil }
-            let example = file + ".example"
             let name = (file as NSString).lastPathComponent
-            if FileManager.default.fileExists(atPath: example) {
-                return Finding(level: .warning, text: "\(name) is missing (services start without it)", fix: "cp \(name).example \(name), then fill in your values")
+            let example = (try? String(contentsOfFile: file + ".example", encoding: .utf8)) ?? ""
+            let settings = example.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            if settings.isEmpty {
+                return Finding(level: .ok, text: "\(name) is absent (optional; services start without it)")
             }
-            return Finding(level: .warning, text: "\(name) is missing (services start without it)")
+            return Finding(
+                level: .warning, text: "\(name) is missing and \(name).example sets \(counted(settings.count, "variable")) (services start without them)",
+                fix: "cp \(name).example \(name), then fill in your values")
         }
+    }
+
+    /// The address a user would open first: the first route's public URL with the proxy port in use.
+    func exampleURL(_ manifest: Manifest) -> String {
+        let port = (try? proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)) ?? manifest.proxy.port
+        guard let route = manifest.services.lazy.flatMap(\.routes).first else { return "http://devhost.\(manifest.proxy.domain):\(port)/" }
+        return "http://\(manifest.host(forRoute: route)):\(port)"
     }
 
     func proxyPort(_ manifest: Manifest) -> Finding {
@@ -160,7 +190,7 @@ struct DoctorCommand: ParsableCommand {
 
     /// Whether the system resolver maps `*.localhost` to loopback (browsers do it themselves; curl
     /// 7.78+ too; other tools ask the resolver).
-    static func localhostResolution(domain: String) -> Finding {
+    static func localhostResolution(domain: String, example: String) -> Finding {
         let host = "devhost-doctor-check.\(domain)"
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -188,7 +218,7 @@ struct DoctorCommand: ParsableCommand {
         }
         return Finding(
             level: .warning,
-            text: "*.\(domain) does not resolve through the system resolver (\(code == 0 ? "not to loopback" : String(cString: gai_strerror(code)))); browsers and curl still reach http://api.NAME.\(domain):PORT",
+            text: "*.\(domain) does not resolve through the system resolver (\(code == 0 ? "not to loopback" : String(cString: gai_strerror(code)))); browsers and curl still reach \(example)",
             fix: "apt-get install libnss-myhostname and add `myhostname` to the hosts: line of /etc/nsswitch.conf (systemd-resolved does this by itself)")
     }
 }

@@ -8,7 +8,7 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Create a project from a template, with devhost.yml, docker-compose.yml and a first git commit.",
         discussion: """
-            TEMPLATE is a built-in name (see `devhost templates`), a local folder, or a git repository
+            TEMPLATE is a built-in name (see `devhost templates`), a local folder, or a git repository \
             (a URL or a path; --ref picks a branch, tag or commit). Generation is all-or-nothing.
             """
     )

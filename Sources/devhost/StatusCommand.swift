@@ -44,17 +44,26 @@ enum StatusTable {
         var rows: [[String]] = [["SERVICE", "INSTANCE", "PID", "PORT", "HEALTH", "STATE", "ROUTE", "RESTARTS", "UPTIME"]]
         var styles: [Console.Style?] = [.bold]
         for service in report.services {
-            if service.instances.isEmpty {
-                rows.append([service.name, "-", "-", "-", "-", "not started", service.routes.first ?? "-", "-", "-"])
-                styles.append(.dim)
-            }
-            for (offset, instance) in service.instances.enumerated() {
-                rows.append([
-                    offset == 0 ? service.name : "", instance.label, instance.pid.map(String.init) ?? "-", instance.port.map(String.init) ?? "-",
-                    instance.health, instance.state, offset == 0 ? (service.routes.first ?? "-") : "", String(instance.restarts),
-                    instance.uptimeSeconds.map(uptime) ?? "-",
-                ])
-                styles.append(instance.ok ? nil : .red)
+            // One route a row, beside the instances: a service with more routes than instances
+            // (microservices' `www.`) gets rows of its own for the rest, so every route shows.
+            let rowCount = max(service.instances.count, service.routes.count, 1)
+            for row in 0..<rowCount {
+                let route = row < service.routes.count ? service.routes[row] : (row == 0 ? "-" : "")
+                let name = row == 0 ? service.name : ""
+                if row < service.instances.count {
+                    let instance = service.instances[row]
+                    rows.append([
+                        name, instance.label, instance.pid.map(String.init) ?? "-", instance.port.map(String.init) ?? "-",
+                        instance.health, instance.state, route, String(instance.restarts), instance.uptimeSeconds.map(uptime) ?? "-",
+                    ])
+                    styles.append(instance.ok ? nil : .red)
+                } else if row == 0 {
+                    rows.append([name, "-", "-", "-", "-", "not started", route, "-", "-"])
+                    styles.append(.dim)
+                } else {
+                    rows.append(["", "", "", "", "", "", route, "", ""])
+                    styles.append(nil)
+                }
             }
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -69,7 +78,13 @@ enum StatusTable {
         if let proxy = report.proxy {
             text += "dashboard: http://devhost.\(proxy.domain):\(proxy.port)/  ·  "
         }
-        text += bad == 0 ? "all \(report.services.flatMap(\.instances).count) instances fine\n" : "\(bad) not fine\n"
+        let total = report.services.flatMap(\.instances).count
+        switch (bad, total) {
+        case (0, 0): text += "no instances running\n"
+        case (0, 1): text += "1 instance, fine\n"
+        case (0, _): text += "all \(total) instances fine\n"
+        default: text += "\(bad) of \(counted(total, "instance")) not fine\n"
+        }
         return text
     }
 

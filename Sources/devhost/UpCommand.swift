@@ -10,10 +10,10 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Start the services in devhost.yml and keep them running until Ctrl-C (or `devhost down`).",
         discussion: """
-            Naming services starts them and what they depend on. Ctrl-C stops everything in reverse
-            dependency order (stop_signal, then SIGKILL after stop_timeout); a second Ctrl-C kills at once.
-            With -d devhost runs in the background and returns once every service is up; `devhost status`,
-            `logs`, `restart` and `down` talk to it from any terminal. One devhost runs per project: a
+            Naming services starts them and what they depend on. Ctrl-C stops everything in reverse \
+            dependency order (stop_signal, then SIGKILL after stop_timeout); a second Ctrl-C kills at once. \
+            With -d devhost runs in the background and returns once every service is up; `devhost status`, \
+            `logs`, `restart` and `down` talk to it from any terminal. One devhost runs per project: a \
             second `up` follows the running one's logs instead.
             """
     )
