@@ -17,13 +17,17 @@ public final class FileWatcher: @unchecked Sendable {
     private let wake: (read: Int32, write: Int32)
     private var folders: [Int32: String] = [:]
     private let quiet: Duration
+    private let maxDelay: Duration
     private let onChange: @Sendable ([String]) -> Void
     private var thread: Thread?
 
     /// `onChange` gets paths relative to `root`, on the watcher's own thread.
-    public init(root: String, quiet: Duration = .milliseconds(150), onChange: @escaping @Sendable ([String]) -> Void) throws {
+    /// `maxDelay` bounds the wait for quiet: a file written without pause (a SQLite database the app
+    /// touches on every request, a log) would otherwise hold back every batch, saved code included.
+    public init(root: String, quiet: Duration = .milliseconds(150), maxDelay: Duration = .seconds(1), onChange: @escaping @Sendable ([String]) -> Void) throws {
         self.root = (root as NSString).standardizingPath
         self.quiet = quiet
+        self.maxDelay = maxDelay
         self.onChange = onChange
         fd = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EMFILE) }
@@ -67,18 +71,28 @@ public final class FileWatcher: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var pending = Set<String>()
         var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-        let quietMS = Int32(DurationText.millisecondsExact(quiet))
+        let quietMS = DurationText.millisecondsExact(quiet)
+        var firstPending: ContinuousClock.Instant?
+        func deliver() {
+            let batch = pending.sorted()
+            pending = []
+            firstPending = nil
+            onChange(batch)
+        }
         while true {
-            let ready = poll(&fds, 2, pending.isEmpty ? -1 : quietMS)
+            var timeout: Int32 = -1
+            if let firstPending {
+                let left = DurationText.millisecondsExact(firstPending + maxDelay - .now)
+                timeout = Int32(max(0, min(quietMS, left)))
+            }
+            let ready = poll(&fds, 2, timeout)
             if ready < 0 {
                 if errno == EINTR { continue }
                 break
             }
             if fds[1].revents != 0 { break }
             if ready == 0 {
-                let batch = pending.sorted()
-                pending = []
-                onChange(batch)
+                if !pending.isEmpty { deliver() }
                 continue
             }
             let count = read(fd, &buffer, buffer.count)
@@ -106,6 +120,8 @@ public final class FileWatcher: @unchecked Sendable {
                 }
                 pending.insert(relative)
             }
+            if !pending.isEmpty, firstPending == nil { firstPending = .now }
+            if let firstPending, ContinuousClock.now - firstPending >= maxDelay { deliver() }
         }
         close(fd)
         close(wake.read)

@@ -22,6 +22,16 @@ public struct LogLine: Sendable, Equatable, Codable {
         case text = "line"
     }
 
+    /// The label (and file) of devhost's own lines.
+    public static let devhost = "devhost"
+
+    /// Whether someone following `services` (nil: all) sees this line; devhost's own lines about a
+    /// service also go to whoever follows `devhost`.
+    func isFollowed(by services: Set<String>?) -> Bool {
+        guard let services else { return true }
+        return services.contains(service) || (label == Self.devhost && services.contains(Self.devhost))
+    }
+
     /// One JSON object (`{"label","line","service","time"}`), as the API streams it.
     public var json: String {
         String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self)
@@ -59,8 +69,13 @@ public struct LogHistory: Sendable {
     public func lines(services wanted: [String] = [], limit: Int? = nil, since: Date? = nil) -> [LogLine] {
         let cutoff = since.map { LogOutput.timestamp(dated: true, at: $0) }
         var all: [LogLine] = []
+        let names = wanted.isEmpty ? services() : wanted
+        // devhost's lines about a service (restarts, health, watch) live in that service's file;
+        // `devhost logs devhost` shows them beside the project-wide ones, as the dashboard does.
+        let borrowed = names.contains(LogLine.devhost) ? services().filter { !names.contains($0) } : []
         // A service name is a file name here; one that is not a valid name could be a path (`../x`).
-        for service in wanted.isEmpty ? services() : wanted where ServiceName.problem(service) == nil {
+        for service in names + borrowed where ServiceName.problem(service) == nil {
+            let onlyDevhostLines = borrowed.contains(service)
             var mine: [LogLine] = []
             // Oldest rotation first: service.log.3, .2, .1, then service.log.
             let base = "\(directory)/\(service).log"
@@ -70,6 +85,7 @@ public struct LogHistory: Sendable {
                 let text = String(decoding: data, as: UTF8.self)
                 for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
                     guard let line = LogLine(fileLine: raw, service: service) else { continue }
+                    if onlyDevhostLines, line.label != LogLine.devhost { continue }
                     if let cutoff, line.time < cutoff { continue }
                     mine.append(line)
                 }

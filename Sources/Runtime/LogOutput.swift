@@ -51,10 +51,13 @@ public final class LogOutput: @unchecked Sendable {
     /// A line of a service's output. `label` is `api.1`; `service` names the log file.
     public func serviceLine(_ line: String, label: String, service: String) {
         lock.withLock {
-            remember(line, for: service)
+            // A terminal that wants colour gets the service's own colours; files, followers (the
+            // dashboard, `logs -f`) and plain output get the text without escapes.
+            let plain = ANSIText.strip(line)
+            remember(plain, for: service)
             let color = colorLocked(for: service)
-            emitLocked(prefix: label, color: color, text: line)
-            appendLocked(line, label: label, service: service)
+            emitLocked(prefix: label, color: color, text: options.colored ? line : plain)
+            appendLocked(plain, label: label, service: service)
         }
     }
 
@@ -70,7 +73,8 @@ public final class LogOutput: @unchecked Sendable {
     public func replay(_ line: LogLine) {
         lock.withLock {
             let color = line.label == "devhost" ? "1" : colorLocked(for: line.service)
-            emitLocked(prefix: line.label, color: color, text: line.text, time: line.time)
+            // Files written before escapes were stripped can still hold them.
+            emitLocked(prefix: line.label, color: color, text: options.colored ? line.text : ANSIText.strip(line.text), time: line.time)
         }
     }
 
@@ -148,7 +152,7 @@ public final class LogOutput: @unchecked Sendable {
             return
         }
         let line = LogLine(time: Self.timestamp(dated: true), service: service, label: label, text: text)
-        for follower in followers.values where follower.services?.contains(service) ?? true {
+        for follower in followers.values where line.isFollowed(by: follower.services) {
             follower.continuation.yield(line)
         }
         guard let directory = options.directory else { return }

@@ -48,15 +48,16 @@ public final class Reloader: Sendable {
             _ = await reload()
             return
         }
-        for service in manifest.services where !service.watch.isEmpty {
+        for service in manifest.services where !service.watch.isEmpty || (service.setup != nil && !service.setupInputs.isEmpty) {
             let base = service.relativeCwd == "." ? "" : service.relativeCwd.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/"
-            let hits = paths.filter { path in
-                guard path.hasPrefix(base) else { return false }
-                let inside = String(path.dropFirst(base.count))
-                return service.watch.contains { Glob.matches($0, inside) }
-            }
+            let inside = paths.filter { $0.hasPrefix(base) }.map { String($0.dropFirst(base.count)) }
+            let watched = inside.filter { path in service.watch.contains { Glob.matches($0, path) } }
+            // A changed setup input (requirements, migrations) re-runs setup first: `restart` does it.
+            let inputs = service.setup == nil ? [] : inside.filter { path in service.setupInputs.contains { Glob.matches($0, path) } }
+            let hits = Array(Set(watched + inputs)).sorted()
             guard !hits.isEmpty, await supervisor.isRunning(service.name) else { continue }
-            log.event("\(hits.prefix(3).joined(separator: ", "))\(hits.count > 3 ? " and \(hits.count - 3) more" : "") changed: restarting \(service.name)", service: service.name)
+            let action = inputs.isEmpty ? "restarting \(service.name)" : "setting up and restarting \(service.name)"
+            log.event("\(hits.prefix(3).joined(separator: ", "))\(hits.count > 3 ? " and \(hits.count - 3) more" : "") changed: \(action)", service: service.name)
             let outcome = try? await supervisor.exclusive { try await $0.restart(service.name) }
             if let outcome, !outcome.done { log.event(outcome.message, service: service.name) }
         }

@@ -15,12 +15,43 @@ extension Supervisor {
     /// signalled, the next only once the new one is healthy, so the others carry the traffic.
     public func restart(_ name: String) async throws -> ControlOutcome {
         let list = try managedInstances(name)
+        // Edited requirements (or migrations) take effect on a restart, not only at the next `up`.
+        if let service = list.first?.service, service.setup != nil, !SetupRunner(stateDirectory: stateDirectory).isUpToDate(service),
+            let problem = await runSetup(service)
+        {
+            return ControlOutcome(service: name, done: false, message: "\(name) \(problem); the running instances were left as they are")
+        }
         for instance in list {
+            let generation = instance.generation
             if let problem = await restartInstance(instance) {
                 return ControlOutcome(service: name, done: false, message: "\(instance.label) \(problem); the other instances were left as they are")
             }
+            // A job is "up" the moment it runs; restarting one means running it again to its end.
+            if Self.isJob(instance.service), let problem = await waitUntilEnded(instance, after: generation) {
+                return ControlOutcome(service: name, done: false, message: "\(instance.label) \(problem)")
+            }
+        }
+        if let first = list.first, Self.isJob(first.service) {
+            return ControlOutcome(service: name, done: true, message: "\(name) ran again and completed (exit 0)")
         }
         return ControlOutcome(service: name, done: true, message: "\(name) restarted (\(list.count) instance\(list.count == 1 ? "" : "s"))")
+    }
+
+    /// A one-shot job: nothing to serve or probe, and a successful exit is its end (`restart: no`).
+    static func isJob(_ service: Service) -> Bool {
+        service.restart == .no && !service.hasPort && service.health == nil
+    }
+
+    /// Waits until an instance's run newer than `generation` has ended; nil when it completed (exit 0),
+    /// else how it ended.
+    func waitUntilEnded(_ instance: Instance, after generation: Int) async -> String? {
+        while true {
+            if instance.generation > generation, instance.state.isFinal {
+                return instance.state == .completed ? nil : "\(instance.state)"
+            }
+            if stopping { return "did not finish: devhost is stopping" }
+            await nextChange()
+        }
     }
 
     /// Stops a service's instances until `start`; they do not count as failures or end devhost.

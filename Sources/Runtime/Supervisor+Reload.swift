@@ -61,7 +61,11 @@ extension Supervisor {
         }
         manifest = new
         fingerprints = newFingerprints
-        if report.isEmpty { return report }
+        // Said even when nothing changed: whoever saved the file sees the edit was read (docs/control.md).
+        if report.isEmpty {
+            emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloaded: " + report.summary)))
+            return report
+        }
         emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloading: " + report.summary)))
 
         for name in report.removed { await remove(name) }

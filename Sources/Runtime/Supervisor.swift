@@ -173,7 +173,8 @@ public actor Supervisor {
             return nil
         }
         guard let setup = service.setup else { return nil }
-        setState(service, .settingUp)
+        // A re-run for a running service (its inputs changed) leaves the serving instances' state alone.
+        if !(instances[service.name] ?? []).contains(where: { $0.pid != nil }) { setState(service, .settingUp) }
         emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("running \(setup)")))
         do {
             let builder = serviceEnvironment()

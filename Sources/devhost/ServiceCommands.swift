@@ -85,10 +85,26 @@ struct DownCommand: AsyncParsableCommand {
             // The socket is gone but the process holds the lock: fall back to the signal Ctrl-C sends.
             if pid > 0 { kill(pid, SIGTERM) } else { throw CommandFailure(message: "\(failure)") }
         }
+        let deadline = ContinuousClock.now + limit
         guard await ProjectLock.waitUntilReleased(state, timeout: limit) else {
             throw CommandFailure(message: "devhost (pid \(pid)) is still running after \(timeout)")
         }
+        // The lock is free once devhost exits, but after `up -d` its parent is init, which may take a
+        // while to reap it (a `<defunct>` in ps): return only once the process is gone for good.
+        if pid > 0, !(await Self.waitUntilReaped(pid, deadline: deadline)) {
+            Console.standardOutput.line("devhost stopped (pid \(pid) exited; its parent has not reaped it yet)")
+            return
+        }
         Console.standardOutput.line("devhost stopped")
+    }
+
+    /// Waits until `pid` no longer exists, zombie included; false at the deadline.
+    static func waitUntilReaped(_ pid: pid_t, deadline: ContinuousClock.Instant) async -> Bool {
+        while kill(pid, 0) == 0 || errno == EPERM {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
     }
 }
 
