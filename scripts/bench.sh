@@ -11,6 +11,8 @@ fi
 export DEVHOST="${DEVHOST:-$PWD/.build/release/devhost}"
 "$BENCH_VENV/bin/python" scripts/bench/init_bench.py
 python3 scripts/bench/up_bench.py
+# Each built-in template: cold `up -d` with uv on PATH and without it, and save-to-new-answer (issue #23).
+python3 scripts/bench/template_bench.py
 # Five interleaved rounds of 5 s rather than two of 10 s: on this 2-core machine one round differs
 # from the next by 10-25% (the table's spread column), so the best of more rounds depends less on luck.
 scripts/bench/proxy_bench.sh --rounds 5 --duration 5 --out .build/proxy-bench.json
