@@ -28,8 +28,14 @@ public enum ANSIText {
             case UInt8(ascii: "]"):
                 index += 1
                 while index < bytes.count {
-                    if bytes[index] == 0x07 { index += 1; break }
-                    if bytes[index] == 0x1B, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\\") { index += 2; break }
+                    if bytes[index] == 0x07 {
+                        index += 1
+                        break
+                    }
+                    if bytes[index] == 0x1B, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\\") {
+                        index += 2
+                        break
+                    }
                     index += 1
                 }
             default:
