@@ -81,7 +81,9 @@ struct YAMLComposer {
             documents += 1
             if documents > 1 {
                 throw ManifestError([
-                    ManifestIssue(path: "", message: "invalid YAML: a second document starts here; a manifest is one document (remove the `---`)", at: location)
+                    ManifestIssue(
+                        path: "", message: "invalid YAML: a second document starts here; a manifest is one document (remove the `---`)",
+                        at: location)
                 ])
             }
         case YAML_SCALAR_EVENT:
@@ -90,7 +92,8 @@ struct YAMLComposer {
             let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
             // `quoted` tells "8000" from 8000: only plain scalars may be numbers, booleans or null.
             let quoted = scalar.style != YAML_PLAIN_SCALAR_STYLE && scalar.style != YAML_ANY_SCALAR_STYLE
-            finish(Built(node: YAMLNode(.scalar(text, quoted: quoted), at: location), size: 1, height: 1), anchor: Self.string(scalar.anchor))
+            finish(
+                Built(node: YAMLNode(.scalar(text, quoted: quoted), at: location), size: 1, height: 1), anchor: Self.string(scalar.anchor))
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             try count(at: location)
             if stack.count + 1 > Self.maxDepth {
@@ -129,7 +132,9 @@ struct YAMLComposer {
     private mutating func count(at location: SourceLocation) throws(ManifestError) {
         nodes += 1
         if nodes > Self.maxNodes {
-            throw error("the document has more than \(Self.maxNodes) nodes; a manifest this large is not supported (remove entries or split the project)", at: location)
+            throw error(
+                "the document has more than \(Self.maxNodes) nodes; a manifest this large is not supported (remove entries or split the project)",
+                at: location)
         }
     }
 
@@ -165,7 +170,9 @@ struct YAMLComposer {
         // A dictionary of the keys seen so far: rescanning them for each new key made 100,000 keys take minutes.
         if let first = stack[top].keyLocations[text] {
             issues.append(
-                ManifestIssue(path: "", message: "duplicate key \"\(text)\" (again on line \(key.location.line), column \(key.location.column))", at: first))
+                ManifestIssue(
+                    path: "", message: "duplicate key \"\(text)\" (again on line \(key.location.line), column \(key.location.column))",
+                    at: first))
             return
         }
         stack[top].keyLocations[text] = key.location

@@ -55,6 +55,7 @@ public struct ProjectStateError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         let name = path.hasSuffix("/.devhost") ? ".devhost" : ".devhost/" + URL(fileURLWithPath: path).lastPathComponent
-        return "\(name) is a symbolic link to \(target) (\(path)); devhost keeps its state there and will not follow it: remove it (rm \(path))"
+        return
+            "\(name) is a symbolic link to \(target) (\(path)); devhost keeps its state there and will not follow it: remove it (rm \(path))"
     }
 }

@@ -47,7 +47,9 @@ struct HostileProjectTests {
         try dev.project.write("devhost.yml", project + "\n" + aliasBomb(levels: 6, width: 10))
         let reload = try dev.devhost(["reload"])
         try #require(reload.status == 1, "the alias bomb was applied:\n\(reload.output)")
-        #expect(reload.output.contains("not applied") && reload.output.contains("alias *e") && reload.output.contains("devhost.yml:11:"), "\(reload.output)")
+        #expect(
+            reload.output.contains("not applied") && reload.output.contains("alias *e") && reload.output.contains("devhost.yml:11:"),
+            "\(reload.output)")
 
         // Nine levels of nine: 387 million nodes, which grew devhost past 1 GB.
         try dev.project.write("devhost.yml", project + "\n" + aliasBomb(levels: 9, width: 9))
@@ -69,13 +71,17 @@ struct HostileProjectTests {
         #expect(await dev.waitForStatus { $0.ok && $0.ready } != nil)
 
         for name in ["../../secret", "..%2F..%2Fsecret", "nope"] {
-            let answer = try run(["curl", "-s", "-w", "\n%{http_code}", "--unix-socket", dev.state.controlSocket, "http://devhost/v1/logs?service=\(name)"])
+            let answer = try run([
+                "curl", "-s", "-w", "\n%{http_code}", "--unix-socket", dev.state.controlSocket, "http://devhost/v1/logs?service=\(name)",
+            ])
             #expect(!answer.output.contains("TOPSECRET"), "\(name) read a file outside .devhost/logs")
             #expect(answer.output.hasSuffix("404") && answer.output.contains("no service named"), "\(name): \(answer.output)")
         }
-        #expect(await eventually {
-            (try? run(["curl", "-s", "--unix-socket", dev.state.controlSocket, "http://devhost/v1/logs?service=worker"]).output.contains("worker up")) == true
-        })
+        #expect(
+            await eventually {
+                (try? run(["curl", "-s", "--unix-socket", dev.state.controlSocket, "http://devhost/v1/logs?service=worker"]).output
+                    .contains("worker up")) == true
+            })
         #expect(dev.shutDown().isEmpty)
     }
 
@@ -101,7 +107,8 @@ struct HostileProjectTests {
         let dev = try DevhostRun(project)
         defer { dev.shutDown() }
         try FileManager.default.createDirectory(atPath: dev.project.file(".devhost"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: dev.project.file(".devhost/devhost.pid"), withDestinationPath: elsewhere.file("precious.txt"))
+        try FileManager.default.createSymbolicLink(
+            atPath: dev.project.file(".devhost/devhost.pid"), withDestinationPath: elsewhere.file("precious.txt"))
 
         let up = try dev.devhost(["up", "-d"])
         #expect(up.status == 1 && up.output.contains(".devhost/devhost.pid is a symbolic link"), "\(up.output)")
