@@ -53,10 +53,24 @@ let package = Package(
             path: "Sources/Init"
         ),
         .target(name: "CDevhostSpawn", path: "Sources/CSpawn"),
+        // What carries traffic: the reverse proxy, the route and instance tables, the TCP relays. It
+        // imports neither Runtime nor the CLI, so the compiler keeps it from reaching into the
+        // supervisor; Runtime feeds it routes and healthy endpoints, and its terminal (LogTerminal).
+        .target(
+            name: "DevhostProxy",
+            dependencies: [
+                "DevhostManifest",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/Proxy"
+        ),
         .target(
             name: "DevhostRuntime",
             dependencies: [
-                "DevhostManifest", "CDevhostSpawn",
+                "DevhostManifest", "DevhostProxy", "CDevhostSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -68,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "devhost",
             dependencies: [
-                "DevhostManifest", "DevhostCompose", "DevhostInit", "DevhostRuntime",
+                "DevhostManifest", "DevhostCompose", "DevhostInit", "DevhostProxy", "DevhostRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +92,7 @@ let package = Package(
             // program (13,500), and the runtime's own `dladdr` at start-up went through them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
-        .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest", "DevhostRuntime", "CDevhostSpawn"], path: "Tests/Support"),
+        .target(name: "DevhostTestSupport", dependencies: ["DevhostManifest", "DevhostProxy", "DevhostRuntime", "CDevhostSpawn"], path: "Tests/Support"),
         .testTarget(name: "ManifestTests", dependencies: ["DevhostManifest", "DevhostTestSupport"], path: "Tests/ManifestTests"),
         .testTarget(
             name: "ComposeTests", dependencies: ["DevhostCompose", "DevhostManifest", "DevhostTestSupport", "Yams"],
@@ -89,8 +103,14 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["devhost"], path: "Tests/CLITests"),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["DevhostRuntime", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["DevhostRuntime", "DevhostProxy", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Tests/RuntimeTests"),
+        // The proxy on its own: parsing, framing, refusals and the access log without sockets, and
+        // hostile input against a real proxy in front of an upstream that reads with h11.
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: ["DevhostProxy", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/ProxyTests"),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -101,14 +121,14 @@ let package = Package(
 // It reads the proxy's internal types through `@testable import`: debug builds only. The code under
 // test is optimised (5-10 times the inputs a second); its dependencies are not, which halves the build.
 if Context.environment["DEVHOST_FUZZ"] != nil {
-    for target in package.targets where ["DevhostManifest", "DevhostRuntime"].contains(target.name) {
+    for target in package.targets where ["DevhostManifest", "DevhostProxy"].contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-O"])]
     }
     package.products.append(.executable(name: "devhost-fuzz", targets: ["DevhostFuzz"]))
     package.targets.append(
         .executableTarget(
             name: "DevhostFuzz",
-            dependencies: ["DevhostManifest", "DevhostRuntime", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["DevhostManifest", "DevhostProxy", .product(name: "NIOCore", package: "swift-nio")],
             path: "Fuzz/Sources",
             swiftSettings: [.unsafeFlags(["-O"])]
         ))

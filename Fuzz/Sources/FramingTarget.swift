@@ -1,4 +1,4 @@
-@testable import DevhostRuntime
+@testable import DevhostProxy
 import NIOCore
 
 /// `BodyFraming` fed a body whole, byte by byte and cut at random points: the verdict (done, still

@@ -1,4 +1,4 @@
-@testable import DevhostRuntime
+@testable import DevhostProxy
 import NIOCore
 
 /// `HTTPHead.parse` on the input as a request and as a response, with the proxy's limits and with

@@ -52,3 +52,10 @@ public enum DurationText {
     }
 }
 
+extension DurationText {
+    /// Milliseconds with their fraction.
+    public static func millisecondsExact(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -1,3 +1,4 @@
+import DevhostProxy
 import Foundation
 
 /// Where service output and devhost's own lines go: the terminal, interleaved line by line with an
@@ -5,7 +6,7 @@ import Foundation
 ///
 /// One lock serialises every write, and each line is written with a single `write(2)`, so a line is
 /// never cut in two or mixed with another.
-public final class LogOutput: @unchecked Sendable {
+public final class LogOutput: LogTerminal, @unchecked Sendable {
     public struct Options: Sendable {
         public var colored: Bool
         public var timestamps: Bool
@@ -208,15 +209,4 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { writeAll(fd, $0) }
 }
 
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if written < 0 {
-            if errno == EINTR { continue }
-            return
-        }
-        if written == 0 { return }
-        offset += written
-    }
-}
+

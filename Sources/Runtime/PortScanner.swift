@@ -1,3 +1,4 @@
+import DevhostProxy
 import Foundation
 
 /// Finds the TCP ports a process group really listens on, from `/proc` (Linux).
@@ -17,7 +18,7 @@ public struct PortScanner: Sendable {
     public func listeningSockets() -> [UInt64: Int] {
         var sockets: [UInt64: Int] = [:]
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let text = Self.readProcFile(table)
+            let text = ProcFile.read(table)
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
@@ -41,7 +42,7 @@ public struct PortScanner: Sendable {
         var result: [pid_t: [pid_t]] = [:]
         for entry in Self.entries(of: "/proc") {
             guard let pid = pid_t(entry) else { continue }
-            let stat = Self.readProcFile("/proc/\(pid)/stat")
+            let stat = ProcFile.read("/proc/\(pid)/stat")
             guard let close = stat.lastIndex(of: ")") else { continue }
             // Fields after the command name: state ppid pgrp ...
             let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -78,27 +79,6 @@ public struct PortScanner: Sendable {
             return (pid, commandLine(of: pid))
         }
         return (0, "a process devhost cannot see")
-    }
-
-    /// Reads a /proc file to its end. They report a size of 0, and Foundation's readers can stop
-    /// after the first page: a busy /proc/net/tcp (probes leave TIME_WAIT lines) would lose listeners.
-    static func readProcFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count > 0 {
-                bytes.append(contentsOf: chunk[0..<count])
-            } else if count < 0, errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Directory entries, read with readdir so that entries vanishing meanwhile (fds closing, processes

@@ -1,4 +1,5 @@
 import DevhostManifest
+import DevhostProxy
 import Foundation
 import NIOCore
 
@@ -136,7 +137,7 @@ extension Supervisor {
     /// True for processes in a group devhost started (so "port taken" never blames our own instance).
     func ownsProcess(_ pid: pid_t) -> Bool {
         let groups = Set(instances.values.flatMap { $0.compactMap(\.pid) })
-        let stat = PortScanner.readProcFile("/proc/\(pid)/stat")
+        let stat = ProcFile.read("/proc/\(pid)/stat")
         guard let close = stat.lastIndex(of: ")") else { return false }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 2 && groups.contains(pid_t(fields[2]) ?? -1)

@@ -1,3 +1,4 @@
+import DevhostProxy
 import DevhostManifest
 import Foundation
 

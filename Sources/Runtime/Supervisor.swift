@@ -1,3 +1,4 @@
+import DevhostProxy
 import CDevhostSpawn
 import DevhostManifest
 import Foundation

@@ -1,3 +1,4 @@
+import DevhostProxy
 import ArgumentParser
 import DevhostManifest
 import DevhostRuntime

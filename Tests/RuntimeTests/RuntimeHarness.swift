@@ -108,16 +108,6 @@ func livingProcesses(withMarker marker: String) -> [String] {
     return found
 }
 
-/// Polls until `condition` holds, up to `timeout`.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
-
 /// A tiny HTTP server used as a service: answers /healthz (unless FAIL_HEALTH exists), `/env/NAME`,
 /// and `/`. Listens on $PORT, or on a port the OS picks when IGNORE_PORT=1 (printing it).
 let serverScript = #"""

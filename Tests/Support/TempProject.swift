@@ -45,3 +45,14 @@ public var devhostBinary: String { repositoryRoot.appendingPathComponent(".build
 
 /// The repository's root folder (for bundled examples and templates).
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes: tests wait on conditions, never
+/// on fixed sleeps.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}

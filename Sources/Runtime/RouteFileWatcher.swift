@@ -1,3 +1,4 @@
+import DevhostProxy
 import Foundation
 
 /// Serves a route file next to fixed routes and applies its edits while running: the file is

@@ -18,7 +18,7 @@ final class UpstreamPool: @unchecked Sendable {
 
     /// Idle connections per endpoint, most recently used last. A proxy has a few endpoints (one
     /// per instance or route target): scanning them beats hashing the host name on every request.
-    private var endpoints: [(key: Key, idle: [ProxyHandler.Upstream])] = []
+    private var endpoints: [(key: Key, idle: [UpstreamConnection])] = []
     /// Idle connections kept per endpoint; more are closed.
     private let limit: Int
 
@@ -27,7 +27,7 @@ final class UpstreamPool: @unchecked Sendable {
     }
 
     /// The newest idle connection to `key` that is still open.
-    func take(_ key: Key) -> ProxyHandler.Upstream? {
+    func take(_ key: Key) -> UpstreamConnection? {
         guard let index = endpoints.firstIndex(where: { $0.key == key }) else { return nil }
         while let connection = endpoints[index].idle.popLast() {
             if connection.channel.isActive { return connection }
@@ -35,7 +35,7 @@ final class UpstreamPool: @unchecked Sendable {
         return nil
     }
 
-    func put(_ connection: ProxyHandler.Upstream) {
+    func put(_ connection: UpstreamConnection) {
         guard connection.channel.isActive else { return }
         guard let index = endpoints.firstIndex(where: { $0.key == connection.key }) else {
             // A new endpoint (rare): endpoints left without idle connections, such as instances

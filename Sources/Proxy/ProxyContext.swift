@@ -33,7 +33,7 @@ public final class ProxyContext: @unchecked Sendable {
     public let instances: RouteTable
     public let settings: Settings
     public let metrics = ProxyMetrics()
-    let log: LogOutput?
+    let log: (any LogTerminal)?
     /// nil when the access log is off.
     public let accessLog: AccessLog?
     /// Describes a service for the 503 page: its state and last log lines.
@@ -64,7 +64,7 @@ public final class ProxyContext: @unchecked Sendable {
     /// `accessLog`: where access-log lines go; by default `log`'s terminal in `settings.accessLog`'s
     /// format (none when that is `off`).
     public init(
-        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: LogOutput? = nil, accessLog: AccessLog? = nil,
+        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: (any LogTerminal)? = nil, accessLog: AccessLog? = nil,
         describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) }
     ) {
         self.routes = routes
@@ -92,11 +92,4 @@ public final class ProxyContext: @unchecked Sendable {
         return routes.resolve(hostHeader: host).target != nil
     }
 
-}
-
-extension DurationText {
-    public static func millisecondsExact(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
 }

@@ -2,7 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import DevhostRuntime
+@testable import DevhostProxy
 
 /// The proxy's end-of-tick flushes: written bytes leave only once the event loop has finished what
 /// it is handling, all of them in that one pass.

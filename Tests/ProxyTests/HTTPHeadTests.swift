@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import DevhostRuntime
+@testable import DevhostProxy
 
 /// The proxy's in-place HTTP/1 head parser, header rewriting and body framing, byte for byte.
 @Suite struct HTTPHeadTests {

@@ -3,7 +3,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import DevhostRuntime
+@testable import DevhostProxy
 
 /// The access log's lines, byte for byte, and what happens when its writer falls behind.
 @Suite struct AccessLogTests {

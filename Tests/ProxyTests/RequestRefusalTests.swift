@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-@testable import DevhostRuntime
+@testable import DevhostProxy
 
 /// The head checks behind the proxy's refusals, without a socket: each row is a request head and
 /// the status it must get (nil: accepted).

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import DevhostRuntime
+@testable import DevhostProxy
 
 /// The proxy's counters, as `/_devhost/metrics` reports them.
 @Suite struct ProxyMetricsTests {

@@ -1,7 +1,16 @@
 import NIOCore
 
-/// The upstream end of a proxied exchange: hands response bytes to the `ProxyHandler` of the client
-/// it serves now, and reads only while that client can take more (back-pressure for downloads).
+/// What an upstream connection reports to the client connection it serves now (a `ProxyHandler`).
+protocol UpstreamDelegate: AnyObject {
+    func upstreamRead(_ data: ByteBuffer, from handler: UpstreamHandler)
+    func upstreamReadComplete()
+    func upstreamClosed(_ handler: UpstreamHandler)
+    /// The upstream can take more of the request body again.
+    func upstreamWritable()
+}
+
+/// The upstream end of a proxied exchange: hands response bytes to the delegate (the client's
+/// `ProxyHandler`) it serves now, and reads only while that client can take more (back-pressure for downloads).
 /// Between exchanges it waits in its event loop's `UpstreamPool` with no client.
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
@@ -11,7 +20,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// The client being served; nil while idle in the pool. Strong (see ProxyHandler's ticker for
     /// why not weak): the cycle through the client's `upstream` ends when this connection goes back
     /// to the pool, closes, or leaves its pipeline.
-    var proxy: ProxyHandler?
+    var proxy: (any UpstreamDelegate)?
     /// Strong too: a weak reference would put the pool's every retain on the slow path. The cycle
     /// through an idle connection ends when it closes, which also takes it out of the pool.
     private let pool: UpstreamPool
@@ -101,11 +110,5 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unc
             readPending = false
             context?.read()
         }
-    }
-}
-
-extension ProxyHandler {
-    func upstreamWritable() {
-        resumeClientReads()
     }
 }

@@ -1,4 +1,4 @@
-import DevhostRuntime
+import DevhostProxy
 import DevhostTestSupport
 import Foundation
 import NIOPosix
@@ -13,7 +13,6 @@ final class HostileHarness: @unchecked Sendable {
     let blackhole: ChildProcess
     let proxy: ProxyServer
     let log: TempProject
-    let logFD: Int32
 
     init(settings: ProxyContext.Settings) async throws {
         folder = try TempProject(["upstream.py": strictUpstreamScript, "client.py": rawClientScript, "blackhole.py": blackholeScript])
@@ -35,9 +34,8 @@ final class HostileHarness: @unchecked Sendable {
             .init(host: "wait.localhost", target: .service("idle", rewriteHost: false)),
             .init(host: "devhost.localhost", target: .socket(path: folder.file("control.sock"))),
         ])
-        logFD = open(log.file("access.log"), O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        let output = LogOutput(options: .init(colored: false, descriptor: logFD))
-        let context = ProxyContext(routes: routes, instances: RouteTable(), settings: settings, log: output)
+        let accessLog = try AccessLog(format: .human, path: log.file("access.log"))
+        let context = ProxyContext(routes: routes, instances: RouteTable(), settings: settings, accessLog: accessLog)
         do {
             proxy = try await ProxyServer.start(host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton)
         } catch {
@@ -51,7 +49,6 @@ final class HostileHarness: @unchecked Sendable {
         await proxy.close()
         upstream.stop()
         blackhole.stop()
-        close(logFD)
     }
 
     /// The access log as the terminal would have shown it.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import DevhostRuntime
+@testable import DevhostProxy
 
 @Suite struct RouteTableTests {
     private func table(_ instances: [String]) -> RouteTable {

@@ -18,7 +18,7 @@ enum PeerUser {
         case .v6: table = "/proc/net/tcp6"
         case .unixDomainSocket: return nil
         }
-        return uid(in: PortScanner.readProcFile(table), local: local, remote: remote)
+        return uid(in: ProcFile.read(table), local: local, remote: remote)
     }
 
     /// The uid on the row whose local and remote columns are exactly these (`ADDRESS:PORT` as

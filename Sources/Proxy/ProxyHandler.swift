@@ -10,7 +10,7 @@ import NIOPosix
 /// end). Each request goes to a healthy instance over a keep-alive upstream connection taken from
 /// the event loop's `UpstreamPool` and given back when its response ends. Pipelined requests wait as unread bytes until the response
 /// before them ends. Everything runs on the client channel's event loop.
-final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -72,20 +72,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    final class Upstream {
-        let channel: Channel
-        let key: UpstreamPool.Key
-        /// For a service, the instance behind it (passive health marks that one down).
-        let instance: String?
-        let handler: UpstreamHandler
-        init(channel: Channel, key: UpstreamPool.Key, instance: String?, handler: UpstreamHandler) {
-            self.channel = channel
-            self.key = key
-            self.instance = instance
-            self.handler = handler
-        }
-    }
-
     /// How long a closing connection keeps reading (and dropping) what its client still sends.
     private static let lingerLimit = TimeAmount.seconds(2)
     /// Unparsed client bytes beyond the upstream's reach (a pipelined backlog) stop client reads.
@@ -105,7 +91,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private var accessLines: AccessBatch?
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
-    private var upstream: Upstream?
+    private var upstream: UpstreamConnection?
     private var client = ClientAddress("127.0.0.1")
     /// Client bytes not consumed yet: a partial head, or pipelined requests waiting their turn.
     private var inbound: ByteBuffer?
@@ -480,7 +466,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
                     return self.upstreamFailed(instance: instance, before: true)
                 }
                 handler.proxy = self
-                let connection = Upstream(channel: channel, key: key, instance: instance, handler: handler)
+                let connection = UpstreamConnection(channel: channel, key: key, instance: instance, handler: handler)
                 self.upstream = connection
                 self.send(over: connection)
             case .failure:
@@ -489,7 +475,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
         }
     }
 
-    private func send(over connection: Upstream) {
+    private func send(over connection: UpstreamConnection) {
         guard let current = exchange else { return }
         let route = current.route
         current.instance = connection.instance
@@ -673,6 +659,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchec
     private func abandonResponse(_ context: ChannelHandlerContext) {
         dropUpstream()
         context.close(promise: nil)
+    }
+
+    func upstreamWritable() {
+        resumeClientReads()
     }
 
     func upstreamReadComplete() {

@@ -2,6 +2,17 @@ import DevhostManifest
 import Foundation
 import NIOCore
 
+/// Where access-log lines meet devhost's other output on the terminal (`LogOutput` in Runtime):
+/// the same prefix, written between whole lines.
+public protocol LogTerminal: AnyObject, Sendable {
+    /// What goes before a line of `label` now (its width follows the longest label).
+    func linePrefix(label: String, color: String) -> [UInt8]
+    /// Whole lines formatted elsewhere, written in one piece.
+    func writeRaw(_ bytes: UnsafeRawBufferPointer)
+    /// One of devhost's own lines.
+    func event(_ text: String, service: String?, label: String)
+}
+
 /// The access log, at about nginx's cost. A line is formatted straight into bytes on the event
 /// loop (no strings, no `String(format:)`), lines gather in a per-loop batch that is handed over
 /// once per event-loop tick, and one thread writes the batches. When the terminal or the disk is
@@ -10,7 +21,7 @@ import NIOCore
 public final class AccessLog: @unchecked Sendable {
     public enum Destination: Sendable {
         /// The terminal, through `LogOutput` (its `proxy |` prefix, colour and timestamps).
-        case output(LogOutput)
+        case output(any LogTerminal)
         /// A file of its own (`--access-log FILE`): the lines alone, appended.
         case file(String)
     }
@@ -107,7 +118,7 @@ public final class AccessLog: @unchecked Sendable {
             if let notice {
                 let text = "access log: the terminal or disk is slower than the traffic; dropping lines (\(notice) so far, counted in /_devhost/metrics)"
                 switch destination {
-                case .output(let log): log.event(text, label: "proxy")
+                case .output(let log): log.event(text, service: nil, label: "proxy")
                 case .file: write(ByteBuffer(string: text + "\n"))
                 }
             }

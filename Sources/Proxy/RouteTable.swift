@@ -7,6 +7,12 @@ public final class RouteTable: @unchecked Sendable {
         public var instance: String
         public var port: Int
         public var host: String = "127.0.0.1"
+
+        public init(instance: String, port: Int, host: String = "127.0.0.1") {
+            self.instance = instance
+            self.port = port
+            self.host = host
+        }
     }
 
     private let lock = NSLock()
