@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "devhost",
-    platforms: [.macOS(.v14)],
+    // Linux only: the build links libgit2 statically with GNU linker flags, and the runtime reads
+    // /proc and spawns through Linux's process model. No macOS claim is made that the build cannot keep.
     products: [
         .executable(name: "devhost", targets: ["devhost"])
     ],

@@ -463,14 +463,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .success(let channel):
                 guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
                     channel.close(promise: nil)
-                    return self.upstreamFailed(instance: instance, before: true)
+                    return self.upstreamFailed(instance: instance)
                 }
                 handler.proxy = self
                 let connection = UpstreamConnection(channel: channel, key: key, instance: instance, handler: handler)
                 self.upstream = connection
                 self.send(over: connection)
             case .failure:
-                self.upstreamFailed(instance: instance, before: true)
+                self.upstreamFailed(instance: instance)
             }
         }
     }
@@ -506,7 +506,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     /// Connect failure or reset: the instance is set aside for a moment (passive health), and an
     /// idempotent request without a body already sent is tried on another instance.
-    func upstreamFailed(instance: String?, before responseStarted: Bool) {
+    func upstreamFailed(instance: String?) {
         guard let current = exchange else { return }
         release(current)
         upstream = nil
@@ -682,7 +682,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             upstream = nil
             return complete(current, leftover: nil)
         }
-        upstreamFailed(instance: upstream?.instance, before: !current.responseStarted)
+        upstreamFailed(instance: upstream?.instance)
     }
 
     /// Writes the last bytes, then closes. A client that may still be sending (an upload answered

@@ -32,12 +32,9 @@ public struct PortScanner: Sendable {
         return sockets
     }
 
-    /// Processes whose process group is `pgid` (a service instance's whole tree, since each instance is
-    /// its own session; a grandchild that calls setsid itself escapes, as with any process-group tool).
-    public func members(ofGroup pgid: pid_t) -> [pid_t] {
-        members(ofGroups: [pgid])[pgid] ?? []
-    }
-
+    /// The processes in each of the process groups `groups` (a service instance's whole tree, since
+    /// each instance is its own session; a grandchild that calls setsid itself escapes, as with any
+    /// process-group tool).
     public func members(ofGroups groups: Set<pid_t>) -> [pid_t: [pid_t]] {
         var result: [pid_t: [pid_t]] = [:]
         for entry in Self.entries(of: "/proc") {

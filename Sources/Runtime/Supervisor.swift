@@ -301,9 +301,6 @@ public actor Supervisor {
         selected.flatMap { instances[$0.name] ?? [] }.map(\.snapshot)
     }
 
-    /// Whether every selected service has reached what it is for at least once.
-    public var isReady: Bool { announcedReady }
-
     /// Announces once that every selected service reached what it is for.
     private func checkReady() {
         guard !announcedReady, !stopping else { return }
