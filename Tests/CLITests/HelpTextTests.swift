@@ -54,6 +54,35 @@ import Testing
         #expect(Devhost.helpMessage(for: Devhost.self, columns: 80).hasPrefix(Self.rootOverview), "\(Devhost.helpMessage(for: Devhost.self, columns: 80))")
     }
 
+    @Test func initAndTemplateUpdateHelpAreGolden() throws {
+        #expect(Devhost.helpMessage(for: InitCommand.self, columns: 80).hasPrefix(Self.initOverview))
+        #expect(Devhost.helpMessage(for: TemplateCommand.Update.self, columns: 80).hasPrefix(Self.updateOverview))
+    }
+
+    static let initOverview = """
+        OVERVIEW: Create a project from a template, with devhost.yml,
+        docker-compose.yml and a first git commit.
+
+        TEMPLATE is a built-in name (see `devhost templates`), a local folder, or a git
+        repository (a URL or a path; --ref picks a branch, tag or commit). Generation
+        is all-or-nothing.
+
+        USAGE: devhost init <directory>
+        """
+
+    static let updateOverview = """
+        OVERVIEW: Replay the project's template and merge its changes into your files
+        (3-way, like copier update).
+
+        The base of each merge is what devhost generated last (from git history), so
+        your edits are kept. A git template moves to its newest release tag (or the
+        recorded branch's head); --ref picks another branch, tag or commit. Conflicts
+        get markers (<<<<<<< yours / >>>>>>> template) and make the command exit 1.
+        Nothing is committed.
+
+        USAGE: devhost template update
+        """
+
     static let rootOverview = """
         OVERVIEW: From nothing to a running multi-service dev environment.
 
