@@ -1,6 +1,7 @@
 import DevhostManifest
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// What every proxy connection shares: routes, the live instance table, settings, logs and metrics.
 public final class ProxyContext: @unchecked Sendable {
@@ -36,6 +37,23 @@ public final class ProxyContext: @unchecked Sendable {
     let log: (any LogTerminal)?
     /// nil when the access log is off.
     public let accessLog: AccessLog?
+    /// Opens a connection to an upstream endpoint on the given event loop, with the initializer
+    /// applied to its channel. Sockets by default; tests put `EmbeddedChannel`s here to see the
+    /// exact bytes both ways without a socket.
+    typealias Connector = @Sendable (
+        _ key: UpstreamPool.Key, _ loop: EventLoop, _ initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel>
+    var connector: Connector = ProxyContext.socketConnector
+
+    static let socketConnector: Connector = { key, loop, initializer in
+        let bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: false)
+            .connectTimeout(.seconds(3))
+            .channelInitializer(initializer)
+        return key.path.map { bootstrap.connect(unixDomainSocketPath: $0) } ?? bootstrap.connect(host: key.host, port: key.port)
+    }
+
     /// Describes a service for the 503 page: its state and last log lines.
     let describe: @Sendable (String) -> (state: String, lines: [String])
 

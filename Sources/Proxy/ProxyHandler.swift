@@ -441,19 +441,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func open(host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
         dropUpstream()
         let pool = self.pool
-        let bootstrap = ClientBootstrap(group: context.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.allowRemoteHalfClosure, value: false)
-            .connectTimeout(.seconds(3))
-            .channelInitializer { channel in
-                // One handler per channel: for a host name, NIO tries each address on a channel
-                // of its own, and the attempts it abandons remove their handler later.
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(pool: pool, key: key), name: "upstream")
-                }
-            }
         let current = exchange
-        let connected = socketPath.map { bootstrap.connect(unixDomainSocketPath: $0) } ?? bootstrap.connect(host: host, port: port)
+        let connected = shared.connector(key, context.eventLoop) { channel in
+            // One handler per channel: for a host name, NIO tries each address on a channel of its
+            // own, and the attempts it abandons remove their handler later.
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(UpstreamHandler(pool: pool, key: key), name: "upstream")
+            }
+        }
         connected.whenComplete { result in
             guard let current, self.exchange === current else {
                 if case .success(let channel) = result { channel.close(promise: nil) }
