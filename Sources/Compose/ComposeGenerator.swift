@@ -45,10 +45,11 @@ public struct ComposeGenerator: Sendable {
     }
 
     func assignPorts() -> [String: Endpoint] {
-        var taken = Set(manifest.services.compactMap { service -> Int? in
-            if case .fixed(let port) = service.port { return port }
-            return nil
-        })
+        var taken = Set(
+            manifest.services.compactMap { service -> Int? in
+                if case .fixed(let port) = service.port { return port }
+                return nil
+            })
         var next = Self.firstHostPort
         var endpoints: [String: Endpoint] = [:]
         for service in manifest.services {
@@ -98,7 +99,8 @@ public struct ComposeGenerator: Sendable {
         if let setup = service.setup {
             notes.append("setup (\(setup)) is not run by compose: it belongs in the Dockerfile")
         }
-        pairs.append(("command", .strings(try command(service.command, port: endpoints[service.name]?.containerPort, reference: reference))))
+        pairs.append(
+            ("command", .strings(try command(service.command, port: endpoints[service.name]?.containerPort, reference: reference))))
 
         var environment: [(String, YAMLNode)] = []
         let endpoint = endpoints[service.name]
@@ -125,30 +127,40 @@ public struct ComposeGenerator: Sendable {
             pairs.append(("ports", .strings(["127.0.0.1:\(hostRange):\(endpoint.containerPort)"])))
         }
         if !service.dependsOn.isEmpty {
-            pairs.append(("depends_on", .map(service.dependsOn.map { dependency in
-                let condition: String
-                switch dependency.condition {
-                case .started: condition = "service_started"
-                case .healthy: condition = "service_healthy"
-                case .completed: condition = "service_completed_successfully"
-                }
-                return (dependency.service, .map([("condition", .string(condition))]))
-            })))
+            pairs.append(
+                (
+                    "depends_on",
+                    .map(
+                        service.dependsOn.map { dependency in
+                            let condition: String
+                            switch dependency.condition {
+                            case .started: condition = "service_started"
+                            case .healthy: condition = "service_healthy"
+                            case .completed: condition = "service_completed_successfully"
+                            }
+                            return (dependency.service, .map([("condition", .string(condition))]))
+                        })
+                ))
         }
         if let health = service.health {
-            let family = ImageFamily.guess(image: service.image, dockerfile: hasDockerfile ? readFile(dockerfilePath) : nil, command: service.command)
+            let family = ImageFamily.guess(
+                image: service.image, dockerfile: hasDockerfile ? readFile(dockerfilePath) : nil, command: service.command)
             let port = endpoint?.containerPort ?? Self.autoContainerPort
             var probe = health.probe
             if case .exec(let command) = probe {
                 probe = .exec(ComposeEscaping.text(try Interpolation.parse(command), forShell: true, reference: reference))
             }
-            pairs.append(("healthcheck", .map([
-                ("test", .strings(ComposeHealthcheck.test(for: probe, port: port, family: family))),
-                ("interval", .string(DurationText.format(health.interval))),
-                ("timeout", .string(DurationText.format(health.timeout))),
-                ("retries", .int(health.retries)),
-                ("start_period", .string(DurationText.format(health.startPeriod))),
-            ])))
+            pairs.append(
+                (
+                    "healthcheck",
+                    .map([
+                        ("test", .strings(ComposeHealthcheck.test(for: probe, port: port, family: family))),
+                        ("interval", .string(DurationText.format(health.interval))),
+                        ("timeout", .string(DurationText.format(health.timeout))),
+                        ("retries", .int(health.retries)),
+                        ("start_period", .string(DurationText.format(health.startPeriod))),
+                    ])
+                ))
         }
         switch service.restart {
         case .no: pairs.append(("restart", .string("no")))

@@ -40,7 +40,9 @@ enum ComposeHealthcheck {
             let url = "http://127.0.0.1:\(port)\(path)"
             switch family {
             case .python:
-                return ["CMD", "python", "-c", "import sys,urllib.request; sys.exit(urllib.request.urlopen('\(url)', timeout=5).status >= 400)"]
+                return [
+                    "CMD", "python", "-c", "import sys,urllib.request; sys.exit(urllib.request.urlopen('\(url)', timeout=5).status >= 400)",
+                ]
             case .node:
                 return [
                     "CMD", "node", "-e",

@@ -10,16 +10,25 @@ public enum LineDiff {
                 table[i][j] = a[i] == b[j] ? table[i + 1][j + 1] + 1 : max(table[i + 1][j], table[i][j + 1])
             }
         }
-        enum Op { case same(String), removed(String), added(String) }
+        enum Op {
+            case same(String)
+            case removed(String)
+            case added(String)
+        }
         var ops: [Op] = []
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
-                ops.append(.same(a[i])); i += 1; j += 1
+                ops.append(.same(a[i]))
+                i += 1
+                j += 1
             } else if i < a.count, j == b.count || table[i + 1][j] >= table[i][j + 1] {
-                ops.append(.removed(a[i])); i += 1
+                ops.append(.removed(a[i]))
+                i += 1
             } else {
-                ops.append(.added(b[j])); j += 1
+                ops.append(.added(b[j]))
+                j += 1
             }
         }
         var lines = ["--- \(oldName)", "+++ \(newName)"]

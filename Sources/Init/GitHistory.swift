@@ -4,7 +4,9 @@ import Foundation
 extension Git {
     /// The files of the newest commit that changed `path` (the last time devhost generated or
     /// updated the project): what the template produced, before the user's edits.
-    public static func filesOfLastCommitTouching(_ path: String, in directory: String) throws(Failure) -> (commit: String, files: [String: [UInt8]]) {
+    public static func filesOfLastCommitTouching(_ path: String, in directory: String) throws(Failure) -> (
+        commit: String, files: [String: [UInt8]]
+    ) {
         try ready()
         var repository: OpaquePointer?
         try check(git_repository_open(&repository, directory), "open \(directory)")
@@ -36,7 +38,9 @@ extension Git {
             return (oidString(oid), try files(of: tree, repository: repository))
         }
         git_error_clear()
-        throw Failure(operation: "find the generated version", message: "no commit in \(directory) contains \(path); was the project made with `devhost init`?")
+        throw Failure(
+            operation: "find the generated version",
+            message: "no commit in \(directory) contains \(path); was the project made with `devhost init`?")
     }
 
     private static func blobID(of path: String, in commit: OpaquePointer?) throws(Failure) -> String? {
@@ -53,7 +57,9 @@ extension Git {
     }
 
     /// The files of the commit `reference` points at, or nil when the reference does not exist.
-    public static func files(atReference reference: String, in directory: String) throws(Failure) -> (commit: String, files: [String: [UInt8]])? {
+    public static func files(atReference reference: String, in directory: String) throws(Failure) -> (
+        commit: String, files: [String: [UInt8]]
+    )? {
         try ready()
         var repository: OpaquePointer?
         try check(git_repository_open(&repository, directory), "open \(directory)")
@@ -89,10 +95,11 @@ extension Git {
             entry.mode = 0o100644
             entry.id = blob
             entry.file_size = UInt32(truncatingIfNeeded: bytes.count)
-            try check(path.withCString { pathPointer in
-                entry.path = pathPointer
-                return git_index_add(index, &entry)
-            }, "add \(path)")
+            try check(
+                path.withCString { pathPointer in
+                    entry.path = pathPointer
+                    return git_index_add(index, &entry)
+                }, "add \(path)")
         }
         var treeID = git_oid()
         try check(git_index_write_tree_to(&treeID, index, repository), "write tree")
@@ -116,7 +123,8 @@ extension Git {
         var commitID = git_oid()
         var parents: [OpaquePointer?] = parent.map { [$0] } ?? []
         try check(
-            git_commit_create(&commitID, repository, templateReference, signature, signature, "UTF-8", message, tree, parents.count, &parents),
+            git_commit_create(
+                &commitID, repository, templateReference, signature, signature, "UTF-8", message, tree, parents.count, &parents),
             "record template output")
     }
 
@@ -127,13 +135,15 @@ extension Git {
     private static func files(of tree: OpaquePointer?, repository: OpaquePointer?) throws(Failure) -> [String: [UInt8]] {
         let collected = Collected()
         let payload = Unmanaged.passUnretained(collected).toOpaque()
-        let code = git_tree_walk(tree, GIT_TREEWALK_PRE, { root, entry, payload in
-            guard let entry, let payload, git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return 0 }
-            let box = Unmanaged<Collected>.fromOpaque(payload).takeUnretainedValue()
-            let name = String(cString: git_tree_entry_name(entry))
-            box.paths.append(((root.map { String(cString: $0) } ?? "") + name, git_tree_entry_id(entry).pointee))
-            return 0
-        }, payload)
+        let code = git_tree_walk(
+            tree, GIT_TREEWALK_PRE,
+            { root, entry, payload in
+                guard let entry, let payload, git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return 0 }
+                let box = Unmanaged<Collected>.fromOpaque(payload).takeUnretainedValue()
+                let name = String(cString: git_tree_entry_name(entry))
+                box.paths.append(((root.map { String(cString: $0) } ?? "") + name, git_tree_entry_id(entry).pointee))
+                return 0
+            }, payload)
         try check(code, "read files")
         var result: [String: [UInt8]] = [:]
         for (path, id) in collected.paths {

@@ -1,5 +1,5 @@
-import CLibGit2
 import CGitSupport
+import CLibGit2
 
 extension Git {
     /// The tag names a repository (a URL or a local path) advertises, without cloning it

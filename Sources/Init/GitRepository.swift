@@ -34,7 +34,9 @@ public enum Git {
     /// `1.9.0 (threads, https, ssh)`: what `devhost doctor` reports.
     public static var libraryDescription: String {
         if let startFailure { return "not available: \(startFailure)" }
-        var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
+        var major: Int32 = 0
+        var minor: Int32 = 0
+        var revision: Int32 = 0
         git_libgit2_version(&major, &minor, &revision)
         let features = git_libgit2_features()
         var names: [String] = []
@@ -161,7 +163,9 @@ public enum Git {
     /// `git add` of `files` (paths relative to `directory`; those .gitignore excludes are left out,
     /// as `git add -A` would), then `git commit -m message` on main. Returns the identity used and
     /// the commit id.
-    static func commit(_ repository: OpaquePointer, in directory: String, files: [String], message: String) throws(Failure) -> (identity: Identity, commit: String) {
+    static func commit(_ repository: OpaquePointer, in directory: String, files: [String], message: String) throws(Failure) -> (
+        identity: Identity, commit: String
+    ) {
         var index: OpaquePointer?
         try check(git_repository_index(&index, repository), "open index")
         defer { git_index_free(index) }
@@ -183,7 +187,8 @@ public enum Git {
         var signature: UnsafeMutablePointer<git_signature>?
         var identity: Identity
         if git_signature_default(&signature, repository) == 0, let signature {
-            identity = Identity(name: String(cString: signature.pointee.name), email: String(cString: signature.pointee.email), isFallback: false)
+            identity = Identity(
+                name: String(cString: signature.pointee.name), email: String(cString: signature.pointee.email), isFallback: false)
         } else {
             git_error_clear()
             identity = fallbackIdentity
@@ -230,8 +235,10 @@ public enum Git {
         }
         try check(content.withUnsafeBytes { git_blob_create_from_buffer(&blob, repository, $0.baseAddress, $0.count) }, "store \(path)")
         var entry = git_index_entry()
-        entry.ctime = git_index_time(seconds: Int32(truncatingIfNeeded: info.st_ctim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: info.st_ctim.tv_nsec))
-        entry.mtime = git_index_time(seconds: Int32(truncatingIfNeeded: info.st_mtim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: info.st_mtim.tv_nsec))
+        entry.ctime = git_index_time(
+            seconds: Int32(truncatingIfNeeded: info.st_ctim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: info.st_ctim.tv_nsec))
+        entry.mtime = git_index_time(
+            seconds: Int32(truncatingIfNeeded: info.st_mtim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: info.st_mtim.tv_nsec))
         entry.dev = UInt32(truncatingIfNeeded: info.st_dev)
         entry.ino = UInt32(truncatingIfNeeded: info.st_ino)
         entry.mode = isLink ? 0o120000 : (info.st_mode & 0o111 != 0 ? 0o100755 : 0o100644)
@@ -239,10 +246,11 @@ public enum Git {
         entry.gid = info.st_gid
         entry.file_size = UInt32(truncatingIfNeeded: info.st_size)
         entry.id = blob
-        try check(path.withCString { pointer in
-            entry.path = pointer
-            return git_index_add(index, &entry)
-        }, "add \(path)")
+        try check(
+            path.withCString { pointer in
+                entry.path = pointer
+                return git_index_add(index, &entry)
+            }, "add \(path)")
     }
 
     /// Packs the commit and everything it reaches into `odb` (what `git_mempack_dump` does, but on

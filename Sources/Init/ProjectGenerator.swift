@@ -15,7 +15,10 @@ public struct ProjectGenerator: Sendable {
         /// Drop `sets` for variables the template no longer declares (replaying recorded answers).
         public var ignoreUnknownSets = false
 
-        public init(target: String, projectName: String, sets: [String: String] = [:], useDefaults: Bool = true, git: Bool = true, force: Bool = false) {
+        public init(
+            target: String, projectName: String, sets: [String: String] = [:], useDefaults: Bool = true, git: Bool = true,
+            force: Bool = false
+        ) {
             self.target = target
             self.projectName = projectName
             self.sets = sets
@@ -53,7 +56,8 @@ public struct ProjectGenerator: Sendable {
         let definition = try TemplateDefinition.load(from: checkout.directory)
         let declared = Set(definition.variables.map(\.name))
         let sets = options.ignoreUnknownSets ? options.sets.filter { declared.contains($0.key) } : options.sets
-        let answers = try TemplateAnswers.resolve(definition, projectName: options.projectName, sets: sets, useDefaults: options.useDefaults, ask: ask)
+        let answers = try TemplateAnswers.resolve(
+            definition, projectName: options.projectName, sets: sets, useDefaults: options.useDefaults, ask: ask)
 
         let parent = target.deletingLastPathComponent()
         do {
@@ -70,7 +74,8 @@ public struct ProjectGenerator: Sendable {
         var moved = false
         defer { if !moved { try? FileManager.default.removeItem(at: staging) } }
         // A root commit in staging would replace an existing repository's .git when moved over it.
-        let existingRepository = targetState == .nonEmpty && FileManager.default.fileExists(atPath: target.appendingPathComponent(".git").path)
+        let existingRepository =
+            targetState == .nonEmpty && FileManager.default.fileExists(atPath: target.appendingPathComponent(".git").path)
         let repository = options.git && !existingRepository ? Git.PendingRepository(at: staging.path) : nil
         // Runs before the clean-up above: nothing may still be writing into staging when it goes.
         defer { repository?.finish() }
@@ -150,7 +155,8 @@ public struct ProjectGenerator: Sendable {
         var info = stat()
         // A template's own `.devhost` link would take the record (and later all of devhost's state) elsewhere.
         if lstat(url.deletingLastPathComponent().path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
-            throw InitError.unsafePath("the template makes .devhost a link or a file; devhost keeps its own state there: remove it from the template")
+            throw InitError.unsafePath(
+                "the template makes .devhost a link or a file; devhost keeps its own state there: remove it from the template")
         }
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

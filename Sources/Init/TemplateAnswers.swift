@@ -70,7 +70,8 @@ public enum TemplateAnswers {
             value = normalized
         }
         if !variable.choices.isEmpty, !variable.choices.contains(value) {
-            throw InitError.invalidValue(variable: variable.name, value: raw, rule: "choose one of \(variable.choices.joined(separator: ", "))")
+            throw InitError.invalidValue(
+                variable: variable.name, value: raw, rule: "choose one of \(variable.choices.joined(separator: ", "))")
         }
         if let pattern = variable.pattern, let regex = try? Regex(pattern), (try? regex.wholeMatch(in: value)) == nil {
             throw InitError.invalidValue(variable: variable.name, value: raw, rule: "must match \(pattern)")

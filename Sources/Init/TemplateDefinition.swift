@@ -70,7 +70,8 @@ public struct TemplateDefinition: Sendable, Equatable {
         }
         let bytes: [UInt8]
         do { bytes = try ManifestFile.read(path, kind: "template definition") } catch { throw InitError.templateManifest(error.issues) }
-        return try parse(String(decoding: bytes, as: UTF8.self), file: path, fallbackName: URL(fileURLWithPath: directory).lastPathComponent)
+        return try parse(
+            String(decoding: bytes, as: UTF8.self), file: path, fallbackName: URL(fileURLWithPath: directory).lastPathComponent)
     }
 
     public static func parse(_ text: String, file: String, fallbackName: String) throws(InitError) -> TemplateDefinition {
@@ -86,7 +87,9 @@ public struct TemplateDefinition: Sendable, Equatable {
         }
         var definition = TemplateDefinition(name: fallbackName, description: "", variables: [], rules: [])
         guard let root, let entries = root.entries else {
-            throw InitError.templateManifest([ManifestIssue(path: "", message: "expected a mapping", at: SourceLocation(file: file, line: 1, column: 1))])
+            throw InitError.templateManifest([
+                ManifestIssue(path: "", message: "expected a mapping", at: SourceLocation(file: file, line: 1, column: 1))
+            ])
         }
         for entry in entries {
             switch entry.key {
@@ -115,7 +118,10 @@ public struct TemplateDefinition: Sendable, Equatable {
         let declared = Set(definition.variables.map(\.name) + builtInVariables)
         for rule in definition.rules {
             if let condition = rule.condition, !declared.contains(condition.variable) {
-                problems.append(ManifestIssue(path: "files", message: "when: names undeclared variable \"\(condition.variable)\"", at: SourceLocation(file: file, line: 1, column: 1)))
+                problems.append(
+                    ManifestIssue(
+                        path: "files", message: "when: names undeclared variable \"\(condition.variable)\"",
+                        at: SourceLocation(file: file, line: 1, column: 1)))
             }
         }
         if !problems.isEmpty { throw InitError.templateManifest(problems) }

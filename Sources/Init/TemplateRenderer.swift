@@ -65,7 +65,8 @@ struct TemplateRenderer {
         // Rendered names can pair links differently than the template's own names did (`{{x}}` -> .
         // and `q -> s/..` with x=s), so every link is checked again where it now stands.
         for link in links {
-            try Self.checkLink(link.target, in: destinationPath, shownAs: "\(link.source) (rendered as \(link.target))", leaving: "the project")
+            try Self.checkLink(
+                link.target, in: destinationPath, shownAs: "\(link.source) (rendered as \(link.target))", leaving: "the project")
         }
         return written
     }
@@ -92,7 +93,9 @@ struct TemplateRenderer {
                 if kind == Int32(DT_UNKNOWN) {
                     var info = stat()
                     guard lstat(root + "/" + relative, &info) == 0 else { continue }
-                    kind = (info.st_mode & S_IFMT) == S_IFDIR ? Int32(DT_DIR) : (info.st_mode & S_IFMT) == S_IFLNK ? Int32(DT_LNK) : Int32(DT_REG)
+                    kind =
+                        (info.st_mode & S_IFMT) == S_IFDIR
+                        ? Int32(DT_DIR) : (info.st_mode & S_IFMT) == S_IFLNK ? Int32(DT_LNK) : Int32(DT_REG)
                 }
                 if kind == Int32(DT_DIR) {
                     pending.append(relative)
@@ -115,7 +118,9 @@ struct TemplateRenderer {
             // Only a template link is there before a folder is made: writing through it could land anywhere.
             var info = stat()
             guard lstat(root + "/" + folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                throw InitError.unsafePath("\(relative) would be written through \(folder), which the template makes a link; files are never written through links")
+                throw InitError.unsafePath(
+                    "\(relative) would be written through \(folder), which the template makes a link; files are never written through links"
+                )
             }
         }
         made.insert(folder)
@@ -128,7 +133,11 @@ struct TemplateRenderer {
             if segment.contains("{{") {
                 // `{{=<% %>=}}` would hide the tags after it from the check below.
                 if TagScanner.changesDelimiters(String(segment)) {
-                    throw InitError.render(file: relative, message: "the name \"\(segment)\" changes the tag delimiters ({{=…=}}); file and folder names may use only {{name}} tags")
+                    throw InitError.render(
+                        file: relative,
+                        message:
+                            "the name \"\(segment)\" changes the tag delimiters ({{=…=}}); file and folder names may use only {{name}} tags"
+                    )
                 }
                 try checkNames(in: String(segment), file: relative, known: Set(values.keys))
             }
@@ -164,7 +173,10 @@ struct TemplateRenderer {
         let text = (try? FileReader.linkTarget(root + "/" + relative)) ?? "?"
         switch LinkResolver.resolve(relative, in: root) {
         case .inside: return
-        case .outside: throw InitError.unsafePath("\(name) links outside \(place) (\(text), followed from its folder through the other links); remove the link or point it inside")
+        case .outside:
+            throw InitError.unsafePath(
+                "\(name) links outside \(place) (\(text), followed from its folder through the other links); remove the link or point it inside"
+            )
         case .loop: throw InitError.unsafePath("\(name) is a link that goes round in a loop (\(text)); remove it")
         }
     }

@@ -58,7 +58,9 @@ public struct TemplateUpdater: Sendable {
         let source: TemplateSource
         switch record.kind {
         case "builtin":
-            guard let directory = catalog.directory(named: record.source) else { throw InitError.unknownTemplate(record.source, available: catalog.names) }
+            guard let directory = catalog.directory(named: record.source) else {
+                throw InitError.unknownTemplate(record.source, available: catalog.names)
+            }
             source = .builtIn(name: record.source, directory: directory)
         case "folder": source = .folder(record.source)
         case "git":
@@ -87,7 +89,8 @@ public struct TemplateUpdater: Sendable {
         answers.removeValue(forKey: "project_slug")
         answers.merge(sets) { $1 }
         var options = ProjectGenerator.Options(
-            target: scratch.appendingPathComponent("new").path, projectName: record.answers["project_name"] ?? URL(fileURLWithPath: project).lastPathComponent,
+            target: scratch.appendingPathComponent("new").path,
+            projectName: record.answers["project_name"] ?? URL(fileURLWithPath: project).lastPathComponent,
             sets: answers, useDefaults: true, git: false)
         options.ignoreUnknownSets = true
         let result = try ProjectGenerator(source: source).generate(options)
@@ -141,11 +144,19 @@ public struct TemplateUpdater: Sendable {
             return
         }
         guard let ours else {
-            if base == nil { try write(theirs, to: file); report.added.append(path) } else { report.kept.append(path) }
+            if base == nil {
+                try write(theirs, to: file)
+                report.added.append(path)
+            } else {
+                report.kept.append(path)
+            }
             return
         }
         if ours == base || ours == theirs {
-            if ours != theirs { try write(theirs, to: file); report.updated.append(path) }
+            if ours != theirs {
+                try write(theirs, to: file)
+                report.updated.append(path)
+            }
             return
         }
         guard let oursText = String(bytes: ours, encoding: .utf8), let theirsText = String(bytes: theirs, encoding: .utf8),
@@ -155,7 +166,9 @@ public struct TemplateUpdater: Sendable {
             return
         }
         let result: Git.MergeResult
-        do { result = try Git.mergeFile(base: baseText, ours: oursText, theirs: theirsText, path: path) } catch { throw InitError.git(error) }
+        do { result = try Git.mergeFile(base: baseText, ours: oursText, theirs: theirsText, path: path) } catch {
+            throw InitError.git(error)
+        }
         try write(Array(result.text.utf8), to: file)
         if result.hasConflicts { report.conflicts.append(path) } else { report.merged.append(path) }
     }
@@ -164,7 +177,11 @@ public struct TemplateUpdater: Sendable {
     /// rather than merged as text (unless the user took it over: no devhost header).
     private func regenerateCompose(_ report: inout Report) throws(InitError) {
         let path = project + "/docker-compose.yml"
-        if let existing = FileManager.default.contents(atPath: path), !String(decoding: existing, as: UTF8.self).hasPrefix(ComposeFile.marker) { return }
+        if let existing = FileManager.default.contents(atPath: path),
+            !String(decoding: existing, as: UTF8.self).hasPrefix(ComposeFile.marker)
+        {
+            return
+        }
         guard let manifest = try? ManifestLoader(environment: [:]).load(project + "/devhost.yml") else { return }
         let file = ComposeFile(manifest: manifest)
         let before = FileManager.default.contents(atPath: path)

@@ -39,7 +39,10 @@ public indirect enum JSONValue: Sendable, Equatable {
             if value == value.rounded(), abs(value) < 1e15 { output += String(Int64(value)) } else { output += String(value) }
         case .string(let value): JSONValue.escape(value, into: &output)
         case .array(let items):
-            if items.isEmpty { output += "[]"; return }
+            if items.isEmpty {
+                output += "[]"
+                return
+            }
             output += "[" + newline
             for (index, item) in items.enumerated() {
                 output += pad
@@ -48,7 +51,10 @@ public indirect enum JSONValue: Sendable, Equatable {
             }
             output += closePad + "]"
         case .object(let pairs):
-            if pairs.isEmpty { output += "{}"; return }
+            if pairs.isEmpty {
+                output += "{}"
+                return
+            }
             output += "{" + newline
             for (index, pair) in pairs.enumerated() {
                 output += pad

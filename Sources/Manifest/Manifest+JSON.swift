@@ -39,7 +39,10 @@ extension Service {
             ("port", portValue),
             ("routes", .array(routes.map { .string(manifest.host(forRoute: $0)) })),
             ("replicas", .int(replicas)),
-            ("depends_on", .array(dependsOn.map { .object([("service", .string($0.service)), ("condition", .string($0.condition.rawValue))]) })),
+            (
+                "depends_on",
+                .array(dependsOn.map { .object([("service", .string($0.service)), ("condition", .string($0.condition.rawValue))]) })
+            ),
             ("health", health.map(\.json) ?? .null),
             ("restart", .string(restart.rawValue)),
             ("max_restarts", maxRestarts.map(JSONValue.int) ?? .null),

@@ -10,7 +10,8 @@ struct ManifestDecoder {
     mutating func decode(_ root: YAMLNode?, file: String) -> Manifest {
         var manifest = Manifest(name: defaultName, file: file, directory: directory, services: [])
         guard let root else {
-            reader.fail("", "the manifest is empty (it needs at least a services: mapping)", at: SourceLocation(file: file, line: 1, column: 1))
+            reader.fail(
+                "", "the manifest is empty (it needs at least a services: mapping)", at: SourceLocation(file: file, line: 1, column: 1))
             return manifest
         }
         guard let entries = reader.mapping(root, "", allowed: ManifestKeys.root) else { return manifest }
@@ -149,7 +150,9 @@ struct ManifestDecoder {
         service.routes = decodeRoutes(routeNode, service: service, path: "\(base).route")
         service.health = decodeHealth(healthNode, service: service, path: "\(base).health")
         if case .fixed = service.port, service.replicas > 1 {
-            reader.fail("\(base).replicas", "\(service.replicas) replicas cannot share the fixed port \(service.port); use port: auto", at: entry.keyLocation)
+            reader.fail(
+                "\(base).replicas", "\(service.replicas) replicas cannot share the fixed port \(service.port); use port: auto",
+                at: entry.keyLocation)
         }
         return service
     }
@@ -222,7 +225,8 @@ struct ManifestDecoder {
                 if reader.bool(value, keyPath) == true { probes.append((entry.key, .tcp)) }
             case "exec":
                 if let command = reader.command(value, keyPath) {
-                    probes.append((entry.key, .exec(command.argv.count == 3 && command.argv[0] == "/bin/sh" ? command.argv[2] : command.description)))
+                    probes.append(
+                        (entry.key, .exec(command.argv.count == 3 && command.argv[0] == "/bin/sh" ? command.argv[2] : command.description)))
                 }
             case "interval": check.interval = reader.duration(value, keyPath) ?? check.interval
             case "timeout": check.timeout = reader.duration(value, keyPath) ?? check.timeout

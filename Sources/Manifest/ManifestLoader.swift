@@ -59,7 +59,9 @@ public struct ManifestLoader: Sendable {
             let overlayURL = url.deletingLastPathComponent().appendingPathComponent("\(stem).\(name).\(url.pathExtension)")
             guard FileManager.default.fileExists(atPath: overlayURL.path) else {
                 throw ManifestError([
-                    ManifestIssue(path: "", message: "environment \"\(name)\" has no overlay: \(overlayURL.lastPathComponent) does not exist", at: nil)
+                    ManifestIssue(
+                        path: "", message: "environment \"\(name)\" has no overlay: \(overlayURL.lastPathComponent) does not exist", at: nil
+                    )
                 ])
             }
             if let top = try YAMLNode.parse(try read(overlayURL.path), file: overlayURL.lastPathComponent) {
@@ -77,7 +79,9 @@ public struct ManifestLoader: Sendable {
     public func load(text: String, file: String = "devhost.yml", directory: String) throws(ManifestError) -> Manifest {
         let root = try YAMLNode.parse(text, file: file)
         let folder = URL(fileURLWithPath: directory)
-        return try build(root, file: folder.appendingPathComponent(file).path, directory: directory, defaultName: DNSLabel.sanitize(folder.lastPathComponent))
+        return try build(
+            root, file: folder.appendingPathComponent(file).path, directory: directory,
+            defaultName: DNSLabel.sanitize(folder.lastPathComponent))
     }
 
     private func build(_ root: YAMLNode?, file: String, directory: String, defaultName: String) throws(ManifestError) -> Manifest {

@@ -2,137 +2,137 @@
 /// Written by hand for readable descriptions; `ManifestSchemaTests` keeps its keys equal to `ManifestKeys`.
 public enum ManifestSchema {
     public static let json = #"""
-{
-  "$schema": "http://json-schema.org/draft-07/schema#",
-  "$id": "https://devhost.localhost/schema/devhost.schema.json",
-  "title": "devhost.yml",
-  "description": "A devhost project: services run as supervised processes behind a local reverse proxy.",
-  "type": "object",
-  "required": ["services"],
-  "additionalProperties": false,
-  "patternProperties": { "^x-": {} },
-  "properties": {
-    "name": { "type": "string", "pattern": "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", "description": "Project name, used in host names (api.NAME.localhost). Default: the folder's name." },
-    "proxy": {
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 7777 },
-        "bind": { "type": "string", "default": "127.0.0.1" },
-        "domain": { "type": "string", "default": "localhost" }
-      }
-    },
-    "env_file": { "type": "string", "description": "A .env file loaded for every service (skipped when absent)." },
-    "env": { "$ref": "#/definitions/env" },
-    "services": {
-      "type": "object",
-      "minProperties": 1,
-      "propertyNames": { "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$" },
-      "additionalProperties": { "$ref": "#/definitions/service" }
-    },
-    "compose": { "type": "object", "description": "A docker-compose fragment merged into generated compose files." }
-  },
-  "definitions": {
-    "duration": {
-      "oneOf": [
-        { "type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$|^[0-9]+(\\.[0-9]+)?$" },
-        { "type": "number", "minimum": 0 }
-      ]
-    },
-    "command": {
-      "oneOf": [
-        { "type": "string", "minLength": 1 },
-        { "type": "array", "items": { "type": "string" }, "minItems": 1 }
-      ]
-    },
-    "env": {
-      "oneOf": [
         {
+          "$schema": "http://json-schema.org/draft-07/schema#",
+          "$id": "https://devhost.localhost/schema/devhost.schema.json",
+          "title": "devhost.yml",
+          "description": "A devhost project: services run as supervised processes behind a local reverse proxy.",
           "type": "object",
-          "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
-          "additionalProperties": { "type": ["string", "number", "boolean", "null"] }
-        },
-        { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*=" } }
-      ]
-    },
-    "stringOrList": {
-      "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
-    },
-    "health": {
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "http": { "type": "string", "pattern": "^/", "description": "GET this path; 2xx/3xx is healthy." },
-        "tcp": { "type": "boolean", "description": "Healthy when the port accepts a connection." },
-        "exec": { "$ref": "#/definitions/command", "description": "Healthy when the command exits 0." },
-        "interval": { "$ref": "#/definitions/duration", "default": "1s" },
-        "timeout": { "$ref": "#/definitions/duration", "default": "1s" },
-        "retries": { "type": "integer", "minimum": 1, "default": 3 },
-        "start_period": { "$ref": "#/definitions/duration", "default": "30s" }
-      }
-    },
-    "service": {
-      "type": "object",
-      "required": ["command"],
-      "additionalProperties": false,
-      "patternProperties": { "^x-": {} },
-      "properties": {
-        "command": { "$ref": "#/definitions/command", "description": "A string runs through /bin/sh -c; a list is an argv." },
-        "cwd": { "type": "string", "description": "Working directory, relative to devhost.yml." },
-        "env": { "$ref": "#/definitions/env" },
-        "env_file": { "type": "string" },
-        "port": {
-          "oneOf": [
-            { "enum": ["auto", "none", false, null] },
-            { "type": "integer", "minimum": 1, "maximum": 65535 }
-          ],
-          "default": "auto"
-        },
-        "route": {
-          "oneOf": [
-            { "type": "string" },
-            { "type": "array", "items": { "type": "string" } },
-            { "enum": [false, null] }
-          ],
-          "description": "Host label(s): api → api.NAME.localhost; @ → NAME.localhost. Default: the service name."
-        },
-        "replicas": { "type": "integer", "minimum": 1, "maximum": 64, "default": 1 },
-        "depends_on": {
-          "oneOf": [
-            { "type": "array", "items": { "type": "string" } },
-            {
+          "required": ["services"],
+          "additionalProperties": false,
+          "patternProperties": { "^x-": {} },
+          "properties": {
+            "name": { "type": "string", "pattern": "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", "description": "Project name, used in host names (api.NAME.localhost). Default: the folder's name." },
+            "proxy": {
               "type": "object",
-              "additionalProperties": {
-                "oneOf": [
-                  { "type": "null" },
-                  { "$ref": "#/definitions/condition" },
-                  {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "properties": { "condition": { "$ref": "#/definitions/condition" } }
-                  }
-                ]
+              "additionalProperties": false,
+              "properties": {
+                "port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 7777 },
+                "bind": { "type": "string", "default": "127.0.0.1" },
+                "domain": { "type": "string", "default": "localhost" }
               }
+            },
+            "env_file": { "type": "string", "description": "A .env file loaded for every service (skipped when absent)." },
+            "env": { "$ref": "#/definitions/env" },
+            "services": {
+              "type": "object",
+              "minProperties": 1,
+              "propertyNames": { "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$" },
+              "additionalProperties": { "$ref": "#/definitions/service" }
+            },
+            "compose": { "type": "object", "description": "A docker-compose fragment merged into generated compose files." }
+          },
+          "definitions": {
+            "duration": {
+              "oneOf": [
+                { "type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$|^[0-9]+(\\.[0-9]+)?$" },
+                { "type": "number", "minimum": 0 }
+              ]
+            },
+            "command": {
+              "oneOf": [
+                { "type": "string", "minLength": 1 },
+                { "type": "array", "items": { "type": "string" }, "minItems": 1 }
+              ]
+            },
+            "env": {
+              "oneOf": [
+                {
+                  "type": "object",
+                  "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                  "additionalProperties": { "type": ["string", "number", "boolean", "null"] }
+                },
+                { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*=" } }
+              ]
+            },
+            "stringOrList": {
+              "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
+            },
+            "health": {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "http": { "type": "string", "pattern": "^/", "description": "GET this path; 2xx/3xx is healthy." },
+                "tcp": { "type": "boolean", "description": "Healthy when the port accepts a connection." },
+                "exec": { "$ref": "#/definitions/command", "description": "Healthy when the command exits 0." },
+                "interval": { "$ref": "#/definitions/duration", "default": "1s" },
+                "timeout": { "$ref": "#/definitions/duration", "default": "1s" },
+                "retries": { "type": "integer", "minimum": 1, "default": 3 },
+                "start_period": { "$ref": "#/definitions/duration", "default": "30s" }
+              }
+            },
+            "service": {
+              "type": "object",
+              "required": ["command"],
+              "additionalProperties": false,
+              "patternProperties": { "^x-": {} },
+              "properties": {
+                "command": { "$ref": "#/definitions/command", "description": "A string runs through /bin/sh -c; a list is an argv." },
+                "cwd": { "type": "string", "description": "Working directory, relative to devhost.yml." },
+                "env": { "$ref": "#/definitions/env" },
+                "env_file": { "type": "string" },
+                "port": {
+                  "oneOf": [
+                    { "enum": ["auto", "none", false, null] },
+                    { "type": "integer", "minimum": 1, "maximum": 65535 }
+                  ],
+                  "default": "auto"
+                },
+                "route": {
+                  "oneOf": [
+                    { "type": "string" },
+                    { "type": "array", "items": { "type": "string" } },
+                    { "enum": [false, null] }
+                  ],
+                  "description": "Host label(s): api → api.NAME.localhost; @ → NAME.localhost. Default: the service name."
+                },
+                "replicas": { "type": "integer", "minimum": 1, "maximum": 64, "default": 1 },
+                "depends_on": {
+                  "oneOf": [
+                    { "type": "array", "items": { "type": "string" } },
+                    {
+                      "type": "object",
+                      "additionalProperties": {
+                        "oneOf": [
+                          { "type": "null" },
+                          { "$ref": "#/definitions/condition" },
+                          {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": { "condition": { "$ref": "#/definitions/condition" } }
+                          }
+                        ]
+                      }
+                    }
+                  ]
+                },
+                "health": { "oneOf": [{ "$ref": "#/definitions/health" }, { "enum": [false, null, "none"] }] },
+                "restart": { "enum": ["no", "on-failure", "always", false], "default": "on-failure" },
+                "max_restarts": { "type": "integer", "minimum": 0, "default": 5 },
+                "setup": { "$ref": "#/definitions/command" },
+                "setup_inputs": { "$ref": "#/definitions/stringOrList" },
+                "stop_signal": { "type": "string", "default": "SIGTERM" },
+                "stop_timeout": { "$ref": "#/definitions/duration", "default": "10s" },
+                "image": { "type": "string" },
+                "compose": { "type": "object" },
+                "host_header": { "enum": ["preserve", "upstream"], "default": "preserve" },
+                "watch": { "$ref": "#/definitions/stringOrList" }
+              }
+            },
+            "condition": {
+              "enum": ["started", "healthy", "completed", "service_started", "service_healthy", "service_completed_successfully"]
             }
-          ]
-        },
-        "health": { "oneOf": [{ "$ref": "#/definitions/health" }, { "enum": [false, null, "none"] }] },
-        "restart": { "enum": ["no", "on-failure", "always", false], "default": "on-failure" },
-        "max_restarts": { "type": "integer", "minimum": 0, "default": 5 },
-        "setup": { "$ref": "#/definitions/command" },
-        "setup_inputs": { "$ref": "#/definitions/stringOrList" },
-        "stop_signal": { "type": "string", "default": "SIGTERM" },
-        "stop_timeout": { "$ref": "#/definitions/duration", "default": "10s" },
-        "image": { "type": "string" },
-        "compose": { "type": "object" },
-        "host_header": { "enum": ["preserve", "upstream"], "default": "preserve" },
-        "watch": { "$ref": "#/definitions/stringOrList" }
-      }
-    },
-    "condition": {
-      "enum": ["started", "healthy", "completed", "service_started", "service_healthy", "service_completed_successfully"]
-    }
-  }
-}
-"""#
+          }
+        }
+        """#
 }

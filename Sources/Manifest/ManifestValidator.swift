@@ -16,7 +16,8 @@ struct ManifestValidator {
             for dependency in service.dependsOn {
                 let path = "services.\(service.name).depends_on.\(dependency.service)"
                 guard let target = manifest.service(named: dependency.service) else {
-                    reader.fail(path, "unknown service \"\(dependency.service)\"\(suggestion(dependency.service, names))", at: dependency.location)
+                    reader.fail(
+                        path, "unknown service \"\(dependency.service)\"\(suggestion(dependency.service, names))", at: dependency.location)
                     continue
                 }
                 if target.name == service.name {
@@ -26,7 +27,9 @@ struct ManifestValidator {
                     reader.fail(path, "condition healthy, but \"\(target.name)\" has no health check", at: dependency.location)
                 }
                 if dependency.condition == .completed, target.restart == .always {
-                    reader.fail(path, "condition completed, but \"\(target.name)\" has restart: always and never completes", at: dependency.location)
+                    reader.fail(
+                        path, "condition completed, but \"\(target.name)\" has restart: always and never completes", at: dependency.location
+                    )
                 }
             }
         }
@@ -73,11 +76,16 @@ struct ManifestValidator {
             }
             for reference in references {
                 guard let target = manifest.service(named: reference.service) else {
-                    reader.fail(path, "\"${\(reference.service).\(reference.field.rawValue)}\" names unknown service \"\(reference.service)\"\(suggestion(reference.service, names))", at: location)
+                    reader.fail(
+                        path,
+                        "\"${\(reference.service).\(reference.field.rawValue)}\" names unknown service \"\(reference.service)\"\(suggestion(reference.service, names))",
+                        at: location)
                     continue
                 }
                 if !target.hasPort {
-                    reader.fail(path, "\"${\(reference.service).\(reference.field.rawValue)}\": \"\(reference.service)\" has port: none", at: location)
+                    reader.fail(
+                        path, "\"${\(reference.service).\(reference.field.rawValue)}\": \"\(reference.service)\" has port: none",
+                        at: location)
                 } else if reference.field == .publicURL, target.routes.isEmpty {
                     reader.fail(path, "\"${\(reference.service).public_url}\": \"\(reference.service)\" has no route", at: location)
                 }
@@ -99,7 +107,9 @@ struct ManifestValidator {
             for route in service.routes {
                 let host = manifest.host(forRoute: route)
                 if let owner = owners[host], owner != service.name {
-                    reader.fail("services.\(service.name).route", "\(host) is already the route of \"\(owner)\"", at: service.locations["route"] ?? service.location)
+                    reader.fail(
+                        "services.\(service.name).route", "\(host) is already the route of \"\(owner)\"",
+                        at: service.locations["route"] ?? service.location)
                 } else {
                     owners[host] = service.name
                 }
@@ -112,7 +122,9 @@ struct ManifestValidator {
         for service in manifest.services {
             guard case .fixed(let port) = service.port else { continue }
             if let owner = owners[port] {
-                reader.fail("services.\(service.name).port", "port \(port) is also used by \(owner)", at: service.locations["port"] ?? service.location)
+                reader.fail(
+                    "services.\(service.name).port", "port \(port) is also used by \(owner)",
+                    at: service.locations["port"] ?? service.location)
             } else {
                 owners[port] = "service \"\(service.name)\""
             }

@@ -110,7 +110,8 @@ struct NodeReader {
                     fail("\(path)[\(index)]", "expected KEY=value, found \"\(text)\"", at: item.location)
                     continue
                 }
-                entries.append(EnvEntry(key: String(text[..<equals]), value: String(text[text.index(after: equals)...]), location: item.location))
+                entries.append(
+                    EnvEntry(key: String(text[..<equals]), value: String(text[text.index(after: equals)...]), location: item.location))
             }
             return entries
         }
@@ -158,7 +159,8 @@ func closest(to word: String, in candidates: [String]) -> String? {
 }
 
 func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     guard !a.isEmpty else { return b.count }
     guard !b.isEmpty else { return a.count }
     var previous = Array(0...b.count)

@@ -36,7 +36,9 @@ public enum Procfile {
         }
         if !issues.isEmpty { throw ManifestError(issues) }
         if services.isEmpty {
-            throw ManifestError([ManifestIssue(path: "", message: "declares no process", at: SourceLocation(file: file, line: 1, column: 1))])
+            throw ManifestError([
+                ManifestIssue(path: "", message: "declares no process", at: SourceLocation(file: file, line: 1, column: 1))
+            ])
         }
         return services
     }

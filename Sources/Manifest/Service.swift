@@ -168,8 +168,14 @@ public enum RestartPolicy: String, Sendable, Equatable, CaseIterable {
 
 /// The signals a service may ask to be stopped with.
 public enum StopSignal: String, Sendable, Equatable, CaseIterable {
-    case term = "SIGTERM", int = "SIGINT", quit = "SIGQUIT", hup = "SIGHUP", kill = "SIGKILL"
-    case usr1 = "SIGUSR1", usr2 = "SIGUSR2", winch = "SIGWINCH"
+    case term = "SIGTERM"
+    case int = "SIGINT"
+    case quit = "SIGQUIT"
+    case hup = "SIGHUP"
+    case kill = "SIGKILL"
+    case usr1 = "SIGUSR1"
+    case usr2 = "SIGUSR2"
+    case winch = "SIGWINCH"
 
     public var number: Int32 {
         switch self {

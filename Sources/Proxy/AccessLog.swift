@@ -47,7 +47,9 @@ public final class AccessLog: @unchecked Sendable {
     /// Lines are appended to the file at `path` (created 0600; a symbolic link there is refused).
     public convenience init(format: ProxyContext.AccessLogFormat, path: String, limit: Int = 4 << 20) throws(AccessLogError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw AccessLogError(message: "cannot open the access log \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw AccessLogError(message: "cannot open the access log \(path): \(String(cString: strerror(errno)))")
+        }
         self.init(format: format, destination: .file(path), descriptor: descriptor, limit: limit)
     }
 
@@ -116,7 +118,8 @@ public final class AccessLog: @unchecked Sendable {
             for batch in taken { write(batch) }
             taken.removeAll(keepingCapacity: true)
             if let notice {
-                let text = "access log: the terminal or disk is slower than the traffic; dropping lines (\(notice) so far, counted in /_devhost/metrics)"
+                let text =
+                    "access log: the terminal or disk is slower than the traffic; dropping lines (\(notice) so far, counted in /_devhost/metrics)"
                 switch destination {
                 case .output(let log): log.event(text, service: nil, label: "proxy")
                 case .file: write(ByteBuffer(string: text + "\n"))
@@ -230,8 +233,12 @@ final class AccessBatch: @unchecked Sendable {
             buffer.writeStaticString("-")
             return writeInteger(-value, into: &buffer)
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
         var rest = value
         withUnsafeMutableBytes(of: &digits) { out in

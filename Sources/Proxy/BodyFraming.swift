@@ -85,7 +85,9 @@ struct ChunkedScanner {
     static let maxTrailers = 16 * 1024
 
     private enum State {
-        case size, sizeSpace, extensions, quoted, quotedEscape, sizeLF, data(Int), dataCR, dataLF
+        case size, sizeSpace, extensions, quoted, quotedEscape, sizeLF
+        case data(Int)
+        case dataCR, dataLF
         case trailerStart, trailerName, trailerValue, trailerLF, finalLF, done
     }
 
@@ -164,7 +166,7 @@ struct ChunkedScanner {
                 }
             case .quotedEscape:
                 extra += 1
-                guard extra <= Self.maxExtension, (c >= 32 || c == 9), c != 127 else { return nil }
+                guard extra <= Self.maxExtension, c >= 32 || c == 9, c != 127 else { return nil }
                 state = .quoted
             case .sizeLF:
                 guard c == 10, digits > 0 else { return nil }

@@ -155,7 +155,9 @@ struct HTTPHead {
         return nil
     }
 
-    private static func scan(_ p: UnsafeRawBufferPointer, into head: inout HTTPHead, isRequest: Bool, maxHead: Int, maxTarget: Int) -> (Status, Int) {
+    private static func scan(_ p: UnsafeRawBufferPointer, into head: inout HTTPHead, isRequest: Bool, maxHead: Int, maxTarget: Int) -> (
+        Status, Int
+    ) {
         guard let firstLF = lineEnd(p, from: 0) else {
             if isRequest, p.count > maxTarget + 32 { return (.failed(.targetTooLong), 0) }
             return (p.count > maxHead ? .failed(.tooLarge) : .incomplete, 0)
@@ -188,7 +190,8 @@ struct HTTPHead {
 
     static func isTokenByte(_ c: UInt8) -> Bool {
         switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):

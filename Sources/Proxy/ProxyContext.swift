@@ -40,9 +40,10 @@ public final class ProxyContext: @unchecked Sendable {
     /// Opens a connection to an upstream endpoint on the given event loop, with the initializer
     /// applied to its channel. Sockets by default; tests put `EmbeddedChannel`s here to see the
     /// exact bytes both ways without a socket.
-    typealias Connector = @Sendable (
-        _ key: UpstreamPool.Key, _ loop: EventLoop, _ initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
-    ) -> EventLoopFuture<Channel>
+    typealias Connector =
+        @Sendable (
+            _ key: UpstreamPool.Key, _ loop: EventLoop, _ initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+        ) -> EventLoopFuture<Channel>
     var connector: Connector = ProxyContext.socketConnector
 
     static let socketConnector: Connector = { key, loop, initializer in
@@ -73,7 +74,8 @@ public final class ProxyContext: @unchecked Sendable {
     func perLoop(_ loop: EventLoop) -> PerLoop {
         loopsLock.withLock {
             if let existing = loops[ObjectIdentifier(loop)] { return existing }
-            let created = PerLoop(pool: UpstreamPool(), flushes: FlushBatch(loop: loop), accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) })
+            let created = PerLoop(
+                pool: UpstreamPool(), flushes: FlushBatch(loop: loop), accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) })
             loops[ObjectIdentifier(loop)] = created
             return created
         }
@@ -82,7 +84,8 @@ public final class ProxyContext: @unchecked Sendable {
     /// `accessLog`: where access-log lines go; by default `log`'s terminal in `settings.accessLog`'s
     /// format (none when that is `off`).
     public init(
-        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: (any LogTerminal)? = nil, accessLog: AccessLog? = nil,
+        routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: (any LogTerminal)? = nil,
+        accessLog: AccessLog? = nil,
         describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) }
     ) {
         self.routes = routes

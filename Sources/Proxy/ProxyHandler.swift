@@ -256,20 +256,24 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 continue
             }
             switch HTTPHead.parse(
-                &buffer, into: &requestHead, isRequest: true, maxHead: shared.settings.maxHeaderBytes, maxTarget: shared.settings.maxURILength)
+                &buffer, into: &requestHead, isRequest: true, maxHead: shared.settings.maxHeaderBytes,
+                maxTarget: shared.settings.maxURILength)
             {
             case .incomplete:
                 inbound = buffer
                 return
             case .failed(.targetTooLong):
-                return writeSimple(.uriTooLong, message: "the request target is longer than \(shared.settings.maxURILength) bytes", close: true)
+                return writeSimple(
+                    .uriTooLong, message: "the request target is longer than \(shared.settings.maxURILength) bytes", close: true)
             case .failed(.tooLarge):
                 return writeSimple(
-                    .requestHeaderFieldsTooLarge, message: "request headers are larger than \(shared.settings.maxHeaderBytes) bytes", close: true)
+                    .requestHeaderFieldsTooLarge, message: "request headers are larger than \(shared.settings.maxHeaderBytes) bytes",
+                    close: true)
             case .failed(.tooManyFields):
                 return writeSimple(
                     .requestHeaderFieldsTooLarge,
-                    message: "the request has more than \(HTTPHead.maxFields) header fields or \(HTTPHead.maxConnectionTokens) Connection options",
+                    message:
+                        "the request has more than \(HTTPHead.maxFields) header fields or \(HTTPHead.maxConnectionTokens) Connection options",
                     close: true)
             case .failed(.malformed):
                 return writeSimple(.badRequest, message: "malformed request", close: true)
@@ -316,7 +320,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard context != nil else { return }
         // A client's id is kept only when it is a plain token: it goes into log lines and pages.
         let sent = head.first(.xRequestID).flatMap { field in
-            RequestID.isPlain(head, field.value) ? head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count) : nil
+            RequestID.isPlain(head, field.value)
+                ? head.bytes.getSlice(at: head.bytes.readerIndex + field.value.lowerBound, length: field.value.count) : nil
         }
         let requestID = RequestID(sent: sent, generated: sent == nil ? random.next() : 0)
         // The connection's last host was valid when it was looked up: its bytes need no new check.
@@ -354,7 +359,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var lastRoute: ResolvedRoute?
 
     private func cachedRoute(_ head: HTTPHead) -> ResolvedRoute? {
-        guard let lastRoute, let field = head.host, lastRoute.generation == shared.routes.generation, head.bytesEqual(field, lastRoute.header)
+        guard let lastRoute, let field = head.host, lastRoute.generation == shared.routes.generation,
+            head.bytesEqual(field, lastRoute.header)
         else { return nil }
         return lastRoute
     }
@@ -396,7 +402,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // devhost's own control API: only for the user running devhost, from this machine (the
             // socket behind it is mode 0600 for the same reason).
             guard isOwnUser(context.channel) else {
-                return writeSimple(.forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
+                return writeSimple(
+                    .forbidden, message: "the devhost dashboard answers only the user running devhost, on this machine", close: false)
             }
             use(key: UpstreamPool.Key(host: "localhost", port: 0, path: path), instance: nil, context: context)
         case .service(let name, _)?:
@@ -411,11 +418,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 .whenComplete { result in
                     guard let context = self.context, self.exchange === current else { return }
                     if case .success(let endpoint?) = result {
-                        self.use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
+                        self.use(
+                            key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
                     } else {
                         let about = self.shared.describe(name)
                         let (type, body) = ProxyPages.unavailable(
-                            service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON, requestID: current.requestID.string)
+                            service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON,
+                            requestID: current.requestID.string)
                         self.respond(.serviceUnavailable, contentType: type, body: body)
                     }
                 }
@@ -438,7 +447,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         open(host: key.host, port: key.port, socketPath: key.path, key: key, instance: instance, context: context)
     }
 
-    private func open(host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
+    private func open(
+        host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext
+    ) {
         dropUpstream()
         let pool = self.pool
         let current = exchange
@@ -795,8 +806,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case "/_devhost/metrics":
             var text = shared.metrics.prometheus()
             if let log = shared.accessLog {
-                text += "# HELP devhost_proxy_access_log_dropped_total Access-log lines dropped because the terminal or disk was slower than the traffic.\n"
-                text += "# TYPE devhost_proxy_access_log_dropped_total counter\ndevhost_proxy_access_log_dropped_total \(log.droppedLines)\n"
+                text +=
+                    "# HELP devhost_proxy_access_log_dropped_total Access-log lines dropped because the terminal or disk was slower than the traffic.\n"
+                text +=
+                    "# TYPE devhost_proxy_access_log_dropped_total counter\ndevhost_proxy_access_log_dropped_total \(log.droppedLines)\n"
             }
             respond(.ok, contentType: "text/plain; version=0.0.4", body: text)
         default:
@@ -820,7 +833,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func writeSimple(_ status: HTTPResponseStatus, message: String, close: Bool) {
         let json = exchange?.head.wantsJSON ?? false
-        let (type, body) = ProxyPages.error(status, message, json: json, requestID: (exchange?.requestID ?? RequestID(generated: random.next())).string)
+        let (type, body) = ProxyPages.error(
+            status, message, json: json, requestID: (exchange?.requestID ?? RequestID(generated: random.next())).string)
         respond(status, contentType: type, body: body, close: close)
     }
 
@@ -832,7 +846,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let minor = current?.head.minor ?? 1
         let closing = close || !(current?.head.keepAlive ?? false) || current?.ended == false
         var out = allocator.buffer(capacity: body.utf8.count + 256)
-        out.writeString("HTTP/1.\(minor) \(status.code) \(status.reasonPhrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\n")
+        out.writeString(
+            "HTTP/1.\(minor) \(status.code) \(status.reasonPhrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\n"
+        )
         if let id = current?.requestID {
             out.writeStaticString("X-Request-ID: ")
             id.write(into: &out)

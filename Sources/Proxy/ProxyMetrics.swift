@@ -35,7 +35,12 @@ public final class ProxyMetrics: @unchecked Sendable {
     private var openConnections = 0
     private var totalConnections = 0
 
-    func connectionOpened() { lock.withLock { openConnections += 1; totalConnections += 1 } }
+    func connectionOpened() {
+        lock.withLock {
+            openConnections += 1
+            totalConnections += 1
+        }
+    }
     func connectionClosed() { lock.withLock { openConnections -= 1 } }
 
     /// The counters of `route`, for `record`.
@@ -82,11 +87,13 @@ public final class ProxyMetrics: @unchecked Sendable {
                     out += "devhost_proxy_requests_total{route=\"\(route)\",status=\"\(status)\"} \(count)\n"
                 }
             }
-            out += "# HELP devhost_proxy_upstream_errors_total Upstream connect failures and resets.\n# TYPE devhost_proxy_upstream_errors_total counter\n"
+            out +=
+                "# HELP devhost_proxy_upstream_errors_total Upstream connect failures and resets.\n# TYPE devhost_proxy_upstream_errors_total counter\n"
             for (route, entry) in routes.sorted(by: { $0.key < $1.key }) {
                 out += "devhost_proxy_upstream_errors_total{route=\"\(route)\"} \(entry.upstreamErrors)\n"
             }
-            out += "# HELP devhost_proxy_request_duration_seconds Time to the end of the response.\n# TYPE devhost_proxy_request_duration_seconds histogram\n"
+            out +=
+                "# HELP devhost_proxy_request_duration_seconds Time to the end of the response.\n# TYPE devhost_proxy_request_duration_seconds histogram\n"
             for (route, entry) in routes.sorted(by: { $0.key < $1.key }) {
                 var cumulative = 0
                 for (index, bound) in Self.buckets.enumerated() {

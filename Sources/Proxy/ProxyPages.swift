@@ -31,7 +31,9 @@ enum ProxyPages {
             "text/html; charset=utf-8",
             html(
                 title: "No route for \(host)",
-                body: "<h1>No route for <code>\(escape(host))</code></h1><p>devhost serves these hosts:</p><ul>\(items.isEmpty ? "<li>none yet</li>" : items)</ul><p><small>request \(escape(requestID))</small></p>")
+                body:
+                    "<h1>No route for <code>\(escape(host))</code></h1><p>devhost serves these hosts:</p><ul>\(items.isEmpty ? "<li>none yet</li>" : items)</ul><p><small>request \(escape(requestID))</small></p>"
+            )
         )
     }
 
@@ -48,7 +50,9 @@ enum ProxyPages {
             "text/html; charset=utf-8",
             html(
                 title: "\(service) is not available",
-                body: "<h1><code>\(escape(service))</code> has no healthy instance</h1><p>State: \(escape(state))</p><h2>Last lines</h2>\(log)<p><small>request \(escape(requestID))</small></p>")
+                body:
+                    "<h1><code>\(escape(service))</code> has no healthy instance</h1><p>State: \(escape(state))</p><h2>Last lines</h2>\(log)<p><small>request \(escape(requestID))</small></p>"
+            )
         )
     }
 
@@ -56,7 +60,14 @@ enum ProxyPages {
         if json {
             return ("application/json", JSONValue.object([("error", .string(message)), ("request_id", .string(requestID))]).serialized())
         }
-        return ("text/html; charset=utf-8", html(title: "\(status.code) \(status.reasonPhrase)", body: "<h1>\(status.code) \(escape(status.reasonPhrase))</h1><p>\(escape(message))</p><p><small>request \(escape(requestID))</small></p>"))
+        return (
+            "text/html; charset=utf-8",
+            html(
+                title: "\(status.code) \(status.reasonPhrase)",
+                body:
+                    "<h1>\(status.code) \(escape(status.reasonPhrase))</h1><p>\(escape(message))</p><p><small>request \(escape(requestID))</small></p>"
+            )
+        )
     }
 
     static func health(context: ProxyContext) -> String {
@@ -64,23 +75,27 @@ enum ProxyPages {
             ("status", .string("ok")),
             (
                 "routes",
-                .array(context.routes.all.map { route in
-                    var pairs: [(String, JSONValue)] = [("host", .string(route.host))]
-                    switch route.target {
-                    case .service(let name, _):
-                        let healthy = context.instances.healthy(name)
-                        pairs += [
-                            ("service", .string(name)),
-                            ("state", .string(context.describe(name).state)),
-                            ("healthy", .array(healthy.map { .object([("instance", .string($0.instance)), ("port", .int($0.port))]) })),
-                        ]
-                    case .address(let host, let port):
-                        pairs += [("target", .string("\(host):\(port)"))]
-                    case .socket:
-                        pairs += [("target", .string("devhost"))]
-                    }
-                    return .object(pairs)
-                })
+                .array(
+                    context.routes.all.map { route in
+                        var pairs: [(String, JSONValue)] = [("host", .string(route.host))]
+                        switch route.target {
+                        case .service(let name, _):
+                            let healthy = context.instances.healthy(name)
+                            pairs += [
+                                ("service", .string(name)),
+                                ("state", .string(context.describe(name).state)),
+                                (
+                                    "healthy",
+                                    .array(healthy.map { .object([("instance", .string($0.instance)), ("port", .int($0.port))]) })
+                                ),
+                            ]
+                        case .address(let host, let port):
+                            pairs += [("target", .string("\(host):\(port)"))]
+                        case .socket:
+                            pairs += [("target", .string("devhost"))]
+                        }
+                        return .object(pairs)
+                    })
             ),
         ]).serialized(pretty: true) + "\n"
     }

@@ -83,7 +83,9 @@ public final class ProxyRoutes: @unchecked Sendable {
     /// The routes of a manifest: `api.shop.localhost` → service api.
     public static func routes(for manifest: Manifest) -> [Route] {
         manifest.services.flatMap { service in
-            service.routes.map { Route(host: manifest.host(forRoute: $0), target: .service(service.name, rewriteHost: service.rewriteHost)) }
+            service.routes.map {
+                Route(host: manifest.host(forRoute: $0), target: .service(service.name, rewriteHost: service.rewriteHost))
+            }
         }
     }
 }

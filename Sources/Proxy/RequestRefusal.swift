@@ -43,7 +43,8 @@ struct RequestRefusal: Equatable {
                 return RequestRefusal(status: .badRequest, message: "an HTTP/1.0 request cannot use Transfer-Encoding")
             }
             if head.contentLength != nil {
-                return RequestRefusal(status: .badRequest, message: "the request body's length is ambiguous (Content-Length and Transfer-Encoding)")
+                return RequestRefusal(
+                    status: .badRequest, message: "the request body's length is ambiguous (Content-Length and Transfer-Encoding)")
             }
             if head.transferEncodingCount > 1 {
                 return RequestRefusal(status: .badRequest, message: "Transfer-Encoding appears more than once")
@@ -80,7 +81,8 @@ extension HTTPHead {
                 var colons = 0
                 while i < end, p[i] != UInt8(ascii: "]") {
                     switch p[i] {
-                    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"),
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+                        UInt8(ascii: "A")...UInt8(ascii: "F"),
                         UInt8(ascii: "."):
                         break
                     case UInt8(ascii: ":"): colons += 1
@@ -94,7 +96,8 @@ extension HTTPHead {
                 let start = i
                 while i < end, p[i] != UInt8(ascii: ":") {
                     switch p[i] {
-                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                        UInt8(ascii: "0")...UInt8(ascii: "9"),
                         UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"):
                         break
                     default: return false

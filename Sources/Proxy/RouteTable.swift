@@ -40,7 +40,7 @@ public final class RouteTable: @unchecked Sendable {
             endpoints[service]?[instance] = nil
             return []
         }
-        woken.forEach { $0.resume() }
+        for waiter in woken { waiter.resume() }
     }
 
     public func healthy(_ service: String) -> [Endpoint] {

@@ -102,7 +102,9 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
     ) -> EventLoopFuture<Channel?> {
         loop.makeFutureWithTask { () -> Channel? in
             var tried = tried
-            while let endpoint = await routes.next(service, waitingUpTo: tried.isEmpty ? waitLimit : .zero), !tried.contains(endpoint.instance) {
+            while let endpoint = await routes.next(service, waitingUpTo: tried.isEmpty ? waitLimit : .zero),
+                !tried.contains(endpoint.instance)
+            {
                 tried.insert(endpoint.instance)
                 if let channel = try? await connect(endpoint, on: loop).get() { return channel }
             }

@@ -59,7 +59,9 @@ public final class ChildProcesses: @unchecked Sendable {
 
     /// Starts `argv` (resolved through `PATH` from `environment`) as a new session leader.
     /// Returns the pid; stdout and stderr go to `outputFD` (the caller closes its copy).
-    public func spawn(_ argv: [String], environment: [String: String], directory: String, inputFD: Int32 = -1, outputFD: Int32) throws -> pid_t {
+    public func spawn(_ argv: [String], environment: [String: String], directory: String, inputFD: Int32 = -1, outputFD: Int32) throws
+        -> pid_t
+    {
         guard let program = argv.first else { throw SpawnError(command: "", reason: "empty command") }
         guard let path = Self.resolve(program, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") else {
             throw SpawnError(command: program, reason: "\(program) was not found on PATH")
@@ -185,6 +187,8 @@ func groupExists(_ pgid: pid_t) -> Bool {
 func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     var pointers = strings.map { strdup($0) }
     pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -24,7 +24,10 @@ public final class FileWatcher: @unchecked Sendable {
     /// `onChange` gets paths relative to `root`, on the watcher's own thread.
     /// `maxDelay` bounds the wait for quiet: a file written without pause (a SQLite database the app
     /// touches on every request, a log) would otherwise hold back every batch, saved code included.
-    public init(root: String, quiet: Duration = .milliseconds(150), maxDelay: Duration = .seconds(1), onChange: @escaping @Sendable ([String]) -> Void) throws {
+    public init(
+        root: String, quiet: Duration = .milliseconds(150), maxDelay: Duration = .seconds(1),
+        onChange: @escaping @Sendable ([String]) -> Void
+    ) throws {
         self.root = (root as NSString).standardizingPath
         self.quiet = quiet
         self.maxDelay = maxDelay

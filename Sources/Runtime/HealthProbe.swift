@@ -35,7 +35,8 @@ struct HealthProbe: Sendable {
     }
 
     private func http(path: String, port: Int, timeout: Duration) async -> String? {
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: devhost-health/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: devhost-health/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         do {
             let code = try await withTimeout(timeout) {
                 let channel = try await ClientBootstrap(group: group)
@@ -74,7 +75,8 @@ struct HealthProbe: Sendable {
         defer { close(null) }
         let pid: pid_t
         do {
-            pid = try ChildProcesses.shared.spawn(["/bin/sh", "-c", command], environment: environment, directory: directory, outputFD: null)
+            pid = try ChildProcesses.shared.spawn(
+                ["/bin/sh", "-c", command], environment: environment, directory: directory, outputFD: null)
         } catch {
             return "\(error)"
         }

@@ -1,5 +1,5 @@
-import Foundation
 import DevhostManifest
+import Foundation
 
 /// One line of a service's log: what `devhost logs` prints and the dashboard streams.
 public struct LogLine: Sendable, Equatable, Codable {
@@ -46,7 +46,9 @@ public struct LogLine: Sendable, Equatable, Codable {
         let time = fileLine.prefix(23)
         let labelStart = fileLine.index(fileLine.startIndex, offsetBy: 24)
         guard labelStart <= bar.lowerBound else { return nil }
-        self.init(time: String(time), service: service, label: String(fileLine[labelStart..<bar.lowerBound]), text: String(fileLine[bar.upperBound...]))
+        self.init(
+            time: String(time), service: service, label: String(fileLine[labelStart..<bar.lowerBound]),
+            text: String(fileLine[bar.upperBound...]))
     }
 }
 

@@ -17,7 +17,10 @@ public final class LogOutput: LogTerminal, @unchecked Sendable {
         /// Where terminal output goes (standard output by default).
         public var descriptor: Int32
 
-        public init(colored: Bool = false, timestamps: Bool = false, directory: String? = nil, maxFileBytes: Int = 5 << 20, keptFiles: Int = 3, descriptor: Int32 = STDOUT_FILENO) {
+        public init(
+            colored: Bool = false, timestamps: Bool = false, directory: String? = nil, maxFileBytes: Int = 5 << 20, keptFiles: Int = 3,
+            descriptor: Int32 = STDOUT_FILENO
+        ) {
             self.colored = colored
             self.timestamps = timestamps
             self.directory = directory
@@ -103,7 +106,7 @@ public final class LogOutput: LogTerminal, @unchecked Sendable {
             defer { followers = [:] }
             return followers.values.map(\.continuation)
         }
-        all.forEach { $0.finish() }
+        for follower in all { follower.finish() }
     }
 
     private func remember(_ line: String, for service: String) {
@@ -149,7 +152,9 @@ public final class LogOutput: LogTerminal, @unchecked Sendable {
     private func appendLocked(_ text: String, label: String, service: String) {
         // One record per line: a multi-line message (a reload's list of problems) stays readable by `devhost logs`.
         if text.contains("\n") {
-            for part in text.split(separator: "\n", omittingEmptySubsequences: false) { appendLocked(String(part), label: label, service: service) }
+            for part in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                appendLocked(String(part), label: label, service: service)
+            }
             return
         }
         let line = LogLine(time: Self.timestamp(dated: true), service: service, label: label, text: text)
@@ -208,5 +213,3 @@ public final class LogOutput: LogTerminal, @unchecked Sendable {
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { writeAll(fd, $0) }
 }
-
-

@@ -11,7 +11,10 @@ public final class Reloader: Sendable {
     /// Called with each applied manifest (the proxy swaps its routes).
     let applied: @Sendable (Manifest) -> Void
 
-    public init(supervisor: Supervisor, log: LogOutput, load: @escaping @Sendable () throws -> Manifest, applied: @escaping @Sendable (Manifest) -> Void) {
+    public init(
+        supervisor: Supervisor, log: LogOutput, load: @escaping @Sendable () throws -> Manifest,
+        applied: @escaping @Sendable (Manifest) -> Void
+    ) {
         self.supervisor = supervisor
         self.log = log
         self.load = load
@@ -57,7 +60,9 @@ public final class Reloader: Sendable {
             let hits = Array(Set(watched + inputs)).sorted()
             guard !hits.isEmpty, await supervisor.isRunning(service.name) else { continue }
             let action = inputs.isEmpty ? "restarting \(service.name)" : "setting up and restarting \(service.name)"
-            log.event("\(hits.prefix(3).joined(separator: ", "))\(hits.count > 3 ? " and \(hits.count - 3) more" : "") changed: \(action)", service: service.name)
+            log.event(
+                "\(hits.prefix(3).joined(separator: ", "))\(hits.count > 3 ? " and \(hits.count - 3) more" : "") changed: \(action)",
+                service: service.name)
             let outcome = try? await supervisor.exclusive { try await $0.restart(service.name) }
             if let outcome, !outcome.done { log.event(outcome.message, service: service.name) }
         }

@@ -1,5 +1,5 @@
-import DevhostProxy
 import DevhostManifest
+import DevhostProxy
 import Foundation
 
 /// Standalone routes (`devhost route add api 8000`) kept in a user-level YAML file:
@@ -47,14 +47,17 @@ public struct RouteFile: Sendable {
     /// `$DEVHOST_ROUTES`, else `$XDG_CONFIG_HOME/devhost/routes.yml`, else `~/.config/devhost/routes.yml`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit = environment["DEVHOST_ROUTES"], !explicit.isEmpty { return explicit }
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
+        let config =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
         return config + "/devhost/routes.yml"
     }
 
     /// Parses `8000`, `host:port` or `http://host:port`.
     public static func parseTarget(_ text: String) throws(Problem) -> (host: String, port: Int) {
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        if rest.hasPrefix("https://") { throw .invalidTarget(text, "https upstreams are not supported; the proxy speaks plain HTTP to its upstreams") }
+        if rest.hasPrefix("https://") {
+            throw .invalidTarget(text, "https upstreams are not supported; the proxy speaks plain HTTP to its upstreams")
+        }
         if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         if let port = Int(rest) {

@@ -9,7 +9,9 @@ public enum RouteFileWatcher {
         routes.replace(with: base + (try file.routes()))
     }
 
-    public static func watch(_ file: RouteFile, base: @escaping @Sendable () -> [ProxyRoutes.Route], routes: ProxyRoutes, log: LogOutput) -> Task<Void, Never> {
+    public static func watch(_ file: RouteFile, base: @escaping @Sendable () -> [ProxyRoutes.Route], routes: ProxyRoutes, log: LogOutput)
+        -> Task<Void, Never>
+    {
         Task {
             var seen = file.modified
             while !Task.isCancelled {

@@ -31,7 +31,9 @@ struct SetupRunner {
                     enumerator.skipDescendants()
                     continue
                 }
-                if fnmatch(pattern, path, FNM_PATHNAME) == 0 || (pattern.hasPrefix("**/") && fnmatch(String(pattern.dropFirst(3)), (path as NSString).lastPathComponent, 0) == 0) {
+                if fnmatch(pattern, path, FNM_PATHNAME) == 0
+                    || (pattern.hasPrefix("**/") && fnmatch(String(pattern.dropFirst(3)), (path as NSString).lastPathComponent, 0) == 0)
+                {
                     files.insert(path)
                 }
             }

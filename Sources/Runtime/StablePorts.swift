@@ -18,7 +18,8 @@ public struct StablePorts: Sendable {
     }
 
     /// Keeps each recorded port that is still free; gives the others a new free port; saves the result.
-    public func assign(_ services: [String], scanner: PortScanner = PortScanner(), avoiding reserved: Set<Int> = []) throws -> [String: Int] {
+    public func assign(_ services: [String], scanner: PortScanner = PortScanner(), avoiding reserved: Set<Int> = []) throws -> [String: Int]
+    {
         var ports = load()
         let listening = Set(scanner.listeningSockets().values)
         var used = reserved

@@ -24,7 +24,8 @@ extension Supervisor {
         for instance in list {
             let generation = instance.generation
             if let problem = await restartInstance(instance) {
-                return ControlOutcome(service: name, done: false, message: "\(instance.label) \(problem); the other instances were left as they are")
+                return ControlOutcome(
+                    service: name, done: false, message: "\(instance.label) \(problem); the other instances were left as they are")
             }
             // A job is "up" the moment it runs; restarting one means running it again to its end.
             if Self.isJob(instance.service), let problem = await waitUntilEnded(instance, after: generation) {
@@ -150,9 +151,10 @@ extension Supervisor {
     /// for; returns why one never will, or nil.
     func waitUntilReady(_ list: [Instance], after generations: [String: Int]) async -> String? {
         // Bounded, so one service that never comes up cannot hold every later control call.
-        let limit = list.map { instance in
-            (instance.service.health?.startPeriod ?? .seconds(30)) + instance.service.stopTimeout + .seconds(30)
-        }.max() ?? .seconds(60)
+        let limit =
+            list.map { instance in
+                (instance.service.health?.startPeriod ?? .seconds(30)) + instance.service.stopTimeout + .seconds(30)
+            }.max() ?? .seconds(60)
         let deadline = ContinuousClock.now + limit
         let timer = Task { [weak self] in
             try? await Task.sleep(for: limit)

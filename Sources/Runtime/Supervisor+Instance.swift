@@ -28,9 +28,11 @@ extension Supervisor {
             let output: EventLoopFutureBox
             do {
                 let builder = serviceEnvironment()
-                let environment = try builder.environment(for: service, in: manifest, instance: .init(index: instance.index, port: assigned))
+                let environment = try builder.environment(
+                    for: service, in: manifest, instance: .init(index: instance.index, port: assigned))
                 let argv = try builder.render(service.command, env: environment)
-                (pid, output) = try spawnLogged(argv, environment: environment, directory: service.cwd, label: instance.label, service: service.name)
+                (pid, output) = try spawnLogged(
+                    argv, environment: environment, directory: service.cwd, label: instance.label, service: service.name)
             } catch {
                 setState(instance, .failed("\(error)"))
                 return
@@ -91,8 +93,11 @@ extension Supervisor {
         guard let check = instance.service.health else { return }
         let probe = HealthProbe(group: group)
         // Only exec probes run a command that needs the instance's environment.
-        let environment = check.probe.needsPort ? [:] : (try? serviceEnvironment().environment(
-            for: instance.service, in: manifest, instance: .init(index: instance.index, port: instance.assignedPort))) ?? [:]
+        let environment =
+            check.probe.needsPort
+            ? [:]
+            : (try? serviceEnvironment().environment(
+                for: instance.service, in: manifest, instance: .init(index: instance.index, port: instance.assignedPort))) ?? [:]
         while !Task.isCancelled, instance.generation == generation, instance.pid != nil {
             // Until the first success probe quickly (like compose's start_interval), so "healthy" follows
             // "listening" within a few milliseconds; then at the configured interval.
@@ -102,9 +107,12 @@ extension Supervisor {
             // http and tcp probes wait for discovery; a missing port only counts once probing slows down.
             let port = instance.listeningPort
             if check.probe.needsPort, port == nil, fast { continue }
-            let failure = await probe.run(check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
+            let failure = await probe.run(
+                check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
             // A process being stopped on request fails its probes on the way down; that is no crash.
-            guard instance.generation == generation, instance.pid != nil, !stopping, !instance.restartRequested, !instance.held else { return }
+            guard instance.generation == generation, instance.pid != nil, !stopping, !instance.restartRequested, !instance.held else {
+                return
+            }
             guard var tracker = instance.health else { return }
             let change = tracker.record(success: failure == nil, error: failure, at: .now)
             instance.health = tracker

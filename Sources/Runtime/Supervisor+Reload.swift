@@ -1,5 +1,5 @@
-import DevhostProxy
 import DevhostManifest
+import DevhostProxy
 import Foundation
 
 /// What a reload changed, service by service.
@@ -16,7 +16,9 @@ public struct ReloadReport: Sendable, Equatable {
     /// Settings that only take effect when devhost restarts (the proxy's port and address).
     public var needsRestart: [String] = []
 
-    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty && scaled.isEmpty && needsRestart.isEmpty && !routesChanged }
+    public var isEmpty: Bool {
+        added.isEmpty && removed.isEmpty && changed.isEmpty && scaled.isEmpty && needsRestart.isEmpty && !routesChanged
+    }
 
     public var summary: String {
         var parts: [String] = []
@@ -55,9 +57,13 @@ extension Supervisor {
         let running = Set(instances.keys)
         report.removed = old.startOrder.map(\.name).filter { running.contains($0) && new.service(named: $0) == nil }.reversed()
         report.added = new.startOrder.map(\.name).filter { old.service(named: $0) == nil }
-        report.changed = new.startOrder.map(\.name).filter { running.contains($0) && fingerprints[$0] != nil && fingerprints[$0] != newFingerprints[$0] }
+        report.changed = new.startOrder.map(\.name).filter {
+            running.contains($0) && fingerprints[$0] != nil && fingerprints[$0] != newFingerprints[$0]
+        }
         report.scaled = new.startOrder.compactMap { service in
-            guard running.contains(service.name), !report.changed.contains(service.name), (instances[service.name] ?? []).count != service.replicas else { return nil }
+            guard running.contains(service.name), !report.changed.contains(service.name),
+                (instances[service.name] ?? []).count != service.replicas
+            else { return nil }
             return service.name
         }
         manifest = new
@@ -72,8 +78,9 @@ extension Supervisor {
         for name in report.removed { await remove(name) }
         // Services that already have a stable port keep it (their relay listens there); only new ones get one.
         let needing = new.services.filter { $0.hasPort && stablePorts[$0.name] == nil }.map(\.name)
-        if !needing.isEmpty, let assigned = try? StablePorts(stateDirectory: stateDirectory).assign(
-            needing, avoiding: Set(stablePorts.values).union(Self.fixedPorts(of: new)).union([new.proxy.port]))
+        if !needing.isEmpty,
+            let assigned = try? StablePorts(stateDirectory: stateDirectory).assign(
+                needing, avoiding: Set(stablePorts.values).union(Self.fixedPorts(of: new)).union([new.proxy.port]))
         {
             stablePorts.merge(assigned) { _, new in new }
         }
@@ -109,7 +116,9 @@ extension Supervisor {
         var text = manifest.name + "\n" + String(reflecting: plain)
         text += "\n" + manifest.env.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
         if text.contains("public_url") {
-            text += "\n" + manifest.services.map { "\($0.name)=\($0.routes)" }.joined(separator: ",") + "@\(manifest.proxy.domain):\(manifest.proxy.port)"
+            text +=
+                "\n" + manifest.services.map { "\($0.name)=\($0.routes)" }.joined(separator: ",")
+                + "@\(manifest.proxy.domain):\(manifest.proxy.port)"
         }
         for path in [manifest.envFile, service.envFile].compactMap({ $0 }) {
             text += "\n" + ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")

@@ -41,7 +41,7 @@ extension Supervisor {
         finished = true
         let waiters = stoppedWaiters
         stoppedWaiters = []
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
         for stream in eventStreams.values { stream.finish() }
     }
 

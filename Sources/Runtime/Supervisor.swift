@@ -1,6 +1,6 @@
-import DevhostProxy
 import CDevhostSpawn
 import DevhostManifest
+import DevhostProxy
 import Foundation
 import NIOCore
 import NIOPosix
@@ -76,7 +76,8 @@ public actor Supervisor {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         watchdog = try Watchdog()
         let ported = manifest.services.filter(\.hasPort).map(\.name)
-        stablePorts = try StablePorts(stateDirectory: stateDirectory).assign(ported, avoiding: Self.fixedPorts(of: manifest).union([manifest.proxy.port]))
+        stablePorts = try StablePorts(stateDirectory: stateDirectory).assign(
+            ported, avoiding: Self.fixedPorts(of: manifest).union([manifest.proxy.port]))
         for service in selected { try await openRelay(for: service) }
         for service in selected {
             instances[service.name] = (1...service.replicas).map { Instance(service: service, index: $0) }
@@ -89,16 +90,18 @@ public actor Supervisor {
 
     /// Opens the TCP relay on a service's stable port, unless it has one already (or needs none).
     func openRelay(for service: Service) async throws {
-        guard options.relays, !stopping, service.hasPort, let port = stablePorts[service.name], !relays.contains(where: { $0.service == service.name })
+        guard options.relays, !stopping, service.hasPort, let port = stablePorts[service.name],
+            !relays.contains(where: { $0.service == service.name })
         else { return }
         relays.append(try await TCPRelay.start(service: service.name, port: port, routes: routes, group: group))
     }
 
     static func fixedPorts(of manifest: Manifest) -> Set<Int> {
-        Set(manifest.services.compactMap { service -> Int? in
-            if case .fixed(let port) = service.port { return port }
-            return nil
-        })
+        Set(
+            manifest.services.compactMap { service -> Int? in
+                if case .fixed(let port) = service.port { return port }
+                return nil
+            })
     }
 
     /// The named services and, transitively, what they depend on, in start order.
@@ -181,7 +184,8 @@ public actor Supervisor {
             let builder = serviceEnvironment()
             let environment = try builder.environment(for: service, in: manifest, instance: .init(index: 0, port: nil))
             let argv = try builder.render(setup, env: environment)
-            let status = try await runCommand(argv, environment: environment, directory: service.cwd, label: "\(service.name):setup", service: service.name)
+            let status = try await runCommand(
+                argv, environment: environment, directory: service.cwd, label: "\(service.name):setup", service: service.name)
             guard status.succeeded else { return "setup \(status)" }
         } catch {
             return "setup: \(error)"
@@ -193,7 +197,9 @@ public actor Supervisor {
 
     /// Starts a process whose output goes to the log under `label`, watched by the watchdog.
     /// The returned future completes when its output ends.
-    func spawnLogged(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) throws -> (pid: pid_t, output: EventLoopFutureBox) {
+    func spawnLogged(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) throws -> (
+        pid: pid_t, output: EventLoopFutureBox
+    ) {
         let (readFD, writeFD) = try Self.makePipe()
         let pid: pid_t
         do {
@@ -206,11 +212,15 @@ public actor Supervisor {
         close(writeFD)
         watchdog?.watch(pid)
         let log = options.log
-        return (pid, EventLoopFutureBox(OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) }))
+        return (
+            pid, EventLoopFutureBox(OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) })
+        )
     }
 
     /// Runs a command to completion with its output in the log, as part of devhost's process tree.
-    func runCommand(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) async throws -> ExitStatus {
+    func runCommand(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) async throws
+        -> ExitStatus
+    {
         let (pid, output) = try spawnLogged(argv, environment: environment, directory: directory, label: label, service: service)
         let status = await ChildProcesses.shared.exitStatus(of: pid)
         signalGroup(pid, SIGKILL)
@@ -272,7 +282,7 @@ public actor Supervisor {
     func notifyChange() {
         let waiters = changeWaiters
         changeWaiters = []
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
     func nextChange() async {
@@ -326,7 +336,8 @@ public enum SupervisorError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notStarted(let name): return "\(name) is not running (it was not selected at `devhost up`; `devhost start \(name)` starts it)"
-        case .unknownService(let name, let known): return "no service named \"\(name)\" (the manifest has: \(known.joined(separator: ", ")))"
+        case .unknownService(let name, let known):
+            return "no service named \"\(name)\" (the manifest has: \(known.joined(separator: ", ")))"
         }
     }
 }

@@ -70,7 +70,8 @@ public struct SupervisorEvent: Sendable, Equatable, CustomStringConvertible {
         case .listening(let port): return "\(label) listening on :\(port)"
         case .stoppedListening(let port): return "\(label) stopped listening on :\(port)"
         case .neverListened(let lines):
-            return "\(label) has not listened on any port yet" + (lines.isEmpty ? "" : "; its last lines:\n  " + lines.joined(separator: "\n  "))
+            return "\(label) has not listened on any port yet"
+                + (lines.isEmpty ? "" : "; its last lines:\n  " + lines.joined(separator: "\n  "))
         case .setup(let text): return "\(label) setup: \(text)"
         case .ready: return "all services are up"
         case .allEnded: return "nothing is left running"

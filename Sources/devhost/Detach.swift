@@ -1,5 +1,5 @@
-import DevhostRuntime
 import DevhostManifest
+import DevhostRuntime
 import Foundation
 
 /// `devhost up -d`: starts the same command again in its own session with its output in
@@ -29,7 +29,9 @@ enum Detach {
         while ContinuousClock.now < deadline {
             if let status = ChildProcesses.shared.peekStatus(of: pid) {
                 let tail = (try? String(contentsOfFile: state.detachedLog, encoding: .utf8))?.split(separator: "\n").suffix(30) ?? []
-                throw CommandFailure(message: "devhost exited (\(status)) before its services were up; the end of \(state.detachedLog):\n" + tail.joined(separator: "\n"))
+                throw CommandFailure(
+                    message: "devhost exited (\(status)) before its services were up; the end of \(state.detachedLog):\n"
+                        + tail.joined(separator: "\n"))
             }
             if let response = try? client.get("/v1/status"), response.status == 200, let report = try? StatusReport.decode(response.body) {
                 last = report
@@ -43,12 +45,16 @@ enum Detach {
         out.line("devhost runs in the background (pid \(pid)); `devhost logs -f` follows it, `devhost down` stops it")
         let failed = last?.services.flatMap(\.instances).filter(\.failed) ?? []
         if !failed.isEmpty {
-            throw CommandFailure(message: "not everything came up: " + failed.map { "\($0.label) \($0.state)" }.joined(separator: ", ")
-                + " (`devhost logs SERVICE` shows why; devhost keeps running the rest)")
+            throw CommandFailure(
+                message: "not everything came up: " + failed.map { "\($0.label) \($0.state)" }.joined(separator: ", ")
+                    + " (`devhost logs SERVICE` shows why; devhost keeps running the rest)")
         }
         guard let last, last.ready else {
             let reason = last == nil ? "did not answer" : "is not up yet"
-            throw CommandFailure(message: "devhost \(reason) after \(DurationText.format(timeout)) (it keeps running; `devhost status` shows where it is, \(state.detachedLog) has its output)")
+            throw CommandFailure(
+                message:
+                    "devhost \(reason) after \(DurationText.format(timeout)) (it keeps running; `devhost status` shows where it is, \(state.detachedLog) has its output)"
+            )
         }
         if !last.ok { throw CommandFailure(message: "some services failed (see the table; `devhost logs SERVICE`)") }
     }

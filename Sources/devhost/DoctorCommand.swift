@@ -16,7 +16,11 @@ struct DoctorCommand: ParsableCommand {
 
     @OptionGroup var proxyOptions: ProxyOptions
 
-    enum Level: String { case ok = "ok", warning = "warn", failure = "FAIL" }
+    enum Level: String {
+        case ok = "ok"
+        case warning = "warn"
+        case failure = "FAIL"
+    }
 
     struct Finding {
         var level: Level
@@ -30,10 +34,16 @@ struct DoctorCommand: ParsableCommand {
         do {
             let loaded = try manifestOptions.load()
             manifest = loaded
-            findings.append(Finding(level: .ok, text: "\((loaded.file as NSString).lastPathComponent) is valid (\(counted(loaded.services.count, "service")))"))
+            findings.append(
+                Finding(
+                    level: .ok,
+                    text: "\((loaded.file as NSString).lastPathComponent) is valid (\(counted(loaded.services.count, "service")))"))
             for warning in loaded.warnings { findings.append(Finding(level: .warning, text: warning.description)) }
         } catch let failure as CommandFailure {
-            findings.append(Finding(level: .failure, text: "the manifest does not validate:\n" + failure.message, fix: "fix the positions above; `devhost validate` rechecks"))
+            findings.append(
+                Finding(
+                    level: .failure, text: "the manifest does not validate:\n" + failure.message,
+                    fix: "fix the positions above; `devhost validate` rechecks"))
         }
         if let manifest {
             findings += Self.programs(manifest)
@@ -42,7 +52,10 @@ struct DoctorCommand: ParsableCommand {
             findings.append(proxyPort(manifest))
             findings.append(Self.stateFolder(manifest))
         }
-        findings.append(Self.localhostResolution(domain: manifest?.proxy.domain ?? "localhost", example: manifest.map { exampleURL($0) } ?? "http://devhost.localhost:7777/"))
+        findings.append(
+            Self.localhostResolution(
+                domain: manifest?.proxy.domain ?? "localhost", example: manifest.map { exampleURL($0) } ?? "http://devhost.localhost:7777/")
+        )
         findings.append(Finding(level: Git.isAvailable ? .ok : .warning, text: "libgit2 \(Git.libraryDescription)"))
 
         let out = Console.standardOutput
@@ -58,7 +71,9 @@ struct DoctorCommand: ParsableCommand {
         }
         let failures = findings.filter { $0.level == .failure }.count
         let warnings = findings.filter { $0.level == .warning }.count
-        out.line(failures == 0 ? "ready (\(warnings) warning\(warnings == 1 ? "" : "s"))" : "\(failures) problem\(failures == 1 ? "" : "s") to fix")
+        out.line(
+            failures == 0
+                ? "ready (\(warnings) warning\(warnings == 1 ? "" : "s"))" : "\(failures) problem\(failures == 1 ? "" : "s") to fix")
         if failures > 0 { throw ExitCode.failure }
     }
 
@@ -73,11 +88,16 @@ struct DoctorCommand: ParsableCommand {
                 if let found = resolve(program, cwd: service.cwd, path: path) {
                     findings.append(Finding(level: .ok, text: "services.\(service.name).\(key): \(program) → \(found)"))
                 } else if key == "command", let setup = service.setup {
-                    findings.append(Finding(level: .ok, text: "services.\(service.name).command: \(program) is not there yet; setup creates it (\(setup))"))
+                    findings.append(
+                        Finding(
+                            level: .ok, text: "services.\(service.name).command: \(program) is not there yet; setup creates it (\(setup))"))
                 } else {
-                    findings.append(Finding(
-                        level: .failure, text: "services.\(service.name).\(key): \(program) is not found\(program.contains("/") ? " in \(service.relativeCwd)" : " on PATH")",
-                        fix: installHint(for: program)))
+                    findings.append(
+                        Finding(
+                            level: .failure,
+                            text:
+                                "services.\(service.name).\(key): \(program) is not found\(program.contains("/") ? " in \(service.relativeCwd)" : " on PATH")",
+                            fix: installHint(for: program)))
                 }
             }
         }
@@ -92,9 +112,13 @@ struct DoctorCommand: ParsableCommand {
         if let found = ChildProcesses.resolve("uv", path: path) {
             return [Finding(level: .ok, text: "uv → \(found): \(users.joined(separator: ", ")) set up with uv")]
         }
-        return [Finding(
-            level: .ok, text: "uv is not on PATH: \(users.joined(separator: ", ")) set up with python3 -m venv + pip (several times slower on a first up)",
-            fix: "python3 -m pip install uv")]
+        return [
+            Finding(
+                level: .ok,
+                text:
+                    "uv is not on PATH: \(users.joined(separator: ", ")) set up with python3 -m venv + pip (several times slower on a first up)",
+                fix: "python3 -m pip install uv")
+        ]
     }
 
     /// The first word a command runs, after `VAR=value` assignments and `exec`; nil when it is computed.
@@ -103,7 +127,9 @@ struct DoctorCommand: ParsableCommand {
         case .argv(let words): return words.first
         case .shell(let text):
             // A compound command (`if command -v uv …; then …; else …; fi`) picks its program at run time.
-            if let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).first, ["if", "{", "!", "case", "for", "while"].contains(first) || first.hasPrefix("(") {
+            if let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).first,
+                ["if", "{", "!", "case", "for", "while"].contains(first) || first.hasPrefix("(")
+            {
                 return nil
             }
             for word in text.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
@@ -125,7 +151,8 @@ struct DoctorCommand: ParsableCommand {
         switch name {
         case "python3", "python": return "apt-get install python3 python3-venv (or your system's python 3.10+)"
         case "node": return "apt-get install nodejs (or install Node.js 18+ from nodejs.org)"
-        case "uvicorn", "flask", "gunicorn", "django-admin": return "pip install \(name) in the project's virtualenv (the template's setup step does this)"
+        case "uvicorn", "flask", "gunicorn", "django-admin":
+            return "pip install \(name) in the project's virtualenv (the template's setup step does this)"
         default: return "install \(name), or fix the command in devhost.yml"
         }
     }
@@ -139,12 +166,15 @@ struct DoctorCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: file) { return nil }
             let name = (file as NSString).lastPathComponent
             let example = (try? String(contentsOfFile: file + ".example", encoding: .utf8)) ?? ""
-            let settings = example.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            let settings = example.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty && !$0.hasPrefix("#")
+            }
             if settings.isEmpty {
                 return Finding(level: .ok, text: "\(name) is absent (optional; services start without it)")
             }
             return Finding(
-                level: .warning, text: "\(name) is missing and \(name).example sets \(counted(settings.count, "variable")) (services start without them)",
+                level: .warning,
+                text: "\(name) is missing and \(name).example sets \(counted(settings.count, "variable")) (services start without them)",
                 fix: "cp \(name).example \(name), then fill in your values")
         }
     }
@@ -202,7 +232,9 @@ struct DoctorCommand: ParsableCommand {
         while let entry = cursor {
             if let address = entry.pointee.ai_addr {
                 if entry.pointee.ai_family == AF_INET {
-                    let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                    let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                        UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
+                    }
                     if value >> 24 == 127 { loopback = true }
                 } else if entry.pointee.ai_family == AF_INET6 {
                     let bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
@@ -218,7 +250,10 @@ struct DoctorCommand: ParsableCommand {
         }
         return Finding(
             level: .warning,
-            text: "*.\(domain) does not resolve through the system resolver (\(code == 0 ? "not to loopback" : String(cString: gai_strerror(code)))); browsers and curl still reach \(example)",
-            fix: "apt-get install libnss-myhostname and add `myhostname` to the hosts: line of /etc/nsswitch.conf (systemd-resolved does this by itself)")
+            text:
+                "*.\(domain) does not resolve through the system resolver (\(code == 0 ? "not to loopback" : String(cString: gai_strerror(code)))); browsers and curl still reach \(example)",
+            fix:
+                "apt-get install libnss-myhostname and add `myhostname` to the hosts: line of /etc/nsswitch.conf (systemd-resolved does this by itself)"
+        )
     }
 }

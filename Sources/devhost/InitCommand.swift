@@ -121,7 +121,9 @@ struct InitCommand: ParsableCommand {
         if let commit = result.commit, let identity = result.identity {
             out.line("  git: branch main, commit \(commit.prefix(8)) by \(identity.name) <\(identity.email)>")
             if identity.isFallback {
-                Console.standardError.warning("git has no user.name/user.email; the first commit is by devhost <devhost@localhost>. Set them with `git config --global user.name …` and amend if you like.")
+                Console.standardError.warning(
+                    "git has no user.name/user.email; the first commit is by devhost <devhost@localhost>. Set them with `git config --global user.name …` and amend if you like."
+                )
             }
         }
         if let note = result.gitNote { Console.standardError.warning(note) }
@@ -170,7 +172,8 @@ struct TemplatesCommand: ParsableCommand {
         }
         let width = definitions.map(\.name.count).max() ?? 0
         for definition in definitions {
-            out.line(out.paint(definition.name.padding(toLength: width, withPad: " ", startingAt: 0), .cyan) + "  " + definition.description)
+            out.line(
+                out.paint(definition.name.padding(toLength: width, withPad: " ", startingAt: 0), .cyan) + "  " + definition.description)
         }
     }
 

@@ -33,7 +33,9 @@ struct LogsCommand: ParsableCommand {
         let state = try ProjectOptions(file: file).state()
         var cutoff: Date?
         if let since {
-            guard let duration = DurationText.parse(since) else { throw CommandFailure(message: "--since \(since) is not a duration (e.g. 30s, 5m, 2h)") }
+            guard let duration = DurationText.parse(since) else {
+                throw CommandFailure(message: "--since \(since) is not a duration (e.g. 30s, 5m, 2h)")
+            }
             cutoff = Date().addingTimeInterval(-Double(DurationText.millisecondsExact(duration)) / 1000)
         }
         let limit = n ?? (since == nil ? 100 : nil)
@@ -47,11 +49,13 @@ struct LogsCommand: ParsableCommand {
             if let response = try? ControlClient(state: state).get("/v1/status"), let report = try? StatusReport.decode(response.body) {
                 let names = Set(report.services.map(\.name) + ["devhost"])
                 if let unknown = services.first(where: { !names.contains($0) }) {
-                    throw CommandFailure(message: "no service named \(unknown) (services: \(report.services.map(\.name).joined(separator: ", ")))")
+                    throw CommandFailure(
+                        message: "no service named \(unknown) (services: \(report.services.map(\.name).joined(separator: ", ")))")
                 }
             }
             do {
-                return try Self.follow(client: ControlClient(state: state), services: services, lines: limit, since: cutoff, timestamps: timestamps)
+                return try Self.follow(
+                    client: ControlClient(state: state), services: services, lines: limit, since: cutoff, timestamps: timestamps)
             } catch let failure as ControlClient.Failure {
                 throw CommandFailure(message: "\(failure)")
             }

@@ -1,6 +1,6 @@
-import DevhostProxy
 import ArgumentParser
 import DevhostManifest
+import DevhostProxy
 import DevhostRuntime
 import Foundation
 import NIOPosix
@@ -40,7 +40,8 @@ struct ProxyCommand: AsyncParsableCommand {
         let out = Console.standardOutput
         let log = LogOutput(options: .init(colored: out.colored))
         let context = ProxyContext(
-            routes: routes, instances: RouteTable(), settings: try proxyOptions.settings(), log: log, accessLog: try proxyOptions.accessLog(terminal: log))
+            routes: routes, instances: RouteTable(), settings: try proxyOptions.settings(), log: log,
+            accessLog: try proxyOptions.accessLog(terminal: log))
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? MultiThreadedEventLoopGroup.singleton
         let port = try proxyOptions.resolvedPort(manifestPort: nil)
         let server: ProxyServer

@@ -1,6 +1,6 @@
-import DevhostProxy
 import ArgumentParser
 import DevhostManifest
+import DevhostProxy
 import DevhostRuntime
 import Foundation
 

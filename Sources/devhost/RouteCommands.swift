@@ -36,13 +36,15 @@ struct RouteCommand: ParsableCommand {
             let entries: [RouteFile.Entry]
             do { entries = try RouteFile(path: RouteFile.defaultPath()).load() } catch { throw CommandFailure(message: error.description) }
             if json {
-                Console.standardOutput.line(JSONValue.object(entries.map { ($0.name, .string("\($0.host):\($0.port)")) }).serialized(pretty: true))
+                Console.standardOutput.line(
+                    JSONValue.object(entries.map { ($0.name, .string("\($0.host):\($0.port)")) }).serialized(pretty: true))
                 return
             }
             if entries.isEmpty { Console.standardOutput.line("no routes (add one with `devhost route add NAME PORT`)") }
             let width = entries.map { $0.name.count + 10 }.max() ?? 0
             for entry in entries {
-                Console.standardOutput.line("\(entry.name).localhost".padding(toLength: width, withPad: " ", startingAt: 0) + "  → \(entry.host):\(entry.port)")
+                Console.standardOutput.line(
+                    "\(entry.name).localhost".padding(toLength: width, withPad: " ", startingAt: 0) + "  → \(entry.host):\(entry.port)")
             }
         }
     }
@@ -52,7 +54,9 @@ struct RouteCommand: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            do { try RouteFile(path: RouteFile.defaultPath()).remove(name: name) } catch { throw CommandFailure(message: error.description) }
+            do { try RouteFile(path: RouteFile.defaultPath()).remove(name: name) } catch {
+                throw CommandFailure(message: error.description)
+            }
             Console.standardOutput.line("removed \(name)")
         }
     }

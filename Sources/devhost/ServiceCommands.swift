@@ -1,6 +1,6 @@
 import ArgumentParser
-import DevhostRuntime
 import DevhostManifest
+import DevhostRuntime
 import Foundation
 
 /// `restart`, `stop` and `start`: one request per service to the running devhost, in order.

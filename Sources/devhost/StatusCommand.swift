@@ -21,7 +21,11 @@ struct StatusCommand: ParsableCommand {
             response = try client.get("/v1/status")
         } catch {
             if case .notRunning = error {
-                if json { print("{\"running\":false}") } else { Console.standardError.line("devhost is not running here (`devhost up -d` starts it)") }
+                if json {
+                    print("{\"running\":false}")
+                } else {
+                    Console.standardError.line("devhost is not running here (`devhost up -d` starts it)")
+                }
                 throw ExitCode(3)
             }
             throw CommandFailure(message: "\(error)")

@@ -24,7 +24,10 @@ struct TemplateCommand: ParsableCommand {
         @Option(help: "The project folder (default: the current folder).")
         var project: String?
 
-        @Option(help: "For git templates: the branch, tag or commit to update to (default: the newest release tag, or the recorded branch's head).")
+        @Option(
+            help:
+                "For git templates: the branch, tag or commit to update to (default: the newest release tag, or the recorded branch's head)."
+        )
         var ref: String?
 
         @Option(name: .customLong("set"), help: ArgumentHelp("Set or change a template variable.", valueName: "key=value"))
@@ -50,16 +53,22 @@ struct TemplateCommand: ParsableCommand {
             } else if let to = report.to ?? report.from {
                 out.line("  template: \(to)" + (ref == nil && TemplateVersion(tag: to) != nil ? " (the newest release)" : ""))
             }
-            for (label, files) in [("updated", report.updated), ("merged", report.merged), ("added", report.added), ("removed", report.removed), ("kept (yours)", report.kept)] where !files.isEmpty {
+            for (label, files) in [
+                ("updated", report.updated), ("merged", report.merged), ("added", report.added), ("removed", report.removed),
+                ("kept (yours)", report.kept),
+            ] where !files.isEmpty {
                 out.line("  \(label): " + files.joined(separator: ", "))
             }
             guard report.conflicts.isEmpty else {
                 // As `git merge` does: conflicts are a failure a script must notice, listed where the summary is.
                 out.line("  conflicts: " + report.conflicts.joined(separator: ", "))
-                out.line("resolve the <<<<<<< markers in \(counted(report.conflicts.count, "file")), then review with `git diff` and commit")
+                out.line(
+                    "resolve the <<<<<<< markers in \(counted(report.conflicts.count, "file")), then review with `git diff` and commit")
                 throw ExitCode.failure
             }
-            out.line(report.updated.isEmpty && report.merged.isEmpty && report.added.isEmpty && report.removed.isEmpty ? "nothing to do" : "review with `git diff`, then commit")
+            out.line(
+                report.updated.isEmpty && report.merged.isEmpty && report.added.isEmpty && report.removed.isEmpty
+                    ? "nothing to do" : "review with `git diff`, then commit")
         }
     }
 }

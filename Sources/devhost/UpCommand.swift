@@ -1,6 +1,6 @@
-import DevhostProxy
 import ArgumentParser
 import DevhostManifest
+import DevhostProxy
 import DevhostRuntime
 import Dispatch
 import Foundation
@@ -50,7 +50,9 @@ struct UpCommand: AsyncParsableCommand {
             return try Self.alreadyRunning(pid: pid, state: state, follow: !detach && !detached)
         }
         if detach {
-            guard let timeout = DurationText.parse(readyTimeout) else { throw CommandFailure(message: "--ready-timeout \(readyTimeout) is not a duration") }
+            guard let timeout = DurationText.parse(readyTimeout) else {
+                throw CommandFailure(message: "--ready-timeout \(readyTimeout) is not a duration")
+            }
             return try await Detach.start(state: state, timeout: timeout)
         }
         guard let lock = try ProjectLock.acquire(state) else {
@@ -93,13 +95,18 @@ struct UpCommand: AsyncParsableCommand {
                 settings.domain = manifest.proxy.domain
                 let context = ProxyContext(
                     routes: routes, instances: supervisor.routes, settings: settings,
-                    log: log, accessLog: try proxyOptions.accessLog(terminal: log), describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
+                    log: log, accessLog: try proxyOptions.accessLog(terminal: log),
+                    describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
                 let port = try proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)
                 do {
-                    proxy = try await ProxyServer.start(host: manifest.proxy.bind, port: port, context: context, group: MultiThreadedEventLoopGroup.singleton)
+                    proxy = try await ProxyServer.start(
+                        host: manifest.proxy.bind, port: port, context: context, group: MultiThreadedEventLoopGroup.singleton)
                 } catch {
                     let holder = PortScanner().owner(ofPort: port).map { " by pid \($0.pid) (\($0.command))" } ?? ""
-                    throw CommandFailure(message: "cannot listen on \(manifest.proxy.bind):\(port)\(holder.isEmpty ? "" : ": it is taken" + holder) (use --proxy-port or DEVHOST_PROXY_PORT)")
+                    throw CommandFailure(
+                        message:
+                            "cannot listen on \(manifest.proxy.bind):\(port)\(holder.isEmpty ? "" : ": it is taken" + holder) (use --proxy-port or DEVHOST_PROXY_PORT)"
+                    )
                 }
             }
         } catch {
@@ -174,7 +181,9 @@ struct UpCommand: AsyncParsableCommand {
             err.line("devhost is already running for this project (pid \(pid)); `devhost status` shows it, `devhost down` stops it")
             return
         }
-        err.line("devhost is already running for this project (pid \(pid)); following its logs (Ctrl-C stops following, `devhost down` stops devhost)")
+        err.line(
+            "devhost is already running for this project (pid \(pid)); following its logs (Ctrl-C stops following, `devhost down` stops devhost)"
+        )
         try LogsCommand.follow(client: ControlClient(state: state), services: [], lines: 20, since: nil, timestamps: false)
     }
 
@@ -243,6 +252,6 @@ final class SignalRelay: @unchecked Sendable {
     var received: Bool { lock.withLock { count > 0 } }
 
     func cancel() {
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
     }
 }

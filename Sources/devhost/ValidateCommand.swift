@@ -20,7 +20,9 @@ struct ValidateCommand: ParsableCommand {
             return
         }
         let source = ([manifest.file] + manifest.overlays).joined(separator: " + ")
-        out.line("\(out.paint("✓", .green)) \(source): project \(out.paint(manifest.name, .bold)), \(manifest.services.count) service\(manifest.services.count == 1 ? "" : "s")")
+        out.line(
+            "\(out.paint("✓", .green)) \(source): project \(out.paint(manifest.name, .bold)), \(manifest.services.count) service\(manifest.services.count == 1 ? "" : "s")"
+        )
         for service in manifest.startOrder {
             var facts = ["port \(service.port)"]
             if service.replicas > 1 { facts.append("×\(service.replicas)") }

@@ -36,7 +36,8 @@ import Testing
             DoctorCommand.envFiles($0)
         }
         #expect(findings.count == 1 && findings[0].level == .warning, "\(findings.map(\.text))")
-        #expect(findings.first?.text.contains("1 variable") == true && findings.first?.fix == "cp .env.example .env, then fill in your values")
+        #expect(
+            findings.first?.text.contains("1 variable") == true && findings.first?.fix == "cp .env.example .env, then fill in your values")
     }
 
     @Test func theResolverHintNamesTheProjectsRealHostAndPort() throws {

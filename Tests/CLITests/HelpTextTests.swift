@@ -19,8 +19,9 @@ import Testing
                 let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
                 for (index, line) in lines.enumerated().dropLast() where !line.isEmpty {
                     let next = lines[index + 1]
-                    #expect(next.isEmpty || next.hasPrefix("- ") || next.hasPrefix("  "),
-                            "\(configuration.commandName ?? "devhost"): a line break inside a paragraph after \"\(line)\"")
+                    #expect(
+                        next.isEmpty || next.hasPrefix("- ") || next.hasPrefix("  "),
+                        "\(configuration.commandName ?? "devhost"): a line break inside a paragraph after \"\(line)\"")
                 }
             }
         }
@@ -51,7 +52,9 @@ import Testing
     }
 
     @Test func rootHelpIsGolden() {
-        #expect(Devhost.helpMessage(for: Devhost.self, columns: 80).hasPrefix(Self.rootOverview), "\(Devhost.helpMessage(for: Devhost.self, columns: 80))")
+        #expect(
+            Devhost.helpMessage(for: Devhost.self, columns: 80).hasPrefix(Self.rootOverview),
+            "\(Devhost.helpMessage(for: Devhost.self, columns: 80))")
     }
 
     @Test func initAndTemplateUpdateHelpAreGolden() throws {

@@ -23,7 +23,9 @@ import Testing
             force = command.force
         }
 
-        var description: String { "\(directory) \(template) ref=\(ref ?? "-") name=\(name ?? "-") sets=\(sets) \(defaults) \(noGit) \(force)" }
+        var description: String {
+            "\(directory) \(template) ref=\(ref ?? "-") name=\(name ?? "-") sets=\(sets) \(defaults) \(noGit) \(force)"
+        }
     }
 
     @Test(arguments: [

@@ -21,7 +21,8 @@ import Testing
     }
 
     @Test func everyRouteOfAServiceShowsEvenWithOneInstance() throws {
-        let report = try Self.report("""
+        let report = try Self.report(
+            """
             {"name":"gateway","routes":["http://gateway.shop.localhost:7777","http://www.shop.localhost:7777"],"port":8001,"instances":[\(Self.instance("gateway.1"))]}
             """)
         let text = StatusTable.render(report, console: Console(descriptor: -1))
@@ -30,11 +31,14 @@ import Testing
     }
 
     @Test func aServiceNotStartedShowsAllItsRoutes() throws {
-        let report = try Self.report("""
+        let report = try Self.report(
+            """
             {"name":"web","routes":["http://a.shop.localhost:7777","http://b.shop.localhost:7777"],"instances":[]}
             """)
         let text = StatusTable.render(report, console: Console(descriptor: -1))
-        #expect(text.contains("not started") && text.contains("http://a.shop.localhost:7777") && text.contains("http://b.shop.localhost:7777"), "\(text)")
+        #expect(
+            text.contains("not started") && text.contains("http://a.shop.localhost:7777") && text.contains("http://b.shop.localhost:7777"),
+            "\(text)")
     }
 
     @Test(arguments: [

@@ -30,8 +30,9 @@ import Testing
         #expect(manifest.name == "demo-app")
         for service in manifest.services {
             if service.hasPort { #expect(service.health != nil, "\(template)/\(service.name) has no health check") }
-            #expect(FileManager.default.fileExists(atPath: service.cwd + "/Dockerfile") || service.image != nil,
-                    "\(template)/\(service.name) has no Dockerfile")
+            #expect(
+                FileManager.default.fileExists(atPath: service.cwd + "/Dockerfile") || service.image != nil,
+                "\(template)/\(service.name) has no Dockerfile")
         }
         #expect(manifest.services.contains { !$0.routes.isEmpty }, "\(template) has no route")
         try ComposeFile(manifest: manifest).check(path: directory + "/docker-compose.yml")
@@ -82,7 +83,7 @@ import Testing
         // HTML templates of the frameworks are verbatim: their `{{ }}` is Django's, not ours.
         for file in files where !file.hasPrefix(".git") && !file.hasSuffix(".html") {
             let text = (try? String(contentsOfFile: result.directory + "/" + file, encoding: .utf8)) ?? ""
-            #expect(!text.contains("{{"), "\(file) has an unrendered tag") 
+            #expect(!text.contains("{{"), "\(file) has an unrendered tag")
         }
     }
 

@@ -16,7 +16,8 @@ import Testing
         let manifest = try ManifestLoader(environment: [:]).load(result.directory + "/devhost.yml")
         var environment = ProcessInfo.processInfo.environment
         environment["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        let log = LogOutput(options: .init(directory: result.directory + "/.devhost/logs", descriptor: open("/dev/null", O_WRONLY | O_CLOEXEC)))
+        let log = LogOutput(
+            options: .init(directory: result.directory + "/.devhost/logs", descriptor: open("/dev/null", O_WRONLY | O_CLOEXEC)))
         let supervisor = Supervisor(manifest: manifest, options: .init(log: log, environment: environment))
         let events = await supervisor.events()
         try await supervisor.start()
@@ -32,21 +33,27 @@ import Testing
         let ports = await supervisor.stablePorts
         for service in manifest.services where !service.routes.isEmpty {
             guard case .http(let path)? = service.health?.probe, let port = ports[service.name] else { continue }
-            let status = try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://127.0.0.1:\(port)\(path)"]).output
+            let status = try run([
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://127.0.0.1:\(port)\(path)",
+            ]).output
             #expect(status == "200", "\(template)/\(service.name) \(path): \(status)")
         }
         await supervisor.stop()
 
         for service in manifest.services where FileManager.default.fileExists(atPath: service.cwd + "/.venv/bin/python") {
-            let hasTests = FileManager.default.fileExists(atPath: service.cwd + "/tests") || FileManager.default.fileExists(atPath: service.cwd + "/manage.py")
+            let hasTests =
+                FileManager.default.fileExists(atPath: service.cwd + "/tests")
+                || FileManager.default.fileExists(atPath: service.cwd + "/manage.py")
             guard hasTests else { continue }
-            let env = try ServiceEnvironment(inherited: environment).environment(for: service, in: manifest, instance: .init(index: 1, port: nil))
+            let env = try ServiceEnvironment(inherited: environment).environment(
+                for: service, in: manifest, instance: .init(index: 1, port: nil))
             let isDjango = FileManager.default.fileExists(atPath: service.cwd + "/manage.py")
             if !isDjango, !FileManager.default.fileExists(atPath: service.cwd + "/.venv/bin/pytest") {
                 let installed = try run([".venv/bin/pip", "install", "-q", "pytest", "httpx"], in: service.cwd, environment: env)
                 #expect(installed.status == 0, "\(installed.output)")
             }
-            let test = isDjango
+            let test =
+                isDjango
                 ? try run([".venv/bin/python", "manage.py", "test"], in: service.cwd, environment: env)
                 : try run([".venv/bin/python", "-m", "pytest", "-q"], in: service.cwd, environment: env)
             #expect(test.status == 0, "\(template)/\(service.name) own test: \(test.output)")
@@ -75,4 +82,3 @@ import Testing
         }
     }
 }
-

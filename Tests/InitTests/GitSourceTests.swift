@@ -12,7 +12,9 @@ import Testing
             "files/Dockerfile": "FROM alpine\n",
             "files/version.txt": "one\n",
         ])
-        for command in [["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "v1"], ["git", "tag", "v1"]] {
+        for command in [
+            ["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "v1"], ["git", "tag", "v1"],
+        ] {
             let result = try run(command, in: repo.path)
             #expect(result.status == 0, "\(command): \(result.output)")
         }
@@ -71,7 +73,8 @@ import Testing
         ])
         _ = try run(["chmod", "+x", template.path + "/files/run.sh"])
         let parent = try TempProject()
-        let result = try ProjectGenerator(source: .folder(template.path)).generate(.init(target: parent.path + "/demo", projectName: "demo"))
+        let result = try ProjectGenerator(source: .folder(template.path)).generate(
+            .init(target: parent.path + "/demo", projectName: "demo"))
         #expect(result.commit != nil)
         let project = parent.path + "/demo"
         let tracked = try run(["git", "ls-files", "-s"], in: project).output
@@ -113,7 +116,10 @@ import Testing
     @Test func httpsSourcesGoThroughTLSVerification() throws {
         let work = try TempProject()
         let made = try run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=127.0.0.1", "-days", "1"],
+            [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-subj",
+                "/CN=127.0.0.1", "-days", "1",
+            ],
             in: work.path)
         try #require(made.status == 0, "openssl: \(made.output)")
         let serve = """
@@ -211,7 +217,9 @@ import Testing
             "files/conflict.txt": "original\n",
             "files/gone.txt": "to be removed\n",
         ])
-        for command in [["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "v1"], ["git", "tag", "v1"]] {
+        for command in [
+            ["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "v1"], ["git", "tag", "v1"],
+        ] {
             #expect(try run(command, in: repo.path).status == 0)
         }
         let parent = try TempProject()
@@ -227,7 +235,9 @@ import Testing
         try repo.write("files/notes.txt", "line 1\nline 2\nline 3\nline 4\nline 5 (template)\n")
         try repo.write("files/conflict.txt", "template\n")
         try repo.write("files/new.txt", "fresh\n")
-        try repo.write("files/devhost.yml", "name: {{project_name}}\nservices:\n  web: { command: ./web }\n  worker: { command: ./work, port: none }\n")
+        try repo.write(
+            "files/devhost.yml", "name: {{project_name}}\nservices:\n  web: { command: ./web }\n  worker: { command: ./work, port: none }\n"
+        )
         try FileManager.default.removeItem(atPath: repo.path + "/files/gone.txt")
         #expect(try run(["git", "add", "-A"], in: repo.path).status == 0)
         #expect(try run(["git", "commit", "-qm", "v2"], in: repo.path).status == 0)

@@ -6,7 +6,9 @@ import Testing
 let builtInCatalog = TemplateCatalog(root: repositoryRoot.appendingPathComponent("templates").path)
 
 /// Generates a built-in template into a fresh temporary folder.
-func generate(_ template: String, name: String = "demo-app", sets: [String: String] = [:], git: Bool = true) throws -> (TempProject, ProjectGenerator.Result) {
+func generate(_ template: String, name: String = "demo-app", sets: [String: String] = [:], git: Bool = true) throws -> (
+    TempProject, ProjectGenerator.Result
+) {
     let parent = try TempProject()
     let source = try TemplateSource.resolve(template, ref: nil, catalog: builtInCatalog)
     let result = try ProjectGenerator(source: source).generate(

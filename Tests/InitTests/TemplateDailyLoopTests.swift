@@ -36,7 +36,8 @@ import Testing
         defer { withExtendedLifetime(parent) {} }
         let manifest = try ManifestLoader(environment: [:]).load(result.directory + "/devhost.yml")
         // http.server logs every request it answers; a TCP connect without a request it does not.
-        #expect(manifest.services.allSatisfy { $0.health?.probe == .tcp }, "\(manifest.services.map { String(describing: $0.health?.probe) })")
+        #expect(
+            manifest.services.allSatisfy { $0.health?.probe == .tcp }, "\(manifest.services.map { String(describing: $0.health?.probe) })")
     }
 
     @Test(arguments: BuiltInTemplateTests.templates)
@@ -51,6 +52,8 @@ import Testing
             #expect(readme.contains(needed), "\(template)'s README does not mention \(needed)")
         }
         // The measured save-to-new-answer figure, not a promise.
-        #expect(readme.range(of: #"[0-9.]+ ?(ms|s)\b"#, options: .regularExpression) != nil, "\(template)'s README gives no measured reload time")
+        #expect(
+            readme.range(of: #"[0-9.]+ ?(ms|s)\b"#, options: .regularExpression) != nil,
+            "\(template)'s README gives no measured reload time")
     }
 }

@@ -11,7 +11,10 @@ func makeTemplate(_ definition: String, files: [String: String]) throws -> TempP
 }
 
 /// Without `into`, the project goes to a folder that lives as long as the test process (in the temp dir).
-func generateFrom(_ template: TempProject, name: String = "proj", sets: [String: String] = [:], into parent: TempProject? = nil, force: Bool = false, git: Bool = false) throws -> ProjectGenerator.Result {
+func generateFrom(
+    _ template: TempProject, name: String = "proj", sets: [String: String] = [:], into parent: TempProject? = nil, force: Bool = false,
+    git: Bool = false
+) throws -> ProjectGenerator.Result {
     let folder = try parent ?? keep(TempProject())
     return try ProjectGenerator(source: .folder(template.path)).generate(
         .init(target: folder.path + "/" + name, projectName: name, sets: sets, useDefaults: true, git: git, force: force))
@@ -105,7 +108,9 @@ func generateFrom(_ template: TempProject, name: String = "proj", sets: [String:
     @Test func aFailureLeavesNothingBehind() throws {
         var files = Self.files
         files["zzz-broken.txt"] = "{{#section}}never closed"
-        let template = try makeTemplate(Self.definition.replacingOccurrences(of: "variables:\n", with: "variables:\n  section: { type: bool, default: \"true\" }\n"), files: files)
+        let template = try makeTemplate(
+            Self.definition.replacingOccurrences(of: "variables:\n", with: "variables:\n  section: { type: bool, default: \"true\" }\n"),
+            files: files)
         let parent = try TempProject()
         #expect(throws: InitError.self) { try generateFrom(template, into: parent) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: parent.path).isEmpty, "a half-written project was left")
@@ -174,7 +179,8 @@ func generateFrom(_ template: TempProject, name: String = "proj", sets: [String:
 /// Globs are internal; test them through a rule's effect on a generated tree.
 enum TemplateEngineTestsGlobProbe {
     static func matches(_ pattern: String, _ path: String) -> Bool {
-        let template = try! makeTemplate("name: t\nfiles:\n  - path: \"\(pattern)\"\n    when: \"project_name == never\"\n", files: [path: "x"])
+        let template = try! makeTemplate(
+            "name: t\nfiles:\n  - path: \"\(pattern)\"\n    when: \"project_name == never\"\n", files: [path: "x"])
         let result = try! generateFrom(template)
         return !listFiles(result.directory).contains(path)
     }

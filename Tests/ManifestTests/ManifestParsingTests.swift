@@ -46,7 +46,11 @@ import Testing
         #expect(api.replicas == 2)
         #expect(api.dependsOn.map(\.service) == ["db"])
         #expect(api.dependsOn.first?.condition == .healthy)
-        #expect(api.health == HealthCheck(probe: .http(path: "/healthz"), interval: .seconds(2), timeout: .milliseconds(500), retries: 4, startPeriod: .seconds(90)))
+        #expect(
+            api.health
+                == HealthCheck(
+                    probe: .http(path: "/healthz"), interval: .seconds(2), timeout: .milliseconds(500), retries: 4,
+                    startPeriod: .seconds(90)))
         #expect(api.restart == .always)
         #expect(api.maxRestarts == 7)
         #expect(api.setup == .shell("pip install -r requirements.txt"))
@@ -94,7 +98,10 @@ import Testing
               c: { command: x }
               d: { command: x, port: none }
             """)
-        #expect(manifest.service(named: "a")?.dependsOn == [Dependency(service: "b", condition: .started, location: manifest.service(named: "a")?.dependsOn.first?.location)])
+        #expect(
+            manifest.service(named: "a")?.dependsOn == [
+                Dependency(service: "b", condition: .started, location: manifest.service(named: "a")?.dependsOn.first?.location)
+            ])
         #expect(manifest.service(named: "b")?.dependsOn.map(\.condition) == [.healthy, .completed])
         #expect(manifest.startOrder.map(\.name) == ["c", "d", "b", "a"])
     }

@@ -45,4 +45,3 @@ import Testing
         #expect(result.status != 0, "the schema accepted an unknown key")
     }
 }
-

@@ -14,7 +14,8 @@ import Testing
     @Test func overlayMergesMappingsAndReplacesScalars() throws {
         let project = try TempProject([
             "devhost.yml": Self.base,
-            "devhost.staging.yml": "env: { LOG_LEVEL: warning }\nservices:\n  api: { replicas: 3, env: { B: \"20\" } }\n  extra: { command: ./extra }\n",
+            "devhost.staging.yml":
+                "env: { LOG_LEVEL: warning }\nservices:\n  api: { replicas: 3, env: { B: \"20\" } }\n  extra: { command: ./extra }\n",
         ])
         let manifest = try project.load(overlay: "staging")
         #expect(manifest.env.first?.value == "warning")
@@ -37,7 +38,9 @@ import Testing
             _ = try project.load(overlay: "bad")
             Issue.record("the overlay's error was not reported")
         } catch {
-            #expect(error.issues.map(\.description) == ["services.api.replicas: expected a whole number, found \"many\" (devhost.bad.yml:2:20)"])
+            #expect(
+                error.issues.map(\.description) == ["services.api.replicas: expected a whole number, found \"many\" (devhost.bad.yml:2:20)"]
+            )
         }
     }
 
@@ -62,7 +65,9 @@ import Testing
     }
 
     @Test func badEnvFileNamesFileAndLine() throws {
-        let project = try TempProject(["devhost.yml": "env_file: .env\nservices: { a: { command: x } }\n", ".env": "A=1\nthis is wrong\nB=\"open\n"])
+        let project = try TempProject([
+            "devhost.yml": "env_file: .env\nservices: { a: { command: x } }\n", ".env": "A=1\nthis is wrong\nB=\"open\n",
+        ])
         do {
             _ = try project.load()
             Issue.record("a malformed .env was accepted")
@@ -75,14 +80,14 @@ import Testing
     @Test func serviceEnvironmentLayersAndInterpolates() throws {
         let project = try TempProject([
             "devhost.yml": """
-                env_file: .env
-                env: { GREETING: "hello ${WHO}", LEVEL: info }
-                services:
-                  api:
-                    command: [serve, "--port", "${PORT}", "--db", "${db.url}"]
-                    env: { LEVEL: debug, SELF: "${HOST}:${PORT}", DB: "${db.url}", PORT: "1" }
-                  db: { command: x }
-                """,
+            env_file: .env
+            env: { GREETING: "hello ${WHO}", LEVEL: info }
+            services:
+              api:
+                command: [serve, "--port", "${PORT}", "--db", "${db.url}"]
+                env: { LEVEL: debug, SELF: "${HOST}:${PORT}", DB: "${db.url}", PORT: "1" }
+              db: { command: x }
+            """,
             ".env": "WHO=world\nSECRET=s3\n",
         ])
         let manifest = try project.load()
@@ -104,7 +109,8 @@ import Testing
     }
 
     @Test func procfileFallback() throws {
-        let project = try TempProject(["Procfile": "# honcho\nweb: gunicorn app:app --bind 127.0.0.1:$PORT\nworker: celery -A app worker\n"])
+        let project = try TempProject(["Procfile": "# honcho\nweb: gunicorn app:app --bind 127.0.0.1:$PORT\nworker: celery -A app worker\n"]
+        )
         let manifest = try project.load()
         #expect(manifest.services.map(\.name) == ["web", "worker"])
         #expect(manifest.services.allSatisfy { $0.port == .auto })

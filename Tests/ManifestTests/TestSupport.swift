@@ -1,7 +1,7 @@
 import DevhostManifest
+@_exported import DevhostTestSupport
 import Foundation
 import Testing
-@_exported import DevhostTestSupport
 
 /// Loads `yaml` as devhost.yml and returns the issues it raises (empty when it is valid).
 func issues(_ yaml: String) throws -> [ManifestIssue] {

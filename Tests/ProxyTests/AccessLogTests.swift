@@ -11,7 +11,9 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("devhost-access-\(UUID().uuidString.prefix(8))-\(name)").path
     }
 
-    private func record(_ batch: AccessBatch, host: String = "api.localhost", target: String = "/items?token=secret", instance: String? = "api.1") {
+    private func record(
+        _ batch: AccessBatch, host: String = "api.localhost", target: String = "/items?token=secret", instance: String? = "api.1"
+    ) {
         batch.record(
             method: ByteBuffer(string: "GET"), host: host, target: ByteBuffer(string: target), status: 200, bytes: 31, nanoseconds: 449_999,
             requestID: RequestID(sent: nil, generated: 0xff), instance: instance)
@@ -28,7 +30,10 @@ import Testing
         loop.run()
         log.close()
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text == "GET api.localhost/items 200 31B 0.4ms 00000000000000ff → api.1\nGET evil\\x1b]0;title\\x07/x\\x1b[2J 200 31B 0.4ms 00000000000000ff\n")
+        #expect(
+            text
+                == "GET api.localhost/items 200 31B 0.4ms 00000000000000ff → api.1\nGET evil\\x1b]0;title\\x07/x\\x1b[2J 200 31B 0.4ms 00000000000000ff\n"
+        )
     }
 
     @Test func jsonLinesAreObjects() throws {
@@ -53,7 +58,10 @@ import Testing
             AccessBatch.writeInteger(value, into: &buffer)
             #expect(String(buffer: buffer) == text)
         }
-        for (nanoseconds, places, text) in [(Int64(0), 1, "0.0"), (49_999, 1, "0.0"), (50_000, 1, "0.1"), (12_345_678, 1, "12.3"), (1_005, 3, "0.001"), (12_345_678, 3, "12.346")] {
+        for (nanoseconds, places, text) in [
+            (Int64(0), 1, "0.0"), (49_999, 1, "0.0"), (50_000, 1, "0.1"), (12_345_678, 1, "12.3"), (1_005, 3, "0.001"),
+            (12_345_678, 3, "12.346"),
+        ] {
             var buffer = ByteBuffer()
             AccessBatch.writeDecimal(nanoseconds, places: places, into: &buffer)
             #expect(String(buffer: buffer) == text, "\(nanoseconds) \(places)")
@@ -85,7 +93,8 @@ import Testing
             let count = read(reader, &chunk, chunk.count)
             if count > 0 { text.append(contentsOf: chunk[0..<count]) } else { usleep(1000) }
         }
-        #expect(String(decoding: text, as: UTF8.self).contains("access log: the terminal or disk is slower than the traffic; dropping lines"))
+        #expect(
+            String(decoding: text, as: UTF8.self).contains("access log: the terminal or disk is slower than the traffic; dropping lines"))
         // Drain the rest so close() can finish.
         let drain = Thread {
             var rest = [UInt8](repeating: 0, count: 65536)

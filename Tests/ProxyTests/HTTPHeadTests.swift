@@ -6,7 +6,9 @@ import Testing
 /// The proxy's in-place HTTP/1 head parser, header rewriting and body framing, byte for byte.
 @Suite struct HTTPHeadTests {
     /// The parse status, the head (meaningful when complete) and what is left of the bytes.
-    private func parse(_ text: String, request: Bool = true, maxHead: Int = 32 * 1024, maxTarget: Int = 8192) -> (HTTPHead.Status, HTTPHead, ByteBuffer) {
+    private func parse(_ text: String, request: Bool = true, maxHead: Int = 32 * 1024, maxTarget: Int = 8192) -> (
+        HTTPHead.Status, HTTPHead, ByteBuffer
+    ) {
         var buffer = ByteBuffer(string: text)
         var head = HTTPHead(bytes: ByteBuffer())
         let status = HTTPHead.parse(&buffer, into: &head, isRequest: request, maxHead: maxHead, maxTarget: maxTarget)
@@ -28,8 +30,12 @@ import Testing
     }
 
     @Test func requestLineAndFieldsAreRangesOfTheBytes() throws {
-        let (result, head, rest) = parse("\r\nPROPFIND /a%2Fb?x=1& HTTP/1.1\r\nHost: API.shop.localhost:7777\r\nX-Thing:  spaced value \t\r\n\r\nNEXT")
-        guard case .complete = result else { Issue.record("incomplete"); return }
+        let (result, head, rest) = parse(
+            "\r\nPROPFIND /a%2Fb?x=1& HTTP/1.1\r\nHost: API.shop.localhost:7777\r\nX-Thing:  spaced value \t\r\n\r\nNEXT")
+        guard case .complete = result else {
+            Issue.record("incomplete")
+            return
+        }
         #expect(head.methodString == "PROPFIND")
         #expect(head.targetString == "/a%2Fb?x=1&")
         #expect(head.minor == 1)
@@ -76,14 +82,18 @@ import Testing
         let gzip = try head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
         #expect(gzip.chunked && !gzip.chunkedOnly && BodyFraming.request(gzip) == nil, "only chunked alone, as nginx")
         #expect(RequestRefusal.check(gzip, allowTrace: false)?.status == .notImplemented)
-        #expect(BodyFraming.request(try head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")) == nil, "chunked must come last")
-        #expect(BodyFraming.request(try head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")) == nil, "TE with CL is refused")
+        #expect(
+            BodyFraming.request(try head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")) == nil, "chunked must come last")
+        #expect(
+            BodyFraming.request(try head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")) == nil,
+            "TE with CL is refused")
         let response = try head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", request: false)
         #expect(response.status == 200 && BodyFraming.response(response, toHEAD: false).isDone)
         let untilClose = BodyFraming.response(try head("HTTP/1.0 200 OK\r\n\r\n", request: false), toHEAD: false)
         if case .untilClose = untilClose {} else { Issue.record("a response without a length ends with the connection") }
         #expect(BodyFraming.response(try head("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", request: false), toHEAD: true).isDone)
-        #expect(BodyFraming.response(try head("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", request: false), toHEAD: false).isDone)
+        #expect(
+            BodyFraming.response(try head("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", request: false), toHEAD: false).isDone)
     }
 
     @Test func upstreamRequestKeepsTheClientsLinesAndReplacesForwarding() throws {
@@ -98,7 +108,8 @@ import Testing
                 + "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: api.localhost:7777\r\n"
                 + "Forwarded: for=127.0.0.1;host=\"api.localhost:7777\";proto=http\r\nX-Request-ID: abc\r\n\r\n")
         var rewritten = ByteBuffer()
-        ProxyHeaders.upstreamRequest(request, client: ClientAddress("::1"), requestID: id("abc"), rewriteHost: ("127.0.0.1", 9000), into: &rewritten)
+        ProxyHeaders.upstreamRequest(
+            request, client: ClientAddress("::1"), requestID: id("abc"), rewriteHost: ("127.0.0.1", 9000), into: &rewritten)
         #expect(String(buffer: rewritten).contains("\r\nHost: 127.0.0.1:9000\r\n"))
         #expect(String(buffer: rewritten).contains("Forwarded: for=\"[::1]\";host=\"api.localhost:7777\""))
         #expect(!String(buffer: rewritten).contains("\r\nHost: api.localhost:7777\r\n"))
@@ -110,12 +121,15 @@ import Testing
             request: false)
         var kept = ByteBuffer()
         ProxyHeaders.downstreamResponse(response, clientMinor: 1, requestID: id("id1"), closing: false, into: &kept)
-        #expect(String(buffer: kept) == "HTTP/1.1 200 OK\r\nServer: x\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\nX-Request-ID: id1\r\n\r\n")
+        #expect(
+            String(buffer: kept)
+                == "HTTP/1.1 200 OK\r\nServer: x\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\nX-Request-ID: id1\r\n\r\n")
         var old = ByteBuffer()
         ProxyHeaders.downstreamResponse(response, clientMinor: 0, requestID: id("id1"), closing: false, into: &old)
         #expect(String(buffer: old).hasPrefix("HTTP/1.0 200 OK\r\n") && String(buffer: old).hasSuffix("Connection: keep-alive\r\n\r\n"))
         var closing = ByteBuffer()
-        ProxyHeaders.downstreamResponse(try head("HTTP/1.1 204\r\n\r\n", request: false), clientMinor: 1, requestID: id("i"), closing: true, into: &closing)
+        ProxyHeaders.downstreamResponse(
+            try head("HTTP/1.1 204\r\n\r\n", request: false), clientMinor: 1, requestID: id("i"), closing: true, into: &closing)
         #expect(String(buffer: closing) == "HTTP/1.1 204\r\nX-Request-ID: i\r\nConnection: close\r\n\r\n")
     }
 

@@ -85,7 +85,9 @@ final class EmbeddedProxy {
         let p = try EmbeddedProxy()
         defer { p.finish() }
         try p.send("GET /items?x=1 HTTP/1.1\r\nHost: api.localhost\r\nAccept: */*\r\nX-Forwarded-For: 6.6.6.6\r\nX-Request-ID: r1\r\n\r\n")
-        #expect(try p.upstreamBytes() == "GET /items?x=1 HTTP/1.1\r\nHost: api.localhost\r\nAccept: */*\r\n" + Self.forwarding + "X-Request-ID: r1\r\n\r\n")
+        #expect(
+            try p.upstreamBytes() == "GET /items?x=1 HTTP/1.1\r\nHost: api.localhost\r\nAccept: */*\r\n" + Self.forwarding
+                + "X-Request-ID: r1\r\n\r\n")
         try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
         #expect(try p.clientBytes() == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Request-ID: r1\r\n\r\nok")
     }
@@ -105,13 +107,18 @@ final class EmbeddedProxy {
     @Test func pipelinedRequestsWaitForTheAnswerBeforeThem() throws {
         let p = try EmbeddedProxy()
         defer { p.finish() }
-        try p.send("GET /1 HTTP/1.1\r\nHost: api.localhost\r\nX-Request-ID: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: api.localhost\r\nX-Request-ID: 2\r\n\r\n")
+        try p.send(
+            "GET /1 HTTP/1.1\r\nHost: api.localhost\r\nX-Request-ID: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: api.localhost\r\nX-Request-ID: 2\r\n\r\n"
+        )
         let first = try p.upstreamBytes()
         #expect(first.hasPrefix("GET /1 ") && !first.contains("GET /2"))
         try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1")
         #expect(try p.upstreamBytes().hasPrefix("GET /2 "))
         try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2")
-        #expect(try p.clientBytes() == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Request-ID: 1\r\n\r\n1HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Request-ID: 2\r\n\r\n2")
+        #expect(
+            try p.clientBytes()
+                == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Request-ID: 1\r\n\r\n1HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Request-ID: 2\r\n\r\n2"
+        )
     }
 
     @Test func interimAnswersPassBeforeTheFinalOne() throws {
@@ -142,7 +149,9 @@ final class EmbeddedProxy {
         try p.send("GET /ws HTTP/1.1\r\nHost: api.localhost\r\nX-Request-ID: w\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         #expect(try p.upstreamBytes().hasSuffix("X-Request-ID: w\r\nConnection: upgrade\r\n\r\n"))
         try p.answer("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello")
-        #expect(try p.clientBytes() == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Request-ID: w\r\nConnection: upgrade\r\n\r\nhello")
+        #expect(
+            try p.clientBytes()
+                == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Request-ID: w\r\nConnection: upgrade\r\n\r\nhello")
         try p.send("\u{1}raw client bytes")
         #expect(try p.upstreamBytes() == "\u{1}raw client bytes")
         try p.answer("raw upstream bytes")
@@ -154,7 +163,8 @@ final class EmbeddedProxy {
         defer { p.finish() }
         try p.send("POST /big HTTP/1.1\r\nHost: api.localhost\r\nX-Request-ID: e\r\nContent-Length: 100\r\n\r\n0123456789")
         try p.answer("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")
-        #expect(try p.clientBytes() == "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nX-Request-ID: e\r\nConnection: close\r\n\r\n")
+        #expect(
+            try p.clientBytes() == "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nX-Request-ID: e\r\nConnection: close\r\n\r\n")
         #expect(!p.upstreams[0].isActive, "an upstream still owed a body serves no one else")
     }
 

@@ -21,7 +21,8 @@ final class HostileHarness: @unchecked Sendable {
         blackhole = try ChildProcess(argv: ["python3", "blackhole.py"], directory: folder.path)
         let folder = folder
         let ready = await eventually(timeout: .seconds(10)) {
-            FileManager.default.fileExists(atPath: folder.file("port")) && FileManager.default.fileExists(atPath: folder.file("blackhole-port"))
+            FileManager.default.fileExists(atPath: folder.file("port"))
+                && FileManager.default.fileExists(atPath: folder.file("blackhole-port"))
         }
         guard ready, let port = Int(try folder.read("port")), let hole = Int(try folder.read("blackhole-port")) else {
             upstream.stop()
@@ -102,36 +103,36 @@ struct HarnessFailure: Error, CustomStringConvertible {
 
 /// A listener whose accept queue is full: connecting to it hangs until the connect timeout.
 let blackholeScript = #"""
-import os, socket, time
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen(0)
-port = listener.getsockname()[1]
-fillers = []
-for _ in range(3):
-    s = socket.socket(); s.setblocking(False)
-    try: s.connect(("127.0.0.1", port))
-    except BlockingIOError: pass
-    fillers.append(s)
-# The dashboard's stand-in: an HTTP server on a Unix socket answering 200 to anything.
-import threading
-control = socket.socket(socket.AF_UNIX)
-control.bind("control.sock")
-control.listen(16)
-def answer():
-    while True:
-        c, _ = control.accept()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            more = c.recv(4096)
-            if not more: break
-            data += more
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-threading.Thread(target=answer, daemon=True).start()
-with open("blackhole-port.tmp", "w") as f: f.write(str(port))
-os.rename("blackhole-port.tmp", "blackhole-port")
-while True: time.sleep(3600)
-"""#
+    import os, socket, time
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        s = socket.socket(); s.setblocking(False)
+        try: s.connect(("127.0.0.1", port))
+        except BlockingIOError: pass
+        fillers.append(s)
+    # The dashboard's stand-in: an HTTP server on a Unix socket answering 200 to anything.
+    import threading
+    control = socket.socket(socket.AF_UNIX)
+    control.bind("control.sock")
+    control.listen(16)
+    def answer():
+        while True:
+            c, _ = control.accept()
+            data = b""
+            while b"\r\n\r\n" not in data:
+                more = c.recv(4096)
+                if not more: break
+                data += more
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    threading.Thread(target=answer, daemon=True).start()
+    with open("blackhole-port.tmp", "w") as f: f.write(str(port))
+    os.rename("blackhole-port.tmp", "blackhole-port")
+    while True: time.sleep(3600)
+    """#
 
 /// Hostile inputs from two batteries (issues #16 and #24), each with the answer devhost must give
 /// and what may reach the upstream. Every request that does reach it is read by h11, which fails
@@ -155,7 +156,10 @@ while True: time.sleep(3600)
     static let refused: [(String, String, String)] = [
         ("te-params", head("te-params", "Transfer-Encoding: chunked;q=1\r\n", method: "POST") + "5\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 501"),
         ("te-gzip", head("te-gzip", "Transfer-Encoding: gzip, chunked\r\n", method: "POST") + "0\r\n\r\n", "HTTP/1.1 501"),
-        ("te-split", head("te-split", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", method: "POST") + "0\r\n\r\n", "HTTP/1.1 400"),
+        (
+            "te-split", head("te-split", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", method: "POST") + "0\r\n\r\n",
+            "HTTP/1.1 400"
+        ),
         ("te-http10", head("te-http10", "Transfer-Encoding: chunked\r\n", method: "POST", version: "1.0") + "0\r\n\r\n", "HTTP/1.0 400"),
         ("cl-twice", head("cl-twice", "Content-Length: 2\r\nContent-Length: 2\r\n", method: "POST") + "ok", "HTTP/1.1 400"),
         ("host-two", "GET /case/host-two HTTP/1.1\r\nHost: api.localhost\r\nHost: other.localhost\r\n\r\n", "HTTP/1.1 400"),
@@ -166,7 +170,10 @@ while True: time.sleep(3600)
         ("userinfo", "GET http://me@api.localhost/case/userinfo HTTP/1.1\r\nHost: api.localhost\r\n\r\n", "HTTP/1.1 400"),
         ("connect", "CONNECT api.localhost:443 HTTP/1.1\r\nHost: api.localhost:443\r\n\r\n", "HTTP/1.1 405"),
         ("trace", head("trace", method: "TRACE"), "HTTP/1.1 405"),
-        ("connection-tokens", head("connection-tokens", "Connection: " + (1...2000).map { "t\($0)" }.joined(separator: ",") + "\r\n"), "HTTP/1.1 431"),
+        (
+            "connection-tokens", head("connection-tokens", "Connection: " + (1...2000).map { "t\($0)" }.joined(separator: ",") + "\r\n"),
+            "HTTP/1.1 431"
+        ),
         ("many-fields", head("many-fields", (1...150).map { "X-F\($0): v\r\n" }.joined()), "HTTP/1.1 431"),
         (
             "trailer-request",
@@ -174,9 +181,20 @@ while True: time.sleep(3600)
                 + "0\r\nGET /smuggled HTTP/1.1\r\nHost: api.localhost\r\n\r\n", "HTTP/1.1 400"
         ),
         ("size-space", head("size-space", "Transfer-Encoding: chunked\r\n", method: "POST") + "5 \r\nhello\r\n0\r\n\r\n", "HTTP/1.1 400"),
-        ("size-split", head("size-split", "Transfer-Encoding: chunked\r\n", method: "POST") + "1 0\r\n" + String(repeating: "a", count: 16) + "\r\n0\r\n\r\n", "HTTP/1.1 400"),
-        ("ext-quote", head("ext-quote", "Transfer-Encoding: chunked\r\n", method: "POST") + "5;a=\"open\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 400"),
-        ("ext-huge", head("ext-huge", "Transfer-Encoding: chunked\r\n", method: "POST") + "5;" + String(repeating: "e", count: 1 << 20) + "\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 400"),
+        (
+            "size-split",
+            head("size-split", "Transfer-Encoding: chunked\r\n", method: "POST") + "1 0\r\n" + String(repeating: "a", count: 16)
+                + "\r\n0\r\n\r\n", "HTTP/1.1 400"
+        ),
+        (
+            "ext-quote", head("ext-quote", "Transfer-Encoding: chunked\r\n", method: "POST") + "5;a=\"open\r\nhello\r\n0\r\n\r\n",
+            "HTTP/1.1 400"
+        ),
+        (
+            "ext-huge",
+            head("ext-huge", "Transfer-Encoding: chunked\r\n", method: "POST") + "5;" + String(repeating: "e", count: 1 << 20)
+                + "\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 400"
+        ),
     ]
 
     @Test func framingAndHostsTwoReadersCouldDisagreeOnAreRefusedBeforeTheUpstream() async throws {
@@ -197,12 +215,17 @@ while True: time.sleep(3600)
         let chunked = "5;name=value;q=\"a \\\" b\"\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n"
         let answers = try h.send([
             ("chunked", Self.head("chunked", "Transfer-Encoding: chunked\r\n", method: "POST") + chunked, 0),
-            ("absolute", "GET http://API.localhost:7777/case/absolute?q=1 HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n", 0),
+            (
+                "absolute",
+                "GET http://API.localhost:7777/case/absolute?q=1 HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n", 0
+            ),
             ("absolute-root", "GET http://api.localhost HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n", 0),
             ("absolute-elsewhere", "GET http://evil.localhost/x HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n", 0),
             (
                 "underscore",
-                Self.head("underscore", "X_Forwarded_For: 6.6.6.6\r\nX-Forwarded_Host: evil\r\nx_real_ip: 6.6.6.6\r\nContent_Length: 5\r\nMy_Header: kept\r\n"),
+                Self.head(
+                    "underscore",
+                    "X_Forwarded_For: 6.6.6.6\r\nX-Forwarded_Host: evil\r\nx_real_ip: 6.6.6.6\r\nContent_Length: 5\r\nMy_Header: kept\r\n"),
                 0
             ),
             ("request-id", Self.head("request-id", "X-Request-ID: \u{1b}]0;pwned\u{07}\u{1b}[31m\r\n"), 0),
@@ -269,7 +292,8 @@ while True: time.sleep(3600)
             // goes out at once (as in a browser's keep-alive connection).
             (
                 "client-stall",
-                "GET /case/warm HTTP/1.1\r\nHost: api.localhost\r\n\r\n" + Self.head("client-stall", "Content-Length: 100\r\n", method: "POST")
+                "GET /case/warm HTTP/1.1\r\nHost: api.localhost\r\n\r\n"
+                    + Self.head("client-stall", "Content-Length: 100\r\n", method: "POST")
                     + "0123456789", 0
             ),
             ("upstream-stall", "GET /raw/stall HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n", 0),

@@ -94,7 +94,8 @@ import Testing
     }
 
     @Test func underscoreSpellingsOfDevhostsFieldsAreMarked() {
-        let (_, head) = parse("GET / HTTP/1.1\r\nX_Forwarded_For: 6\r\nx-real_ip: 6\r\nHost_: a\r\nMy_Thing: b\r\nContent_Length: 4\r\n\r\n")
+        let (_, head) = parse(
+            "GET / HTTP/1.1\r\nX_Forwarded_For: 6\r\nx-real_ip: 6\r\nHost_: a\r\nMy_Thing: b\r\nContent_Length: 4\r\n\r\n")
         #expect(head.fields.map(\.kind) == [.underscored, .underscored, .other, .other, .underscored])
         #expect(head.contentLength == nil, "an underscore spelling never frames a body")
     }
@@ -123,7 +124,8 @@ import Testing
 
     @Test func wellFormedLinesPass() {
         for body in [
-            "5\r\nhello\r\n0\r\n\r\n", "5;a=b\r\nhello\r\n0\r\n\r\n", "5 ;a\r\nhello\r\n0\r\n\r\n", "5;q=\"x \\\" y\"\r\nhello\r\n0\r\n\r\n",
+            "5\r\nhello\r\n0\r\n\r\n", "5;a=b\r\nhello\r\n0\r\n\r\n", "5 ;a\r\nhello\r\n0\r\n\r\n",
+            "5;q=\"x \\\" y\"\r\nhello\r\n0\r\n\r\n",
             "0\r\nX-Sum: 1\r\nY: \r\n\r\n",
         ] {
             #expect(scan(body) == body.utf8.count, "\(body.debugDescription)")

@@ -61,7 +61,11 @@ final class DevhostRun: @unchecked Sendable {
 
     /// A GET through the proxy: (status, body), status 0 when the request failed.
     func get(_ path: String, host: String) -> (Int, String) {
-        guard let result = try? run(["curl", "-s", "--max-time", "10", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(proxyPort)\(path)"]) else {
+        guard
+            let result = try? run([
+                "curl", "-s", "--max-time", "10", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(proxyPort)\(path)",
+            ])
+        else {
             return (0, "")
         }
         let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
@@ -89,29 +93,29 @@ final class DevhostRun: @unchecked Sendable {
 /// Sequential GETs through the proxy on one keep-alive connection until a stop file appears (or a
 /// time limit); prints `first-ok` after the first success and a JSON summary at the end.
 let loadScript = #"""
-import http.client, json, os, sys, time
-port, host, stop, limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
-ok = fail = 0
-errors = []
-conn = None
-started = time.time()
-while not os.path.exists(stop) and time.time() - started < limit:
-    try:
-        if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-        conn.request("GET", "/", headers={"Host": host})
-        response = conn.getresponse()
-        response.read()
-        if response.status == 200:
-            ok += 1
-            if ok == 1:
-                print("first-ok", flush=True)
-        else:
+    import http.client, json, os, sys, time
+    port, host, stop, limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+    ok = fail = 0
+    errors = []
+    conn = None
+    started = time.time()
+    while not os.path.exists(stop) and time.time() - started < limit:
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            conn.request("GET", "/", headers={"Host": host})
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                ok += 1
+                if ok == 1:
+                    print("first-ok", flush=True)
+            else:
+                fail += 1
+                errors.append(response.status)
+        except Exception as error:
             fail += 1
-            errors.append(response.status)
-    except Exception as error:
-        fail += 1
-        errors.append(repr(error))
-        conn = None
-print(json.dumps({"ok": ok, "fail": fail, "errors": errors[:10]}), flush=True)
-"""#
+            errors.append(repr(error))
+            conn = None
+    print(json.dumps({"ok": ok, "fail": fail, "errors": errors[:10]}), flush=True)
+    """#

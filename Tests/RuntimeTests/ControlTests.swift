@@ -90,7 +90,8 @@ struct ControlTests {
         let before = dev.pids(of: "api")
         #expect(before.count == 2)
 
-        let load = try ChildProcess(argv: ["python3", "load.py", String(dev.proxyPort), "api.ctl.localhost", "STOP", "120"], directory: dev.project.path)
+        let load = try ChildProcess(
+            argv: ["python3", "load.py", String(dev.proxyPort), "api.ctl.localhost", "STOP", "120"], directory: dev.project.path)
         defer { load.stop() }
         #expect(await eventually(timeout: .seconds(20)) { load.output.contains("first-ok") }, "\(load.output)")
         for _ in 1...2 {
@@ -99,12 +100,15 @@ struct ControlTests {
         }
         try dev.project.write("STOP", "")
         #expect(load.wait() == 0)
-        let summary = try #require(load.output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let summary = try #require(
+            load.output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
         #expect(summary["fail"] as? Int == 0, "failed requests during the rolling restart: \(summary)")
         #expect((summary["ok"] as? Int ?? 0) > 20, "\(summary)")
         let after = dev.pids(of: "api")
         #expect(after.count == 2 && Set(after).isDisjoint(with: before), "\(before) → \(after)")
-        #expect(await dev.waitForStatus { $0.services[0].instances.allSatisfy { $0.restarts == 0 } } != nil, "requested restarts are not crashes")
+        #expect(
+            await dev.waitForStatus { $0.services[0].instances.allSatisfy { $0.restarts == 0 } } != nil,
+            "requested restarts are not crashes")
 
         let stop = try dev.devhost(["stop", "worker"])
         #expect(stop.status == 0 && stop.output.contains("worker stopped"), "\(stop.output)")
@@ -125,7 +129,9 @@ struct ControlTests {
         #expect(livingProcesses(withMarker: dev.marker).isEmpty)
     }
 
-    @Test("hot reload: added, removed, changed and scaled services, new routes, env file edits, and an invalid edit that keeps the running state")
+    @Test(
+        "hot reload: added, removed, changed and scaled services, new routes, env file edits, and an invalid edit that keeps the running state"
+    )
     func hotReload() async throws {
         let dev = try DevhostRun(project, files: [".env": "GREETING=hello\n"])
         defer { dev.shutDown() }
@@ -135,13 +141,15 @@ struct ControlTests {
         let workerPids = dev.pids(of: "worker")
 
         // A new service starts and gets its route; nothing else restarts.
-        try dev.project.write("devhost.yml", project + """
+        try dev.project.write(
+            "devhost.yml",
+            project + """
 
-              admin:
-                command: python3 server.py
-                route: admin
-                env_file: .env
-            """)
+                  admin:
+                    command: python3 server.py
+                    route: admin
+                    env_file: .env
+                """)
         let added = await dev.waitForStatus { $0.services.contains { $0.name == "admin" && $0.instances.allSatisfy(\.ok) } }
         #expect(added != nil)
         #expect(dev.get("/env/GREETING", host: "admin.ctl.localhost") == (200, "hello"))
@@ -155,15 +163,18 @@ struct ControlTests {
 
         // An invalid edit is reported with its position; everything keeps running.
         try dev.project.write("devhost.yml", project + "\n  admin:\n    command: [python3\n")
-        #expect(await eventually(timeout: .seconds(10)) {
-            ((try? dev.devhost(["logs", "devhost", "-n", "20"]).output) ?? "").contains("devhost.yml:")
-        })
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                ((try? dev.devhost(["logs", "devhost", "-n", "20"]).output) ?? "").contains("devhost.yml:")
+            })
         #expect(dev.pids(of: "api") == apiPids && dev.get("/", host: "admin.ctl.localhost").0 == 200)
         let reload = try dev.devhost(["reload"])
         #expect(reload.status == 1 && reload.output.contains("not applied") && reload.output.contains("devhost.yml:"), "\(reload.output)")
 
         // admin removed, worker changed, api scaled to 3 and its route renamed.
-        try dev.project.write("devhost.yml", """
+        try dev.project.write(
+            "devhost.yml",
+            """
             name: ctl
             services:
               api:
@@ -185,13 +196,16 @@ struct ControlTests {
         #expect(dev.get("/", host: "api.ctl.localhost").0 == 404)
         #expect(dev.get("/", host: "admin.ctl.localhost").0 == 404)
         let logs = try dev.devhost(["logs", "devhost", "-n", "50"]).output
-        #expect(logs.contains("stopped admin") && logs.contains("restarted worker") && logs.contains("scaled api") && logs.contains("routes updated"), "\(logs)")
+        #expect(
+            logs.contains("stopped admin") && logs.contains("restarted worker") && logs.contains("scaled api")
+                && logs.contains("routes updated"), "\(logs)")
         #expect(dev.shutDown().isEmpty)
     }
 
     @Test("watch: globs restart the service (debounced) when a matching file changes, and only then")
     func watchRestarts() async throws {
-        let dev = try DevhostRun("""
+        let dev = try DevhostRun(
+            """
             name: ctl
             services:
               api:
@@ -236,7 +250,9 @@ struct ControlTests {
         #expect((result["states"] as? [String: String])?["api.1"] == "healthy", "\(result)")
         #expect((result["screenshot_bytes"] as? Int ?? 0) > 10_000, "\(result)")
         #expect((result["console_errors"] as? [Any])?.isEmpty == true, "\(result)")
-        let after = await dev.waitForStatus { report in report.ok && Set(report.services[0].instances.compactMap(\.pid)).isDisjoint(with: before) }
+        let after = await dev.waitForStatus { report in
+            report.ok && Set(report.services[0].instances.compactMap(\.pid)).isDisjoint(with: before)
+        }
         #expect(after != nil, "the click did not restart api: \(before) → \(dev.pids(of: "api"))")
     }
 
@@ -245,9 +261,12 @@ struct ControlTests {
         let good = try DevhostRun(project)
         let fine = try good.devhost(["doctor"])
         #expect(fine.status == 0, "\(fine.output)")
-        #expect(fine.output.contains("devhost.yml is valid (2 services)") && fine.output.contains("libgit2") && fine.output.contains(".localhost"), "\(fine.output)")
+        #expect(
+            fine.output.contains("devhost.yml is valid (2 services)") && fine.output.contains("libgit2")
+                && fine.output.contains(".localhost"), "\(fine.output)")
 
-        let bad = try DevhostRun("""
+        let bad = try DevhostRun(
+            """
             services:
               api:
                 command: no-such-program --serve
@@ -255,7 +274,10 @@ struct ControlTests {
                 command: ./bin/missing
                 setup: ./configure-it
             """)
-        let listener = try ChildProcess(argv: ["python3", "-c", "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1', \(bad.proxyPort))); s.listen(); print('bound', flush=True); time.sleep(60)"])
+        let listener = try ChildProcess(argv: [
+            "python3", "-c",
+            "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1', \(bad.proxyPort))); s.listen(); print('bound', flush=True); time.sleep(60)",
+        ])
         defer { listener.stop() }
         #expect(await eventually { listener.output.contains("bound") })
         let failing = try bad.devhost(["doctor"])

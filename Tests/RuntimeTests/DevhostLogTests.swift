@@ -41,7 +41,8 @@ import Testing
 
     @Test(arguments: [
         ("plain", "plain"), ("\u{1B}[1;31mred\u{1B}[0m", "red"), ("\u{1B}]0;title\u{07}after", "after"),
-        ("\u{1B}]8;;http://x\u{1B}\\link\u{1B}]8;;\u{1B}\\", "link"), ("a\u{1B}(Bb", "ab"), ("end\u{1B}", "end"), ("ünï\u{1B}[2Kcode", "ünïcode"),
+        ("\u{1B}]8;;http://x\u{1B}\\link\u{1B}]8;;\u{1B}\\", "link"), ("a\u{1B}(Bb", "ab"), ("end\u{1B}", "end"),
+        ("ünï\u{1B}[2Kcode", "ünïcode"),
     ])
     func stripRemovesTerminalSequences(input: String, expected: String) {
         #expect(ANSIText.strip(input) == expected)
@@ -89,7 +90,10 @@ import Testing
             let supervisor = harness.supervisor
             let restart = Task { try await supervisor.exclusive { try await $0.restart("migrate") } }
             // The job is blocked until `release` exists: a restart that answers now has not waited.
-            #expect(await harness.wait { events in events.filter { $0.service == "migrate" && $0.description.contains("started (pid") }.count == run })
+            #expect(
+                await harness.wait { events in
+                    events.filter { $0.service == "migrate" && $0.description.contains("started (pid") }.count == run
+                })
             try harness.project.write("release", "")
             let outcome = try await restart.value
             if code == 0 {

@@ -22,7 +22,8 @@ import Testing
 
     @Test func downReturnsOnlyOnceTheDetachedDevhostIsReaped() async throws {
         let dev = try DevhostRun("services:\n  api: { command: python3 server.py, health: { http: /healthz, interval: 100ms } }\n")
-        let reaper = try ChildProcess(argv: ["python3", "-c", Self.slowReaper, devhostBinary, "up", "-d"], directory: dev.project.path, environment: dev.environment)
+        let reaper = try ChildProcess(
+            argv: ["python3", "-c", Self.slowReaper, devhostBinary, "up", "-d"], directory: dev.project.path, environment: dev.environment)
         defer { reaper.stop() }
         #expect(await eventually(timeout: .seconds(60)) { reaper.output.contains("up 0") }, "\(reaper.output)")
         let pid = try #require(dev.status()?.pid)

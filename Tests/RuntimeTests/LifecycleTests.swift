@@ -10,9 +10,10 @@ import Testing
         try await harness.start()
         #expect(await harness.waitFor("crash.1 failed: gave up after 3 restarts (exited 2)"))
         let lines = await harness.log.lines
-        #expect(lines.filter { $0.contains("crash.1 restarting in") } == [
-            "crash.1 restarting in 500ms", "crash.1 restarting in 1s", "crash.1 restarting in 2s",
-        ])
+        #expect(
+            lines.filter { $0.contains("crash.1 restarting in") } == [
+                "crash.1 restarting in 500ms", "crash.1 restarting in 1s", "crash.1 restarting in 2s",
+            ])
         #expect(lines.filter { $0.contains("gave up") }.count == 1, "giving up is said once")
         #expect(await harness.instance("crash.1")?.restarts == 3)
         // Everything ended: devhost stops by itself.
@@ -36,7 +37,8 @@ import Testing
     }
 
     @Test func restartNoStaysDown() async throws {
-        let harness = try Harness("services:\n  job: { command: \"exit 1\", port: none, restart: \"no\" }\n  keep: { command: \"sleep 30\", port: none }\n")
+        let harness = try Harness(
+            "services:\n  job: { command: \"exit 1\", port: none, restart: \"no\" }\n  keep: { command: \"sleep 30\", port: none }\n")
         try await harness.start()
         #expect(await harness.waitFor("job.1 exited 1"))
         #expect(await harness.instance("job.1")?.restarts == 0)
@@ -85,7 +87,8 @@ import Testing
 
     @Test func stubbornProcessesAreKilledAfterStopTimeout() async throws {
         let harness = try Harness(
-            "services:\n  stubborn: { command: \"trap '' TERM; touch trapped; sleep 300 & wait; sleep 300\", port: none, stop_timeout: 300ms }\n")
+            "services:\n  stubborn: { command: \"trap '' TERM; touch trapped; sleep 300 & wait; sleep 300\", port: none, stop_timeout: 300ms }\n"
+        )
         try await harness.start()
         // Stop only once the shell has set its trap (a SIGTERM before that would end it at once).
         #expect(await eventually { FileManager.default.fileExists(atPath: harness.project.path + "/trapped") })
@@ -98,7 +101,8 @@ import Testing
     }
 
     @Test func forcedStopKillsAtOnce() async throws {
-        let harness = try Harness("services:\n  slow: { command: \"trap '' TERM; touch trapped; sleep 300\", port: none, stop_timeout: 60s }\n")
+        let harness = try Harness(
+            "services:\n  slow: { command: \"trap '' TERM; touch trapped; sleep 300\", port: none, stop_timeout: 60s }\n")
         try await harness.start()
         #expect(await eventually { FileManager.default.fileExists(atPath: harness.project.path + "/trapped") })
         let graceful = Task { await harness.stop() }
@@ -132,10 +136,10 @@ import Testing
         let marker = "devhost-test-\(UUID().uuidString)"
         let project = try TempProject([
             "devhost.yml": """
-                services:
-                  tree: { command: "sleep 300 & sleep 301 & wait", port: none }
-                  api: { command: "python3 -m http.server $PORT --bind 127.0.0.1", health: { tcp: true, interval: 100ms } }
-                """
+            services:
+              tree: { command: "sleep 300 & sleep 301 & wait", port: none }
+              api: { command: "python3 -m http.server $PORT --bind 127.0.0.1", health: { tcp: true, interval: 100ms } }
+            """
         ])
         var environment = ProcessInfo.processInfo.environment
         environment["DEVHOST_TEST_MARKER"] = marker
@@ -164,4 +168,3 @@ import Testing
         #expect(devhost.output.contains("tree.1 stopped"))
     }
 }
-

@@ -1,5 +1,5 @@
-import DevhostProxy
 import DevhostManifest
+import DevhostProxy
 import DevhostRuntime
 import DevhostTestSupport
 import Foundation
@@ -29,7 +29,9 @@ final class ProxyHarness: @unchecked Sendable {
         var quiet = settings
         quiet.accessLog = .off
         let board = harness.supervisor.board
-        let context = ProxyContext(routes: routes, instances: harness.supervisor.routes, settings: quiet, describe: { (board.summary(of: $0), ["last line of \($0)"]) })
+        let context = ProxyContext(
+            routes: routes, instances: harness.supervisor.routes, settings: quiet,
+            describe: { (board.summary(of: $0), ["last line of \($0)"]) })
         proxy = try await ProxyServer.start(host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton)
     }
 
@@ -43,7 +45,9 @@ final class ProxyHarness: @unchecked Sendable {
     }
 
     /// curl with a Host header; returns status, headers (lowercased names) and body.
-    func request(_ path: String, host: String = "api.shop.localhost", args: [String] = []) throws -> (status: Int, headers: [(String, String)], body: String) {
+    func request(_ path: String, host: String = "api.shop.localhost", args: [String] = []) throws -> (
+        status: Int, headers: [(String, String)], body: String
+    ) {
         let result = try run(["curl", "-s", "-i", "--max-time", "20", "-H", "Host: \(host)"] + args + [base + path])
         return Self.parse(result.output)
     }
@@ -103,7 +107,8 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
 
     @Test func forwardingHeadersAreReplacedAndRequestIDsFlow() async throws {
         let p = try await ProxyHarness()
-        let spoofed = try p.request("/echo", args: ["-H", "X-Forwarded-For: 6.6.6.6", "-H", "Forwarded: for=6.6.6.6", "-H", "X-Real-IP: 6.6.6.6"])
+        let spoofed = try p.request(
+            "/echo", args: ["-H", "X-Forwarded-For: 6.6.6.6", "-H", "Forwarded: for=6.6.6.6", "-H", "X-Real-IP: 6.6.6.6"])
         let seen = try echoedHeaders(spoofed.body)
         #expect(seen["x-forwarded-for"] == ["127.0.0.1"])
         #expect(seen["x-real-ip"] == nil)
@@ -116,7 +121,9 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         let kept = try p.request("/echo", args: ["-H", "X-Request-ID: abc-123"])
         #expect(header(kept.headers, "x-request-id") == ["abc-123"])
         #expect(try echoedHeaders(kept.body)["x-request-id"] == ["abc-123"])
-        let hop = try p.request("/echo", args: ["-H", "Connection: keep-alive, X-Secret", "-H", "X-Secret: 1", "-H", "Proxy-Authorization: x", "-H", "TE: trailers"])
+        let hop = try p.request(
+            "/echo",
+            args: ["-H", "Connection: keep-alive, X-Secret", "-H", "X-Secret: 1", "-H", "Proxy-Authorization: x", "-H", "TE: trailers"])
         let hopSeen = try echoedHeaders(hop.body)
         #expect(hopSeen["x-secret"] == nil && hopSeen["proxy-authorization"] == nil && hopSeen["te"] == nil)
         await p.stop()
@@ -144,7 +151,10 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
     @Test func bodiesStreamBothWays() async throws {
         let p = try await ProxyHarness()
         let size = 50_000_000
-        let download = try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H", "Host: api.shop.localhost", "\(p.base)/big?n=\(size)"])
+        let download = try run([
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H", "Host: api.shop.localhost",
+            "\(p.base)/big?n=\(size)",
+        ])
         #expect(download.output == "200 \(size)")
         let file = p.harness.project.file("upload.bin")
         try Data(count: 20_000_000).write(to: URL(fileURLWithPath: file))
@@ -194,7 +204,8 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
                 data += chunk
             print(",".join(str(data.find(b"/echo?n=%d" % i)) for i in range(4)))
             """
-        let positions = try run(["python3", "-c", script]).output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Int($0) }
+        let positions = try run(["python3", "-c", script]).output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",")
+            .compactMap { Int($0) }
         #expect(positions.count == 4 && positions.allSatisfy { $0 >= 0 } && positions == positions.sorted(), "\(positions)")
         await p.stop()
     }
@@ -271,7 +282,8 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         // One client connection, so both requests are served on the same event loop and its pool:
         // the first opens an upstream connection that goes back to the pool, the second reuses it.
         let codes = try run([
-            "curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "20", "-H", "Host: api.shop.localhost",
+            "curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "20", "-H",
+            "Host: api.shop.localhost",
             "\(p.base)/drop-reused", "\(p.base)/drop-reused",
         ]).output
         #expect(codes == "200\n200\n", "\(codes)")
@@ -298,7 +310,9 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
             print(data.split(b"\\r\\n")[0].decode(), data.count(b"HTTP/1.1"), b"connection: close" in data.lower())
             """
         let early = try run(["python3", "-c", script])
-        #expect(early.output.trimmingCharacters(in: .whitespacesAndNewlines) == "HTTP/1.1 413 Request Entity Too Large 1 True", "\(early.output)")
+        #expect(
+            early.output.trimmingCharacters(in: .whitespacesAndNewlines) == "HTTP/1.1 413 Request Entity Too Large 1 True",
+            "\(early.output)")
         // Both event loops' pools: neither may hand out the connection that still expects a body.
         for _ in 1...4 { #expect(try p.request("/echo").status == 200) }
         // A Host that would add entries to Forwarded is refused.
@@ -330,12 +344,15 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
         #expect(try p.request("/" + String(repeating: "a", count: 9000)).status == 414)
         #expect(try p.request("/echo", args: ["-H", "X-Big: " + String(repeating: "b", count: 40_000)]).status == 431)
         #expect(try p.request("/slow?s=3").status == 504)
-        let malformed = try run(["python3", "-c", """
+        let malformed = try run([
+            "python3", "-c",
+            """
             import socket
             s = socket.create_connection(("127.0.0.1", \(p.proxy.port)))
             s.sendall(b"GARBAGE\\x01 / HTTP/9.9\\r\\n\\r\\n")
             print(s.recv(100).split(b"\\r\\n")[0].decode())
-            """])
+            """,
+        ])
         #expect(malformed.output.hasPrefix("HTTP/1.1 400"), "\(malformed.output)")
         #expect(try p.request("/echo").status == 200, "the proxy survives")
         await p.stop()
@@ -379,7 +396,9 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
     @Test func aRouteChangeUnderLoadFailsNoRequest() async throws {
         let p = try await ProxyHarness()
         let load = Task.detached {
-            try run(["python3", "-c", """
+            try run([
+                "python3", "-c",
+                """
                 import http.client
                 failures = 0
                 for i in range(400):
@@ -388,7 +407,8 @@ func echoedHeaders(_ body: String) throws -> [String: [String]] {
                     r = c.getresponse(); r.read(); c.close()
                     if r.status != 200: failures += 1
                 print(failures)
-                """]).output
+                """,
+            ]).output
         }
         for round in 0..<20 {
             // Swap the whole table: add and drop an extra host while api stays.

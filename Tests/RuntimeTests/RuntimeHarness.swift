@@ -19,7 +19,7 @@ actor EventLog {
         events.append(event)
         let ready = waiters.filter { $0.predicate(events) }
         waiters.removeAll { waiter in ready.contains { $0.id == waiter.id } }
-        ready.forEach { $0.continuation.resume(returning: true) }
+        for waiter in ready { waiter.continuation.resume(returning: true) }
     }
 
     /// Waits until `predicate` holds over the events so far, or `timeout` passes (returns false).
@@ -98,11 +98,14 @@ func livingProcesses(withMarker marker: String) -> [String] {
     var found: [String] = []
     let needle = Data("DEVHOST_TEST_MARKER=\(marker)".utf8)
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard Int32(entry) != nil, let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"), environ.range(of: needle) != nil
+        guard Int32(entry) != nil, let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"),
+            environ.range(of: needle) != nil
         else { continue }
         let stat = (try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8)) ?? ""
         if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].hasPrefix(" Z") { continue }
-        let command = (FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") ?? Data()).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let command = (FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") ?? Data()).split(separator: 0).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         found.append("\(entry): \(command.joined(separator: " "))")
     }
     return found
@@ -111,22 +114,22 @@ func livingProcesses(withMarker marker: String) -> [String] {
 /// A tiny HTTP server used as a service: answers /healthz (unless FAIL_HEALTH exists), `/env/NAME`,
 /// and `/`. Listens on $PORT, or on a port the OS picks when IGNORE_PORT=1 (printing it).
 let serverScript = #"""
-import os, sys, socket
-from http.server import BaseHTTPRequestHandler, HTTPServer
+    import os, sys, socket
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
-class H(BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/healthz" and os.path.exists("FAIL_HEALTH"):
-            self.send_response(503); self.end_headers(); return
-        if self.path.startswith("/env/"):
-            body = os.environ.get(self.path[5:], "").encode()
-        else:
-            body = ("%s %s" % (os.environ.get("DEVHOST_SERVICE"), os.environ.get("DEVHOST_INSTANCE"))).encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-    def log_message(self, *a): pass
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/healthz" and os.path.exists("FAIL_HEALTH"):
+                self.send_response(503); self.end_headers(); return
+            if self.path.startswith("/env/"):
+                body = os.environ.get(self.path[5:], "").encode()
+            else:
+                body = ("%s %s" % (os.environ.get("DEVHOST_SERVICE"), os.environ.get("DEVHOST_INSTANCE"))).encode()
+            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        def log_message(self, *a): pass
 
-port = 0 if os.environ.get("IGNORE_PORT") else int(os.environ["PORT"])
-server = HTTPServer(("127.0.0.1", port), H)
-print("serving on", server.server_address[1], flush=True)
-server.serve_forever()
-"""#
+    port = 0 if os.environ.get("IGNORE_PORT") else int(os.environ["PORT"])
+    server = HTTPServer(("127.0.0.1", port), H)
+    print("serving on", server.server_address[1], flush=True)
+    server.serve_forever()
+    """#

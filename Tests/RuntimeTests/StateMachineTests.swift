@@ -43,7 +43,11 @@ import Testing
             if case .restart(let delay) = tracker.exited(.exited(1), at: start + .seconds(step)) { return delay }
             return nil
         }
-        #expect(delays == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30), .seconds(30)])
+        #expect(
+            delays == [
+                .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30),
+                .seconds(30),
+            ])
         #expect(tracker.exited(.exited(0), at: start) == .stay)
         #expect(tracker.exited(.signaled(9), at: start) != .stay)
     }
@@ -66,7 +70,10 @@ import Testing
         _ = healed.exited(.exited(1), at: start)
         healed.becameHealthy(at: start)
         #expect(healed.restartsSinceHealthy == 0)
-        if case .restart = healed.exited(.exited(1), at: start + .seconds(1)) {} else { Issue.record("a healthy check should reset the count") }
+        if case .restart = healed.exited(.exited(1), at: start + .seconds(1)) {
+        } else {
+            Issue.record("a healthy check should reset the count")
+        }
     }
 
     @Test func backoffResetsAfterAHealthyMinute() {

@@ -153,7 +153,10 @@ func curl(_ url: String) throws -> (status: Int32, body: String) {
 
     @Test func fixedPortHeldByAForeignProcessFailsFastNamingIt() async throws {
         let port = try freeLoopbackPort()
-        let squatter = try ChildProcess(argv: ["python3", "-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); print('ready', flush=True); time.sleep(60)"])
+        let squatter = try ChildProcess(argv: [
+            "python3", "-c",
+            "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); print('ready', flush=True); time.sleep(60)",
+        ])
         defer { squatter.stop() }
         #expect(await eventually { squatter.output.contains("ready") })
         let harness = try Harness("services:\n  api: { command: \"sleep 30\", port: \(port) }\n")

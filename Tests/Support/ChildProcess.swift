@@ -53,13 +53,15 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits for the exit and the end of output; returns the exit code (128+signal when killed).
     @discardableResult
     public func wait() -> Int32 {
-        let status: ExitStatus = lock.withLock { exitStatus } ?? {
-            let status = ChildProcesses.shared.waitBlocking(for: pid)
-            lock.withLock { exitStatus = status }
-            readerDone.wait()
-            readerDone.signal()
-            return status
-        }()
+        let status: ExitStatus =
+            lock.withLock { exitStatus }
+            ?? {
+                let status = ChildProcesses.shared.waitBlocking(for: pid)
+                lock.withLock { exitStatus = status }
+                readerDone.wait()
+                readerDone.signal()
+                return status
+            }()
         switch status {
         case .exited(let code): return code
         case .signaled(let signal): return 128 + signal

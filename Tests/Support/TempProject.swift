@@ -34,7 +34,9 @@ public final class TempProject: @unchecked Sendable {
 }
 
 /// Runs a program to completion, returning its exit status and combined output.
-public func run(_ argv: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+public func run(_ argv: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> (
+    status: Int32, output: String
+) {
     let child = try ChildProcess(argv: argv, directory: directory, environment: environment)
     let status = child.wait()
     return (status, child.output)
@@ -44,7 +46,8 @@ public func run(_ argv: [String], in directory: String? = nil, environment: [Str
 public var devhostBinary: String { repositoryRoot.appendingPathComponent(".build/debug/devhost").path }
 
 /// The repository's root folder (for bundled examples and templates).
-public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes: tests wait on conditions, never
 /// on fixed sleeps.

@@ -19,7 +19,8 @@ public struct ControlRequest: Sendable {
             for pair in parts[1].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-                let value = kv.count > 1 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(kv[1])) : ""
+                let value =
+                    kv.count > 1 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(kv[1])) : ""
                 query[key, default: []].append(value)
             }
         }
@@ -34,9 +35,13 @@ public enum ControlResponse: Sendable {
     /// Written piece by piece as the stream yields; ends when it finishes or the client goes.
     case stream(contentType: String, AsyncStream<String>)
 
-    static func json(_ status: Int, _ body: String) -> ControlResponse { .full(status: status, contentType: "application/json", body: body + "\n") }
+    static func json(_ status: Int, _ body: String) -> ControlResponse {
+        .full(status: status, contentType: "application/json", body: body + "\n")
+    }
 
-    static func json(_ status: Int, _ fields: [(String, JSONValue)]) -> ControlResponse { json(status, JSONValue.object(fields).serialized()) }
+    static func json(_ status: Int, _ fields: [(String, JSONValue)]) -> ControlResponse {
+        json(status, JSONValue.object(fields).serialized())
+    }
 
     static func error(_ status: Int, _ message: String) -> ControlResponse {
         json(status, [("error", .string(message))])
@@ -71,7 +76,8 @@ public final class ControlAPI: Sendable {
 
     public func status() async -> StatusReport {
         let (manifest, snapshot, ports, ready) = await supervisor.reportParts()
-        return StatusReport.make(manifest: manifest, snapshot: snapshot, stablePorts: ports, ready: ready, proxyPort: proxyPort, startedAt: startedAt)
+        return StatusReport.make(
+            manifest: manifest, snapshot: snapshot, stablePorts: ports, ready: ready, proxyPort: proxyPort, startedAt: startedAt)
     }
 
     public func handle(_ request: ControlRequest) async -> ControlResponse {

@@ -24,7 +24,8 @@ public struct ControlClient: Sendable {
 
         public var description: String {
             switch self {
-            case .notRunning(let path): return "devhost is not running here (no control socket at \(path); start it with `devhost up` or `devhost up -d`)"
+            case .notRunning(let path):
+                return "devhost is not running here (no control socket at \(path); start it with `devhost up` or `devhost up -d`)"
             case .io(let text): return "control socket: \(text)"
             }
         }

@@ -11,7 +11,9 @@ public final class ControlServer: Sendable {
     private let channel: Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>
 
-    public static func start(path: String, api: ControlAPI, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> ControlServer {
+    public static func start(path: String, api: ControlAPI, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
+        -> ControlServer
+    {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if folder == "/tmp/devhost-\(getuid())" {
@@ -43,7 +45,9 @@ public final class ControlServer: Sendable {
 
     private let inFlight: NIOLockedValueBox<Int>
 
-    private init(path: String, channel: Channel, connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>, inFlight: NIOLockedValueBox<Int>) {
+    private init(
+        path: String, channel: Channel, connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>, inFlight: NIOLockedValueBox<Int>
+    ) {
         self.path = path
         self.channel = channel
         self.connections = connections
@@ -80,7 +84,6 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         self.api = api
         self.inFlight = inFlight
     }
-
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -120,7 +123,9 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             headers.add(name: "content-type", value: type)
             headers.add(name: "content-length", value: String(body.utf8.count))
             if !keepAlive { headers.add(name: "connection", value: "close") }
-            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .init(statusCode: status), headers: headers)), promise: nil)
+            channel.write(
+                HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .init(statusCode: status), headers: headers)),
+                promise: nil)
             if !head { channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
             try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
             if !keepAlive { try? await channel.close() }
@@ -130,7 +135,9 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             // Without a length the body ends with the connection (HTTP/1.0) or is chunked (1.1).
             if version.minor == 0 { headers.add(name: "connection", value: "close") }
             do {
-                try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))).get()
+                try await channel.writeAndFlush(
+                    HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))
+                ).get()
                 for await piece in stream where !piece.isEmpty {
                     try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: piece)))).get()
                 }
@@ -148,7 +155,8 @@ public enum ControlServerError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unsafeFolder(let folder): return "\(folder) is not a private folder of this user (remove it, or move the project to a shorter path)"
+        case .unsafeFolder(let folder):
+            return "\(folder) is not a private folder of this user (remove it, or move the project to a shorter path)"
         }
     }
 }

@@ -78,7 +78,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
                 name: service.name, routes: routes, port: stablePorts[service.name],
                 instances: mine.map { instance in
                     InstanceStatus(
-                        label: instance.label, index: instance.index, pid: instance.pid, port: instance.listeningPort ?? instance.assignedPort,
+                        label: instance.label, index: instance.index, pid: instance.pid,
+                        port: instance.listeningPort ?? instance.assignedPort,
                         state: instance.state.description, health: instance.health, ok: instance.isOK,
                         failed: instance.state.isFinal && instance.state != .completed && !instance.held, restarts: instance.restarts,
                         uptimeSeconds: instance.startedAt.map { Double(DurationText.millisecondsExact(now - $0)) / 1000 })
