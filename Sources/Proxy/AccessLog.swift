@@ -70,14 +70,14 @@ public final class AccessLog: @unchecked Sendable {
     /// Writes what is queued and ends the writer thread.
     public func close() {
         let first: Bool = condition.withLock {
-            defer { stopping = true }
-            condition.signal()
-            return !stopping
+            let first = !stopping
+            stopping = true
+            condition.broadcast()
+            // Bounded: the writer has at most `limit` bytes left to write.
+            while writer != nil { condition.wait() }
+            return first
         }
-        guard first else { return }
-        // Bounded: the writer has at most `limit` bytes left to write.
-        while condition.withLock({ writer != nil }) { usleep(1000) }
-        if descriptor >= 0 { Foundation.close(descriptor) }
+        if first, descriptor >= 0 { Foundation.close(descriptor) }
     }
 
     /// What goes before each line of a batch: on the terminal, LogOutput's prefix (read once per
@@ -126,7 +126,10 @@ public final class AccessLog: @unchecked Sendable {
                 }
             }
         }
-        condition.withLock { writer = nil }
+        condition.withLock {
+            writer = nil
+            condition.broadcast()
+        }
     }
 
     private func write(_ batch: ByteBuffer) {

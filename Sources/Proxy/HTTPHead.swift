@@ -85,6 +85,12 @@ struct HTTPHead {
     var hostCount = 0
     /// The target was absolute-form (`http://host/path`): `target` is now its path and query only.
     var absoluteTarget = false
+    /// The target's form, read while parsing (origin `/…`, `*`, or neither), and whether the method
+    /// is one the proxy refuses outright: `RequestRefusal` then needs no second look at the bytes.
+    var targetIsOriginForm = false
+    var targetIsAsterisk = false
+    var methodIsConnect = false
+    var methodIsTrace = false
     var contentLengthCount = 0
     var transferEncodingCount = 0
     /// Every transfer coding named is `chunked`, exactly once (no parameters, no other coding).
@@ -137,6 +143,10 @@ struct HTTPHead {
         host = nil
         hostCount = 0
         absoluteTarget = false
+        targetIsOriginForm = false
+        targetIsAsterisk = false
+        methodIsConnect = false
+        methodIsTrace = false
         contentLengthCount = 0
         transferEncodingCount = 0
         chunkedOnly = false
@@ -168,6 +178,7 @@ struct HTTPHead {
             (head.method, head.target, head.minor) = line
             if head.target.count > maxTarget { return (.failed(.targetTooLong), 0) }
             guard head.splitAbsoluteTarget(p) else { return (.failed(.malformed), 0) }
+            head.classifyMethod(p)
         } else {
             guard let line = statusLine(p, end: firstEnd) else { return (.failed(.malformed), 0) }
             (head.minor, head.status, head.afterVersion) = line
@@ -319,7 +330,15 @@ struct HTTPHead {
     /// the authority becomes the request's host and `target` its origin form (empty for `/`). A
     /// target with user information, or an empty authority, is refused.
     private mutating func splitAbsoluteTarget(_ p: UnsafeRawBufferPointer) -> Bool {
-        guard let first = target.first, p[first] != 47, p[first] != 42 else { return true }
+        guard let first = target.first else { return true }
+        if p[first] == 47 {
+            targetIsOriginForm = true
+            return true
+        }
+        if p[first] == 42 {
+            targetIsAsterisk = target.count == 1
+            return true
+        }
         var i = target.lowerBound
         while i < target.upperBound, p[i] != 58, p[i] != 47 { i += 1 }
         let scheme = target.lowerBound..<i
@@ -338,64 +357,12 @@ struct HTTPHead {
         return true
     }
 
-    private static func kind(_ p: UnsafeRawBufferPointer, _ name: Range<Int>, underscoreAsHyphen u: Bool) -> Kind {
-        func equalsIgnoringCase(_ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: StaticString) -> Bool {
-            HTTPHead.equalsIgnoringCase(p, range, lower, underscoreAsHyphen: u)
-        }
-        switch name.count {
-        case 2: return equalsIgnoringCase(p, name, "te") ? .te : .other
-        case 4: return equalsIgnoringCase(p, name, "host") ? .host : .other
-        case 6: return equalsIgnoringCase(p, name, "accept") ? .accept : .other
-        case 7:
-            if equalsIgnoringCase(p, name, "upgrade") { return .upgrade }
-            return equalsIgnoringCase(p, name, "trailer") ? .trailer : .other
-        case 9:
-            if equalsIgnoringCase(p, name, "forwarded") { return .forwarded }
-            return equalsIgnoringCase(p, name, "x-real-ip") ? .xRealIP : .other
-        case 10:
-            if equalsIgnoringCase(p, name, "connection") { return .connection }
-            return equalsIgnoringCase(p, name, "keep-alive") ? .keepAlive : .other
-        case 12: return equalsIgnoringCase(p, name, "x-request-id") ? .xRequestID : .other
-        case 14: return equalsIgnoringCase(p, name, "content-length") ? .contentLength : .other
-        case 15: return equalsIgnoringCase(p, name, "x-forwarded-for") ? .xForwardedFor : .other
-        case 16:
-            if equalsIgnoringCase(p, name, "x-forwarded-host") { return .xForwardedHost }
-            return equalsIgnoringCase(p, name, "proxy-connection") ? .proxyConnection : .other
-        case 17:
-            if equalsIgnoringCase(p, name, "transfer-encoding") { return .transferEncoding }
-            return equalsIgnoringCase(p, name, "x-forwarded-proto") ? .xForwardedProto : .other
-        case 18: return equalsIgnoringCase(p, name, "proxy-authenticate") ? .proxyAuthenticate : .other
-        case 19: return equalsIgnoringCase(p, name, "proxy-authorization") ? .proxyAuthorization : .other
-        default: return .other
-        }
-    }
-
-    /// ASCII case-insensitive comparison with a lowercase literal.
-    static func equalsIgnoringCase(
-        _ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: StaticString, underscoreAsHyphen: Bool = false
-    ) -> Bool {
-        guard range.count == lower.utf8CodeUnitCount else { return false }
-        let literal = lower.utf8Start
-        var k = 0
-        for i in range {
-            var c = p[i]
-            if c >= 65, c <= 90 { c |= 0x20 }
-            if underscoreAsHyphen, c == 95 { c = 45 }
-            if c != literal[k] { return false }
-            k += 1
-        }
-        return true
-    }
-
-    private static func eachToken(_ p: UnsafeRawBufferPointer, _ value: Range<Int>, _ body: (Range<Int>) -> Void) {
-        var i = value.lowerBound
-        while i < value.upperBound {
-            while i < value.upperBound, p[i] == 32 || p[i] == 9 || p[i] == 44 { i += 1 }
-            let start = i
-            while i < value.upperBound, p[i] != 44 { i += 1 }
-            var end = i
-            while end > start, p[end - 1] == 32 || p[end - 1] == 9 { end -= 1 }
-            if end > start { body(start..<end) }
+    /// CONNECT and TRACE, compared exactly (methods are case-sensitive, RFC 9110 §9.1).
+    private mutating func classifyMethod(_ p: UnsafeRawBufferPointer) {
+        switch method.count {
+        case 7: methodIsConnect = Self.equalsExactly(p, method, "CONNECT")
+        case 5: methodIsTrace = Self.equalsExactly(p, method, "TRACE")
+        default: break
         }
     }
 }

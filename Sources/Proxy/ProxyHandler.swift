@@ -35,8 +35,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         /// past it the client is not read until the request has gone out).
         var pending: [ByteBuffer] = []
         var pendingBytes = 0
-        /// The last time the upstream sent a byte of the response (or could again, after a pause).
+        /// When the deadline ticker last saw the upstream send part of the response (or become
+        /// readable again after a pause), and whether it has since: a read only sets the flag, so
+        /// the clock is not read per response.
         var lastUpstreamRead: NIODeadline
+        var upstreamSpoke = false
         var headSent = false
         var bodySent = false
         /// The whole request has arrived.
@@ -213,7 +216,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, let upstream {
             // The upstream was paused for this client: its silence meanwhile is not a stall.
-            exchange?.lastUpstreamRead = .now()
+            exchange?.upstreamSpoke = true
             upstream.handler.resumeReading()
         }
         context.fireChannelWritabilityChanged()
@@ -296,6 +299,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         if let current = exchange {
+            if current.upstreamSpoke {
+                current.upstreamSpoke = false
+                current.lastUpstreamRead = now
+            }
             if let deadline = current.responseDeadline, !current.responseStarted, now >= deadline {
                 dropUpstream()
                 writeSimple(.gatewayTimeout, message: "the upstream did not answer in time", close: false)
@@ -444,12 +451,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             pooled.handler.proxy = self
             return send(over: pooled)
         }
-        open(host: key.host, port: key.port, socketPath: key.path, key: key, instance: instance, context: context)
+        open(key: key, instance: instance, context: context)
     }
 
-    private func open(
-        host: String, port: Int, socketPath: String?, key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext
-    ) {
+    /// Opens a new connection to `key` (through the context's connector) and sends the current
+    /// request over it.
+    private func open(key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
         dropUpstream()
         let pool = self.pool
         let current = exchange
@@ -524,7 +531,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             current.reused = false
             current.headSent = false
             let key = endpoint.key
-            return open(host: key.host, port: key.port, socketPath: key.path, key: key, instance: endpoint.instance, context: context)
+            return open(key: key, instance: endpoint.instance, context: context)
         }
         shared.metrics.upstreamError(route: current.routeLabel)
         // A kept-alive connection that failed says nothing about the instance (see above).
@@ -566,7 +573,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             return
         }
-        current.lastUpstreamRead = inClientRead ? readTime : .now()
+        current.upstreamSpoke = true
         var buffer = data
         if var earlier = upstreamInbound {
             upstreamInbound = nil

@@ -10,10 +10,10 @@ struct RequestRefusal: Equatable {
 
     /// `hostKnownValid`: the host's bytes are those of a host checked earlier on the connection.
     static func check(_ head: HTTPHead, allowTrace: Bool, hostKnownValid: Bool = false) -> RequestRefusal? {
-        if head.methodIs("CONNECT") {
+        if head.methodIsConnect {
             return RequestRefusal(status: .methodNotAllowed, message: "devhost is a reverse proxy, not a forward proxy: CONNECT is refused")
         }
-        if head.methodIs("TRACE"), !allowTrace {
+        if head.methodIsTrace, !allowTrace {
             // TRACE echoes the request, cookies included, back to a page (cross-site tracing).
             return RequestRefusal(status: .methodNotAllowed, message: "TRACE is refused (it echoes cookies back to the page)")
         }
@@ -59,15 +59,6 @@ struct RequestRefusal: Equatable {
 }
 
 extension HTTPHead {
-    var targetIsOriginForm: Bool {
-        guard let first = target.first else { return false }
-        return bytes.withUnsafeReadableBytes { $0[first] == UInt8(ascii: "/") }
-    }
-
-    var targetIsAsterisk: Bool {
-        target.count == 1 && bytes.withUnsafeReadableBytes { $0[target.lowerBound] == UInt8(ascii: "*") }
-    }
-
     /// A host (RFC 3986 reg-name or IPv4 address, or an IPv6 literal in brackets) and an optional
     /// port, nothing else: the value is copied into `Forwarded` and `X-Forwarded-Host`, where a
     /// quote or a comma could add entries, and routes are looked up by it.

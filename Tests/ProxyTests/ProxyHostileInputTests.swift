@@ -167,6 +167,8 @@ let blackholeScript = #"""
         ("host-quote", "GET /case/host-quote HTTP/1.1\r\nHost: api.localhost\r\nHost: x\";for=6.6.6.6\r\n\r\n", "HTTP/1.1 400"),
         ("host-none", "GET /case/host-none HTTP/1.1\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
         ("host-brackets", "GET /case/host-brackets HTTP/1.1\r\nHost: [api.localhost]\r\n\r\n", "HTTP/1.1 400"),
+        // Refused, and logged with its host: the escape must not reach the terminal raw.
+        ("host-escape", "GET /case/host-escape HTTP/1.1\r\nHost: a\u{1b}]0;pwned\u{07}b\r\n\r\n", "HTTP/1.1 400"),
         ("userinfo", "GET http://me@api.localhost/case/userinfo HTTP/1.1\r\nHost: api.localhost\r\n\r\n", "HTTP/1.1 400"),
         ("connect", "CONNECT api.localhost:443 HTTP/1.1\r\nHost: api.localhost:443\r\n\r\n", "HTTP/1.1 405"),
         ("trace", head("trace", method: "TRACE"), "HTTP/1.1 405"),
@@ -207,6 +209,10 @@ let blackholeScript = #"""
         #expect(!reached.contains { $0.hasPrefix("/case/") && !$0.hasPrefix("/case/trailer-request") }, "\(reached)")
         #expect(!reached.contains("/smuggled"), "a request hidden in a trailer section went upstream: \(reached)")
         #expect(!reached.contains("h11-error"), "\(h.records())")
+        // The access log is written by its own thread: wait for the refused request's line.
+        #expect(await eventually { h.accessLog.contains("/case/host-escape ") }, "\(h.accessLog)")
+        #expect(h.accessLog.contains("a\\x1b]0;pwned\\x07b/case/host-escape 400"), "\(h.accessLog)")
+        #expect(!h.accessLog.contains("\u{1b}"), "no escape byte reaches the terminal")
         await h.stop()
     }
 
@@ -256,6 +262,7 @@ let blackholeScript = #"""
         #expect(h.headers(of: plain).first { $0.0 == "x-request-id" }?.1 == "3f2b-4c:trace/1+x=")
         #expect(answers["options-asterisk"]?.status.hasPrefix("HTTP/1.1 200") == true)
         #expect(!h.records().contains { ($0["target"] as? String) == "h11-error" }, "\(h.records())")
+        #expect(await eventually { h.accessLog.contains("/case/request-id ") }, "\(h.accessLog)")
         #expect(!h.accessLog.contains("\u{1b}"), "no escape byte reaches the terminal: \(h.accessLog.debugDescription)")
         await h.stop()
     }
