@@ -41,14 +41,9 @@ extension HTTPHead {
     /// The target in origin form (an absolute-form target's path; `/` when it had none).
     var targetString: String { absoluteTarget && target.isEmpty ? "/" : string(target) }
 
-    func methodIs(_ lower: StaticString) -> Bool {
-        bytes.withUnsafeReadableBytes { p in
-            // Methods are case-sensitive (RFC 9110 §9.1): compared exactly, in upper case.
-            guard method.count == lower.utf8CodeUnitCount else { return false }
-            let literal = lower.utf8Start
-            for (k, i) in method.enumerated() where p[i] != literal[k] { return false }
-            return true
-        }
+    func methodIs(_ upper: StaticString) -> Bool {
+        // Methods are case-sensitive (RFC 9110 §9.1): compared exactly.
+        bytes.withUnsafeReadableBytes { Self.equalsExactly($0, method, upper) }
     }
 
     /// HTTP/1.1 stays open unless told otherwise; HTTP/1.0 closes unless asked to keep alive.
