@@ -53,7 +53,7 @@ struct ProxyCommand: AsyncParsableCommand {
         log.event("proxy on http://\(bind):\(server.port) with \(routes.all.count) route\(routes.all.count == 1 ? "" : "s") (\(file.path))")
         for route in routes.all { log.event("  http://\(route.host):\(server.port)") }
         let stopped = AsyncStream<Void>.makeStream()
-        let signals = SignalRelay { _ in stopped.continuation.finish() }
+        let signals = SignalRelay(notice: "\nstopping (Ctrl-C again to kill at once)") { _ in stopped.continuation.finish() }
         defer { signals.cancel() }
         let watcher = RouteFileWatcher.watch(file, base: { [extra] in extra }, routes: routes, log: log)
         for await _ in stopped.stream {}

@@ -1,0 +1,278 @@
+import DevhostManifest
+import DevhostProxy
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// One `devhost up`: the signal relay, the route file, the proxy, the control server, the supervisor
+/// and the file watcher, started in that order and stopped in reverse through one teardown.
+///
+/// A plain actor holding a stack of started parts rather than swift-service-lifecycle's `ServiceGroup`:
+/// that would be a new package dependency, and these parts are not uniform services. The supervisor
+/// decides when the session ends (Ctrl-C, `devhost down`, or nothing left running), several parts must
+/// be up before the next can start (the control socket before any child is forked), and a part that
+/// failed to start must unwind exactly the ones before it. A list of named stop closures says that
+/// directly, and tests can read it.
+public actor UpSession {
+    public struct Configuration: Sendable {
+        public var manifest: Manifest
+        public var state: ProjectState
+        /// Services to start (with what they depend on); empty for all.
+        public var services: [String]
+        public var log: LogOutput
+        /// Loads the manifest again for a reload.
+        public var reload: @Sendable () throws -> Manifest
+        /// nil: no proxy (`--no-proxy`).
+        public var proxy: Proxy?
+        /// SIGINT and SIGTERM stop the session (a second one kills at once). Off in tests.
+        public var handleSignals: Bool
+        /// Edits under the project folder reload the manifest or restart watched services.
+        public var watchFiles: Bool
+        public var environment: [String: String]
+        public var group: EventLoopGroup
+        /// A problem that does not stop `up` (an unreadable route file), for standard error.
+        public var warn: @Sendable (String) -> Void
+
+        public init(
+            manifest: Manifest, state: ProjectState, services: [String] = [], log: LogOutput,
+            reload: @escaping @Sendable () throws -> Manifest, proxy: Proxy? = nil, handleSignals: Bool = true, watchFiles: Bool = true,
+            environment: [String: String] = ProcessInfo.processInfo.environment,
+            group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+            warn: @escaping @Sendable (String) -> Void = { text in
+                Array("warning: \(text)\n".utf8).withUnsafeBytes { writeAll(STDERR_FILENO, $0) }
+            }
+        ) {
+            self.manifest = manifest
+            self.state = state
+            self.services = services
+            self.log = log
+            self.reload = reload
+            self.proxy = proxy
+            self.handleSignals = handleSignals
+            self.watchFiles = watchFiles
+            self.environment = environment
+            self.group = group
+            self.warn = warn
+        }
+    }
+
+    /// How the proxy runs: its address, its settings and access log, and the standalone route file.
+    public struct Proxy: Sendable {
+        public var host: String
+        public var port: Int
+        public var settings: ProxyContext.Settings
+        public var accessLog: AccessLog?
+        public var routeFile: RouteFile
+
+        public init(host: String, port: Int, settings: ProxyContext.Settings, accessLog: AccessLog?, routeFile: RouteFile) {
+            self.host = host
+            self.port = port
+            self.settings = settings
+            self.accessLog = accessLog
+            self.routeFile = routeFile
+        }
+    }
+
+    /// How the session ended.
+    public struct Outcome: Sendable {
+        /// Instances that ended failed or exited with an error.
+        public var failed: [InstanceSnapshot]
+        /// The stop came from SIGINT or SIGTERM.
+        public var signalled: Bool
+    }
+
+    private struct Part {
+        var name: String
+        var stop: () async -> Void
+    }
+
+    public let supervisor: Supervisor
+    public nonisolated let routes: ProxyRoutes
+    private let configuration: Configuration
+    private let base: RouteBase
+    private var parts: [Part] = []
+    /// The parts stopped so far, in the order they were stopped.
+    public private(set) var stopped: [String] = []
+    private var signals: SignalRelay?
+    /// The proxy's port once it listens.
+    public private(set) var proxyPort: Int?
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+        self.supervisor = Supervisor(
+            manifest: configuration.manifest,
+            options: .init(services: configuration.services, log: configuration.log, environment: configuration.environment),
+            group: configuration.group)
+        self.base = RouteBase(manifest: configuration.manifest, controlSocket: configuration.state.controlSocket)
+        self.routes = ProxyRoutes(base.routes)
+    }
+
+    /// The names of the parts running now, in start order.
+    public var running: [String] { parts.map(\.name) }
+
+    /// Starts every part; on a failure stops the parts already started (in reverse) and throws.
+    public func start() async throws(UpSessionError) {
+        do {
+            try await startParts()
+        } catch {
+            await teardown()
+            throw error
+        }
+    }
+
+    /// Waits until the supervisor has stopped, then stops every part; says how the services ended.
+    public func run() async -> Outcome {
+        await supervisor.waitUntilStopped()
+        await teardown()
+        let failed = await supervisor.snapshot().filter { if case .failed = $0.state { return true } else { return false } }
+        return Outcome(failed: failed, signalled: signals?.received ?? false)
+    }
+
+    /// Stops the services (and then the session): what Ctrl-C and `devhost down` do.
+    public func stop(force: Bool = false) async {
+        await supervisor.stop(force: force)
+    }
+
+    private func record(_ name: String, stop: @escaping () async -> Void) {
+        parts.append(Part(name: name, stop: stop))
+    }
+
+    /// The one teardown: every started part, last first.
+    private func teardown() async {
+        while let part = parts.popLast() {
+            await part.stop()
+            stopped.append(part.name)
+        }
+    }
+
+    private func startParts() async throws(UpSessionError) {
+        let (configuration, supervisor, log) = (self.configuration, self.supervisor, self.configuration.log)
+        if configuration.handleSignals {
+            let relay = SignalRelay(notice: "\nstopping (Ctrl-C again to kill at once)") { force in
+                Task { await supervisor.stop(force: force) }
+            }
+            signals = relay
+            record("signals") { relay.cancel() }
+        }
+        if let proxy = configuration.proxy {
+            try await startProxy(proxy)
+        }
+        let (base, routes, routeFile, proxyPort) = (self.base, self.routes, configuration.proxy?.routeFile, self.proxyPort)
+        let reloader = Reloader(
+            supervisor: supervisor, log: log, load: configuration.reload,
+            applied: { new in
+                base.update(manifest: new)
+                if let routeFile { try? RouteFileWatcher.apply(routeFile, base: base.routes, to: routes) }
+            })
+        let api = ControlAPI(
+            supervisor: supervisor, log: log, proxyPort: proxyPort, reload: { await reloader.reload() },
+            shutdown: { await supervisor.stop() })
+        // The control socket opens before any service starts: `status` and a second `up` work from
+        // the first moment, and no child is forked while the socket's umask is in force.
+        let path = configuration.state.controlSocket
+        let control: ControlServer
+        do {
+            control = try await ControlServer.start(path: path, api: api, group: configuration.group)
+        } catch {
+            throw .controlSocket(path: path, reason: "\(error)")
+        }
+        record("control server") {
+            // Followers (`logs -f`, the dashboard) end first, so their connections are not in flight.
+            log.finishFollowers()
+            await control.close()
+        }
+        do {
+            try await supervisor.start()
+        } catch {
+            record("supervisor") { await supervisor.stop() }
+            throw .supervisor("\(error)")
+        }
+        record("supervisor") {
+            await supervisor.stop()
+            await supervisor.waitUntilStopped()
+        }
+        if configuration.watchFiles {
+            do {
+                let watcher = try FileWatcher(root: configuration.manifest.directory) { paths in
+                    Task { await reloader.filesChanged(paths) }
+                }
+                record("file watcher") { watcher.stop() }
+            } catch {
+                log.event("not watching files (\(error)): edits to devhost.yml need `devhost reload`")
+            }
+        }
+        let events = await supervisor.events()
+        let summary = Task {
+            for await event in events where event.kind == .ready {
+                let current = await supervisor.manifest
+                let ports = await supervisor.stablePorts
+                Self.printSummary(manifest: current, ports: ports, proxyPort: proxyPort, log: log)
+            }
+        }
+        record("summary") { summary.cancel() }
+    }
+
+    private func startProxy(_ proxy: Proxy) async throws(UpSessionError) {
+        let (supervisor, log, base, routes) = (self.supervisor, configuration.log, self.base, self.routes)
+        // Standalone routes (`devhost route add`) are served next to the manifest's.
+        do {
+            try RouteFileWatcher.apply(proxy.routeFile, base: base.routes, to: routes)
+        } catch {
+            configuration.warn("\(error)")
+        }
+        let watcher = RouteFileWatcher.watch(proxy.routeFile, base: { base.routes }, routes: routes, log: log)
+        record("route file watcher") {
+            watcher.cancel()
+            await watcher.value
+        }
+        var settings = proxy.settings
+        settings.domain = configuration.manifest.proxy.domain
+        let board = supervisor.board
+        let context = ProxyContext(
+            routes: routes, instances: supervisor.routes, settings: settings, log: log, accessLog: proxy.accessLog,
+            describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
+        let server: ProxyServer
+        do {
+            server = try await ProxyServer.start(host: proxy.host, port: proxy.port, context: context, group: configuration.group)
+        } catch {
+            // The access log may own a writer thread and a file even though nothing was served.
+            proxy.accessLog?.close()
+            let holder = PortScanner().owner(ofPort: proxy.port).map { (pid: $0.pid, command: $0.command) }
+            throw .proxyListen(host: proxy.host, port: proxy.port, holder: holder.map { "pid \($0.pid) (\($0.command))" })
+        }
+        proxyPort = server.port
+        record("proxy") { await server.close() }
+    }
+
+    static func printSummary(manifest: Manifest, ports: [String: Int], proxyPort: Int?, log: LogOutput) {
+        for service in manifest.services {
+            guard let port = ports[service.name] else { continue }
+            var line = "\(service.name):"
+            if let proxyPort {
+                line += service.routes.map { " http://\(manifest.host(forRoute: $0)):\(proxyPort)" }.joined()
+            }
+            line += "  (services use http://127.0.0.1:\(port), ${\(service.name).url})"
+            log.event(line)
+        }
+        if let proxyPort {
+            log.event("dashboard: http://devhost.\(manifest.proxy.domain):\(proxyPort)/")
+        }
+    }
+}
+
+/// Why `up` could not start; every part started before the failure has been stopped.
+public enum UpSessionError: Error, Sendable, CustomStringConvertible {
+    /// The proxy could not listen; `holder` names the process that has the port, when one is found.
+    case proxyListen(host: String, port: Int, holder: String?)
+    case controlSocket(path: String, reason: String)
+    case supervisor(String)
+
+    public var description: String {
+        switch self {
+        case .proxyListen(let host, let port, let holder):
+            return "cannot listen on \(host):\(port)" + (holder.map { ": it is taken by \($0)" } ?? "")
+        case .controlSocket(let path, let reason): return "cannot open the control socket \(path): \(reason)"
+        case .supervisor(let reason): return reason
+        }
+    }
+}
