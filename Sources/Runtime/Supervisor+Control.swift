@@ -50,7 +50,7 @@ extension Supervisor {
             if instance.generation > generation, instance.state.isFinal {
                 return instance.state == .completed ? nil : "\(instance.state)"
             }
-            if stopping { return "did not finish: devhost is stopping" }
+            if phase.isStopping { return "did not finish: devhost is stopping" }
             await nextChange()
         }
     }
@@ -60,18 +60,8 @@ extension Supervisor {
         let list = try managedInstances(name)
         await withTaskGroup(of: Void.self) { group in
             for instance in list {
-                instance.held = true
-                routes.set(service: name, instance: instance.label, endpoint: nil)
-                guard let pid = instance.pid else {
-                    if !instance.looping { setState(instance, .stopped) }
-                    continue
-                }
-                setState(instance, .stopping)
-                let service = instance.service
-                let (routes, label) = (self.routes, instance.label)
-                group.addTask {
-                    await routes.drain(service: name, instance: label, upTo: Self.drainLimit(service))
-                    await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
+                if let end = handle(.stopRequested(hold: true, looping: instance.looping), for: instance).end {
+                    group.addTask { await end() }
                 }
             }
         }
@@ -92,8 +82,7 @@ extension Supervisor {
         } else {
             // A service still waiting for its dependencies or setup starts by itself when they are done.
             for instance in instances[name] ?? [] where !instance.looping && !pendingServices.contains(name) {
-                instance.held = false
-                instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
+                handle(.startRequested, for: instance)
                 launch(instance)
             }
         }
@@ -119,17 +108,12 @@ extension Supervisor {
 
     /// Replaces one instance's process and waits until the new one is ready; returns why not, or nil.
     func restartInstance(_ instance: Instance) async -> String? {
-        routes.set(service: instance.service.name, instance: instance.label, endpoint: nil)
         let generation = instance.generation
-        instance.held = false
-        if let pid = instance.pid, instance.looping {
-            instance.restartRequested = true
-            setState(instance, .stopping)
-            // Answers already on their way through the proxy finish before the signal.
-            await routes.drain(service: instance.service.name, instance: instance.label, upTo: Self.drainLimit(instance.service))
-            await endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout)
-        } else if !instance.looping, !pendingServices.contains(instance.service.name) {
-            instance.restarts = RestartTracker(policy: instance.service.restart, maxRestarts: instance.service.maxRestarts)
+        let looping = instance.looping
+        if let end = handle(.restartRequested, for: instance).end, looping {
+            await end()
+        } else if !instance.lifecycle.running, !looping, !pendingServices.contains(instance.service.name) {
+            handle(.startRequested, for: instance)
             launch(instance)
         }
         return await waitUntilReady([instance], after: [instance.label: generation])
@@ -162,7 +146,7 @@ extension Supervisor {
         }
         defer { timer.cancel() }
         while true {
-            if stopping { return "not ready: devhost is stopping" }
+            if phase.isStopping { return "not ready: devhost is stopping" }
             if ContinuousClock.now >= deadline {
                 let states = list.map { "\($0.label) \($0.state)" }.joined(separator: ", ")
                 return "not ready after \(DurationText.format(limit)) (\(states))"

@@ -6,7 +6,7 @@ extension Supervisor {
     /// per-process scan runs only when the set of listening sockets changed.
     func discoveryLoop() async {
         var lastInodes = Set<UInt64>()
-        while !stopping {
+        while !phase.isStopping {
             let running = selected.filter(\.hasPort).flatMap { instances[$0.name] ?? [] }.filter { $0.pid != nil }
             var waiting = false
             if !running.isEmpty {
@@ -39,21 +39,13 @@ extension Supervisor {
         instance.listeningInode = chosen?.inode
         guard chosen?.port != instance.listeningPort else { return }
         let previous = instance.listeningPort
-        instance.listeningPort = chosen?.port
         let service = instance.service
         if let port = chosen?.port {
             emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .listening(port: port)))
-            if service.health == nil {
-                publishRoute(instance)
-                setState(instance, .healthy)
-            } else if instance.isHealthy {
-                publishRoute(instance)
-            }
         } else if let previous {
             emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .stoppedListening(port: previous)))
-            routes.set(service: service.name, instance: instance.label, endpoint: nil)
-            if service.health == nil { setState(instance, .running) }
         }
+        handle(.listening(port: chosen?.port), for: instance)
     }
 
     /// An instance that has not listened after its start period is reported once, with its last lines.

@@ -4,12 +4,12 @@ import Foundation
 import NIOCore
 
 extension Supervisor {
-    /// Spawns an instance and keeps it running as its restart policy says, until devhost stops.
+    /// Spawns an instance and keeps it running as its lifecycle says, until devhost stops.
     func runInstance(_ instance: Instance, launched: Bool = false) async {
         guard launched || !instance.looping else { return }
         instance.looping = true
         defer { instance.looping = false }
-        while !stopping, !instance.held {
+        while !phase.isStopping, instance.lifecycle.mayRun {
             let service = instance.service
             var assigned: Int?
             switch service.port {
@@ -19,7 +19,7 @@ extension Supervisor {
             case .fixed(let port):
                 // Fail fast, naming the holder: devhost never signals a process it did not start.
                 if let owner = scanner.owner(ofPort: port), !ownsProcess(owner.pid) {
-                    setState(instance, .failed("port \(port) is taken by pid \(owner.pid) (\(owner.command))"))
+                    handle(.failedToStart("port \(port) is taken by pid \(owner.pid) (\(owner.command))"), for: instance)
                     return
                 }
                 assigned = port
@@ -34,20 +34,16 @@ extension Supervisor {
                 (pid, output) = try spawnLogged(
                     argv, environment: environment, directory: service.cwd, label: instance.label, service: service.name)
             } catch {
-                setState(instance, .failed("\(error)"))
+                handle(.failedToStart("\(error)"), for: instance)
                 return
             }
             instance.generation += 1
             instance.pid = pid
-            instance.assignedPort = assigned
-            instance.listeningPort = nil
             instance.listeningInode = nil
             instance.startedAt = .now
-            instance.livenessDecision = nil
             instance.reportedSilence = false
-            instance.health = service.health.map { HealthTracker(check: $0, startedAt: instance.startedAt) }
             emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .spawned(pid: pid, port: assigned)))
-            setState(instance, service.hasPort || service.health != nil ? .starting : .running)
+            handle(.spawned(port: assigned, at: instance.startedAt), for: instance)
 
             let generation = instance.generation
             let healthTask = Task { await self.healthLoop(instance, generation: generation) }
@@ -58,37 +54,14 @@ extension Supervisor {
             watchdog?.forget(pid)
             try? await output.future.get()
             instance.pid = nil
-            instance.listeningPort = nil
             instance.listeningInode = nil
-            routes.set(service: service.name, instance: instance.label, endpoint: nil)
-            notifyChange()
-
-            if stopping || instance.held {
-                setState(instance, .stopped)
-                return
-            }
-            if instance.restartRequested {
-                instance.restartRequested = false
-                continue
-            }
-            let decision = instance.livenessDecision ?? instance.restarts.exited(status, at: .now)
-            switch decision {
-            case .stay:
-                setState(instance, status.succeeded ? .completed : .exited(status))
-                return
-            case .giveUp(let reason):
-                setState(instance, .failed(reason))
-                return
-            case .restart(let delay):
-                emit(SupervisorEvent(service: service.name, instance: instance.index, kind: .state(.exited(status))))
-                setState(instance, .restarting(after: delay))
-                await sleepUnlessStopping(delay, or: instance)
-            }
+            guard let delay = handle(.exited(status, at: .now), for: instance).respawnAfter else { return }
+            if delay > .zero { await sleepUnlessStopping(delay, or: instance) }
         }
-        setState(instance, .stopped)
+        handle(.loopEnded, for: instance)
     }
 
-    /// Probes an instance while this generation of it runs; turns results into state, routes and liveness restarts.
+    /// Probes an instance while this generation of it runs and feeds the results to its lifecycle.
     func healthLoop(_ instance: Instance, generation: Int) async {
         guard let check = instance.service.health else { return }
         let probe = HealthProbe(group: group)
@@ -103,43 +76,19 @@ extension Supervisor {
             // "listening" within a few milliseconds; then at the configured interval.
             let fast = instance.state != .healthy && ContinuousClock.now - instance.startedAt < check.startPeriod
             try? await Task.sleep(for: fast ? .milliseconds(25) : check.interval)
-            guard !Task.isCancelled, instance.generation == generation, instance.pid != nil, !stopping else { return }
+            guard !Task.isCancelled, instance.generation == generation, instance.lifecycle.probing else { return }
             // http and tcp probes wait for discovery; a missing port only counts once probing slows down.
             let port = instance.listeningPort
             if check.probe.needsPort, port == nil, fast { continue }
             let failure = await probe.run(
                 check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
-            // A process being stopped on request fails its probes on the way down; that is no crash.
-            guard instance.generation == generation, instance.pid != nil, !stopping, !instance.restartRequested, !instance.held else {
+            guard instance.generation == generation else { return }
+            let followup = handle(.probed(failure: failure, at: .now), for: instance)
+            if let end = followup.end {
+                Task { await end() }
                 return
-            }
-            guard var tracker = instance.health else { return }
-            let change = tracker.record(success: failure == nil, error: failure, at: .now)
-            instance.health = tracker
-            switch change {
-            case .healthy?:
-                instance.restarts.becameHealthy(at: .now)
-                publishRoute(instance)
-                setState(instance, .healthy)
-            case .unhealthy?:
-                instance.restarts.becameUnhealthy()
-                routes.set(service: instance.service.name, instance: instance.label, endpoint: nil)
-                setState(instance, .unhealthy(failure ?? "failing"))
-                let decision = instance.restarts.failedLiveness(at: .now)
-                instance.livenessDecision = decision
-                if let pid = instance.pid {
-                    Task { await self.endGroup(pid, signal: instance.service.stopSignal.number, timeout: instance.service.stopTimeout) }
-                }
-                return
-            default:
-                break
             }
         }
-    }
-
-    func publishRoute(_ instance: Instance) {
-        guard let port = instance.listeningPort ?? instance.assignedPort, instance.service.hasPort else { return }
-        routes.set(service: instance.service.name, instance: instance.label, endpoint: .init(instance: instance.label, port: port))
     }
 
     /// True for processes in a group devhost started (so "port taken" never blames our own instance).
@@ -156,7 +105,7 @@ extension Supervisor {
         guard groupExists(pgid) else { return }
         signalGroup(pgid, signal)
         let deadline = ContinuousClock.now + timeout
-        while groupExists(pgid), ContinuousClock.now < deadline, !forced {
+        while groupExists(pgid), ContinuousClock.now < deadline, !phase.isForced {
             try? await Task.sleep(for: .milliseconds(10))
         }
         if groupExists(pgid) { signalGroup(pgid, SIGKILL) }
@@ -168,7 +117,7 @@ extension Supervisor {
 
     func sleepUnlessStopping(_ delay: Duration, or instance: Instance? = nil) async {
         let deadline = ContinuousClock.now + delay
-        while !stopping, instance?.held != true, ContinuousClock.now < deadline {
+        while !phase.isStopping, instance?.held != true, ContinuousClock.now < deadline {
             try? await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
         }
     }

@@ -132,8 +132,8 @@ extension Supervisor {
 
     /// Stops a service that left the manifest and forgets it: instances, routes, relay, state.
     private func remove(_ name: String) async {
+        // Stopping it took its instances out of the route table.
         _ = try? await stopService(name)
-        for instance in instances[name] ?? [] { routes.set(service: name, instance: instance.label, endpoint: nil) }
         instances[name] = nil
         board.remove(service: name)
         selected.removeAll { $0.name == name }
@@ -152,14 +152,8 @@ extension Supervisor {
             instances[service.name] = list
             await withTaskGroup(of: Void.self) { group in
                 for instance in extra {
-                    instance.held = true
-                    routes.set(service: service.name, instance: instance.label, endpoint: nil)
-                    if let pid = instance.pid {
-                        let (routes, label) = (self.routes, instance.label)
-                        group.addTask {
-                            await routes.drain(service: service.name, instance: label, upTo: Self.drainLimit(service))
-                            await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
-                        }
+                    if let end = handle(.stopRequested(hold: true, looping: instance.looping), for: instance).end {
+                        group.addTask { await end() }
                     }
                 }
             }
@@ -175,8 +169,7 @@ extension Supervisor {
             instances[service.name] = list + fresh
             for instance in fresh {
                 if held {
-                    instance.held = true
-                    setState(instance, .stopped)
+                    handle(.stopRequested(hold: true, looping: false), for: instance)
                 } else if !pendingServices.contains(service.name) {
                     // (A pending service's start launches every instance it has by then.)
                     launch(instance)
@@ -191,7 +184,7 @@ extension Supervisor {
             return problem
         }
         for instance in existing where !instance.held {
-            instance.restarts = RestartTracker(policy: service.restart, maxRestarts: service.maxRestarts)
+            handle(.startRequested, for: instance)
             if let problem = await restartInstance(instance) { return "\(instance.label) \(problem)" }
         }
         return nil

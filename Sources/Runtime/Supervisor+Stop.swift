@@ -5,14 +5,16 @@ extension Supervisor {
     /// Stops everything in reverse dependency order: each instance's whole process group gets its
     /// `stop_signal`, then SIGKILL after `stop_timeout`. `force` (a second Ctrl-C) kills at once.
     public func stop(force: Bool = false) async {
+        let alreadyStopping = phase.isStopping
         if force {
-            forced = true
+            phase = phase.stopping(forced: true)
             for instance in instances.values.flatMap({ $0 }) {
                 if let pid = instance.pid { signalGroup(pid, SIGKILL) }
             }
         }
-        guard !stopping else { return }
-        stopping = true
+        guard !alreadyStopping else { return }
+        phase = phase.stopping(forced: force)
+        for instance in instances.values.flatMap({ $0 }) { handle(.shutdown, for: instance) }
         notifyChange()
         // Services stop in waves: a service goes once everything that depends on it is down, and
         // services of one wave go together (a hundred independent services stop in one step).
@@ -20,10 +22,9 @@ extension Supervisor {
             await withTaskGroup(of: Void.self) { group in
                 for service in wave {
                     for instance in instances[service.name] ?? [] {
-                        guard let pid = instance.pid else { continue }
-                        setState(instance, .stopping)
-                        group.addTask {
-                            await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
+                        guard instance.pid != nil else { continue }
+                        if let end = handle(.stopRequested(hold: false, looping: instance.looping), for: instance).end {
+                            group.addTask { await end() }
                         }
                     }
                 }
@@ -38,7 +39,7 @@ extension Supervisor {
         for relay in relays { await relay.close() }
         relays = []
         watchdog?.shutdown()
-        finished = true
+        phase = .stopped(wasReady: phase.hasBeenReady)
         let waiters = stoppedWaiters
         stoppedWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -63,7 +64,7 @@ extension Supervisor {
 
     /// Returns once `stop` has finished.
     public func waitUntilStopped() async {
-        if finished { return }
+        if phase.isStopped { return }
         await withCheckedContinuation { stoppedWaiters.append($0) }
     }
 }

@@ -43,15 +43,12 @@ public actor Supervisor {
     public internal(set) var stablePorts: [String: Int] = [:]
     var relays: [TCPRelay] = []
     var watchdog: Watchdog?
-    var stopping = false
-    var forced = false
-    var announcedReady = false
+    var phase = Phase.starting
     var changeWaiters: [CheckedContinuation<Void, Never>] = []
     var eventStreams: [UUID: AsyncStream<SupervisorEvent>.Continuation] = [:]
     var serviceTasks: [Task<Void, Never>] = []
     var discoveryTask: Task<Void, Never>?
     var stoppedWaiters: [CheckedContinuation<Void, Never>] = []
-    var finished = false
     /// What each service's definition was when last (re)started, to tell what a reload changed.
     var fingerprints: [String: String] = [:]
     var lastOperation: Task<Void, Never>?
@@ -90,7 +87,7 @@ public actor Supervisor {
 
     /// Opens the TCP relay on a service's stable port, unless it has one already (or needs none).
     func openRelay(for service: Service) async throws {
-        guard options.relays, !stopping, service.hasPort, let port = stablePorts[service.name],
+        guard options.relays, !phase.isStopping, service.hasPort, let port = stablePorts[service.name],
             !relays.contains(where: { $0.service == service.name })
         else { return }
         relays.append(try await TCPRelay.start(service: service.name, port: port, routes: routes, group: group))
@@ -123,15 +120,15 @@ public actor Supervisor {
         pendingServices.insert(service.name)
         defer { pendingServices.remove(service.name) }
         for dependency in service.dependsOn {
-            setState(service, .waiting("\(dependency.service) (\(dependency.condition.rawValue))"), announce: false)
+            handle(.waiting("\(dependency.service) (\(dependency.condition.rawValue))"), forService: service)
             if let problem = await waitFor(dependency) {
-                setState(service, .failed(problem))
+                handle(.failedToStart(problem), forService: service, announcing: .failed(problem))
                 return
             }
         }
-        if stopping { return }
+        if phase.isStopping { return }
         if service.setup != nil, let problem = await runSetup(service) {
-            setState(service, .failed(problem))
+            handle(.failedToStart(problem), forService: service, announcing: .failed(problem))
             return
         }
         pendingServices.remove(service.name)
@@ -150,7 +147,7 @@ public actor Supervisor {
     /// Suspends until `dependency`'s condition holds; returns why it never will, or nil.
     private func waitFor(_ dependency: Dependency) async -> String? {
         while true {
-            if stopping { return "devhost is stopping" }
+            if phase.isStopping { return "devhost is stopping" }
             let list = instances[dependency.service] ?? []
             switch dependency.condition {
             case .started:
@@ -178,7 +175,9 @@ public actor Supervisor {
         }
         guard let setup = service.setup else { return nil }
         // A re-run for a running service (its inputs changed) leaves the serving instances' state alone.
-        if !(instances[service.name] ?? []).contains(where: { $0.pid != nil }) { setState(service, .settingUp) }
+        if !(instances[service.name] ?? []).contains(where: { $0.pid != nil }) {
+            handle(.settingUp, forService: service, announcing: .settingUp)
+        }
         emit(SupervisorEvent(service: service.name, instance: 0, kind: .setup("running \(setup)")))
         do {
             let builder = serviceEnvironment()
@@ -253,25 +252,10 @@ public actor Supervisor {
 
     // MARK: State and events
 
-    func setState(_ service: Service, _ state: InstanceState, announce: Bool = true) {
-        for instance in instances[service.name] ?? [] { setState(instance, state, announce: false) }
-        if announce { emit(SupervisorEvent(service: service.name, instance: 0, kind: .state(state))) }
-    }
-
-    func setState(_ instance: Instance, _ state: InstanceState, announce: Bool = true) {
-        guard instance.state != state else { return }
-        instance.state = state
-        board.set(service: instance.service.name, instance: instance.label, state: state.description)
-        if announce { emit(SupervisorEvent(service: instance.service.name, instance: instance.index, kind: .state(state))) }
-        notifyChange()
-        checkReady()
-        checkAllEnded()
-    }
-
     /// When nothing is left running or coming (every instance completed, exited or failed), devhost
     /// stops, as `docker compose up` does, rather than sit idle.
-    private func checkAllEnded() {
-        guard !stopping, !selected.isEmpty else { return }
+    func checkAllEnded() {
+        guard !phase.isStopping, !selected.isEmpty else { return }
         let all = selected.flatMap { instances[$0.name] ?? [] }
         // Services stopped on request are a choice, not an ending: the control API stays up.
         guard all.allSatisfy({ $0.state.isFinal }), !all.contains(where: \.held) else { return }
@@ -312,8 +296,8 @@ public actor Supervisor {
     }
 
     /// Announces once that every selected service reached what it is for.
-    private func checkReady() {
-        guard !announcedReady, !stopping else { return }
+    func checkReady() {
+        guard phase == .starting else { return }
         let all = selected.flatMap { instances[$0.name] ?? [] }
         let ready = all.allSatisfy { instance in
             switch instance.state {
@@ -323,7 +307,7 @@ public actor Supervisor {
             }
         }
         if ready {
-            announcedReady = true
+            phase = .ready
             emit(SupervisorEvent(service: "devhost", instance: 0, kind: .ready))
         }
     }

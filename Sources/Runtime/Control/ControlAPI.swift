@@ -225,6 +225,6 @@ public final class ControlAPI: Sendable {
 extension Supervisor {
     /// Everything a status report needs, read in one actor hop.
     func reportParts() -> (Manifest, [InstanceSnapshot], [String: Int], Bool) {
-        (manifest, snapshot(), stablePorts, announcedReady)
+        (manifest, snapshot(), stablePorts, phase.hasBeenReady)
     }
 }
