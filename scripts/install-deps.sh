@@ -2,13 +2,21 @@
 # Installs what building and testing devhost needs, only when it is missing.
 #   scripts/install-deps.sh build   libgit2 (headers, and the static archives devhost links in)
 #   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files,
-#                                   and chromium (headless) for the dashboard test
+#                                   and chromium (headless) for the dashboard test, kubectl (its built-in kustomize)
+#                                   and kubernetes-validate for `devhost kube`
 set -euo pipefail
 need_apt=()
 if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
 if [ "${1:-build}" = test ]; then
   command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # tmux: `devhost top` is tested in a real terminal (send-keys, capture-pane).
+  command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+  # `kubectl kustomize` builds devhost kube's folders; no cluster is needed. This machine image ships
+  # kubectl 1.32 (kustomize v5) from its google-cloud-cli packages; elsewhere Debian's kubernetes-client
+  # has `kubectl kustomize` too (1.20, kustomize v2: it builds every folder except those whose Secret
+  # generators read env files outside the folder, which need --load-restrictor, kubectl >= 1.21).
+  kubectl kustomize --help >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -26,4 +34,14 @@ fi
 if [ "${1:-build}" = test ] && ! command -v check-jsonschema >/dev/null 2>&1; then
   echo "installing: check-jsonschema (PyPI)"
   python3 -m pip install -q check-jsonschema
+fi
+# kubernetes-validate: the schemas of each Kubernetes version, to validate devhost kube's objects strictly.
+if [ "${1:-build}" = test ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "installing: kubernetes-validate (PyPI)"
+  python3 -m pip install -q 'kubernetes-validate==1.37.0'
+fi
+# mcp: the official MCP Python SDK drives `devhost mcp` over stdio as an agent's client would.
+if [ "${1:-build}" = test ] && ! python3 -c 'import mcp.client.stdio' >/dev/null 2>&1; then
+  echo "installing: mcp (PyPI)"
+  python3 -m pip install -q 'mcp==2.3.0'
 fi

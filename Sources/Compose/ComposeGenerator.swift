@@ -8,7 +8,7 @@ import Foundation
 /// Routed services are published on loopback at deterministic host ports, so the output is the same
 /// on every machine and `devhost compose --check` is stable in CI.
 public struct ComposeGenerator: Sendable {
-    public static let autoContainerPort = 8000
+    public static let autoContainerPort = ContainerText.autoContainerPort
     public static let firstHostPort = 8000
 
     public let manifest: Manifest
@@ -100,7 +100,10 @@ public struct ComposeGenerator: Sendable {
             notes.append("setup (\(setup)) is not run by compose: it belongs in the Dockerfile")
         }
         pairs.append(
-            ("command", .strings(try command(service.command, port: endpoints[service.name]?.containerPort, reference: reference))))
+            (
+                "command",
+                .strings(try ContainerText.command(service.command, port: endpoints[service.name]?.containerPort, reference: reference))
+            ))
 
         var environment: [(String, YAMLNode)] = []
         let endpoint = endpoints[service.name]
@@ -111,10 +114,10 @@ public struct ComposeGenerator: Sendable {
         }
         environment.append(("DEVHOST_SERVICE", .string(service.name)))
         let seen = Set(environment.map(\.0))
-        let merged = mergedEnv(manifest.env, service.env)
+        let merged = ContainerText.mergedEnv(manifest.env, service.env)
         for entry in merged where !seen.contains(entry.key) {
             let segments = try Interpolation.parse(entry.value)
-            environment.append((entry.key, .string(ComposeEscaping.text(segments, forShell: false, reference: reference))))
+            environment.append((entry.key, .string(ContainerText.text(segments, variables: .compose, reference: reference))))
         }
         pairs.append(("environment", .map(environment)))
 
@@ -148,7 +151,7 @@ public struct ComposeGenerator: Sendable {
             let port = endpoint?.containerPort ?? Self.autoContainerPort
             var probe = health.probe
             if case .exec(let command) = probe {
-                probe = .exec(ComposeEscaping.text(try Interpolation.parse(command), forShell: true, reference: reference))
+                probe = .exec(try ContainerText.shellLine(command, reference: reference))
             }
             pairs.append(
                 (
@@ -174,30 +177,6 @@ public struct ComposeGenerator: Sendable {
         var node = YAMLNode.map(pairs)
         if let extra = service.compose { node = node.composeMerged(with: extra) }
         return (node, notes)
-    }
-
-    /// Shell strings keep their variables for the container's shell; argv words get `PORT`/`HOST`
-    /// substituted, since an exec-form command has no shell to expand them.
-    private func command(_ command: Command, port: Int?, reference: (Interpolation.ServiceReference) -> String) throws -> [String] {
-        switch command {
-        case .shell(let text):
-            return ["/bin/sh", "-c", ComposeEscaping.text(try Interpolation.parse(text), forShell: true, reference: reference)]
-        case .argv(let words):
-            return try words.map { word in
-                let segments = try Interpolation.parse(word).map { segment -> Interpolation.Segment in
-                    if case .variable("PORT", _) = segment, let port { return .literal(String(port)) }
-                    if case .variable("HOST", _) = segment { return .literal("0.0.0.0") }
-                    return segment
-                }
-                return ComposeEscaping.text(segments, forShell: true, reference: reference)
-            }
-        }
-    }
-
-    private func mergedEnv(_ project: [EnvEntry], _ service: [EnvEntry]) -> [EnvEntry] {
-        var result = project.filter { entry in !service.contains { $0.key == entry.key } }
-        result += service
-        return result
     }
 
     private func relative(_ path: String) -> String {

@@ -31,7 +31,7 @@ enum ImageFamily: Equatable {
 }
 
 enum ComposeHealthcheck {
-    /// `exec` commands arrive already escaped for compose (see `ComposeEscaping`).
+    /// `exec` commands arrive already escaped for compose (see `ContainerText`).
     static func test(for probe: HealthCheck.Probe, port: Int, family: ImageFamily) -> [String] {
         switch probe {
         case .exec(let command):

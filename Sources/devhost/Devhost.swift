@@ -18,7 +18,8 @@ struct Devhost: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, TemplatesCommand.self, TemplateCommand.self, UpCommand.self, StatusCommand.self, LogsCommand.self,
             RestartCommand.self, StopCommand.self, StartCommand.self, DownCommand.self, ReloadCommand.self, DoctorCommand.self,
-            ProxyCommand.self, RouteCommand.self, ValidateCommand.self, ComposeCommand.self, SchemaCommand.self, MCPCommand.self,
+            ProxyCommand.self, RouteCommand.self, ValidateCommand.self, ComposeCommand.self, KubeCommand.self, SchemaCommand.self,
+            MCPCommand.self,
             AddAlias.self, ListAlias.self, RemoveAlias.self,
         ]
     )
