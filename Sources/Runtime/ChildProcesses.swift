@@ -47,6 +47,8 @@ public struct SpawnError: Error, CustomStringConvertible, Sendable {
 public final class ChildProcesses: @unchecked Sendable {
     public static let shared = ChildProcesses()
 
+    /// Guards waiters, finished statuses, the tracked pids and the reaper's counters. A condition
+    /// rather than a lock box: the reaper sleeps on it until a spawn, and `waitBlocking` until an exit.
     private let lock = NSCondition()
     private var waiters: [pid_t: [CheckedContinuation<ExitStatus, Never>]] = [:]
     private var finished: [pid_t: ExitStatus] = [:]

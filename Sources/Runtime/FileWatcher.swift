@@ -5,6 +5,9 @@ import Foundation
 /// Reports changed files under a folder, in debounced batches, through inotify (one watch per folder,
 /// added as folders appear). Editors that save by rename and tools that write in several steps
 /// produce one batch, delivered once the tree has been quiet for `quiet`.
+///
+/// Unchecked Sendable: `folders` and `thread` are touched only by `init` and then by the watching
+/// thread alone; `stop` writes to the wake pipe, which any thread may do.
 public final class FileWatcher: @unchecked Sendable {
     /// Folders never watched: dependencies, caches, VCS data and devhost's own state (its log
     /// files would otherwise report themselves forever).

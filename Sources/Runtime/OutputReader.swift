@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 
 /// Reads a service instance's output pipe on the event loop and hands complete lines to `LogOutput`.
-final class OutputLineHandler: ChannelInboundHandler, @unchecked Sendable {
+final class OutputLineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private var splitter = LineSplitter()
@@ -36,6 +36,10 @@ final class OutputLineHandler: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 }
+
+// Confined to the pipe's event loop.
+@available(*, unavailable)
+extension OutputLineHandler: Sendable {}
 
 enum OutputReader {
     /// Takes ownership of `fd`. The returned future completes when the pipe reaches end of file.

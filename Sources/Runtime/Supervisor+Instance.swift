@@ -25,7 +25,7 @@ extension Supervisor {
                 assigned = port
             }
             let pid: pid_t
-            let output: EventLoopFutureBox
+            let output: EventLoopFuture<Void>
             do {
                 let builder = serviceEnvironment()
                 let environment = try builder.environment(
@@ -52,7 +52,7 @@ extension Supervisor {
             // The leader is gone; end whatever it left in its group (workers, `sh -c 'a & b'`).
             await endGroup(pid, signal: SIGKILL, timeout: .seconds(2))
             watchdog?.forget(pid)
-            try? await output.future.get()
+            try? await output.get()
             instance.pid = nil
             instance.listeningInode = nil
             guard let delay = handle(.exited(status, at: .now), for: instance).respawnAfter else { return }
@@ -121,10 +121,4 @@ extension Supervisor {
             try? await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
         }
     }
-}
-
-/// Lets an `EventLoopFuture` cross into the actor without a Sendable warning on the closure.
-struct EventLoopFutureBox: @unchecked Sendable {
-    let future: EventLoopFuture<Void>
-    init(_ future: EventLoopFuture<Void>) { self.future = future }
 }

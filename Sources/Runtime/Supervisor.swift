@@ -134,12 +134,13 @@ public actor Supervisor {
         pendingServices.remove(service.name)
         await withTaskGroup(of: Void.self) { group in
             for index in (instances[service.name] ?? []).map(\.index) {
-                group.addTask { await self.runInstance(service: service.name, index: index) }
+                group.addTask { await self.runSpawnLoop(of: service.name, index: index) }
             }
         }
     }
 
-    private func runInstance(service: String, index: Int) async {
+    /// Runs the spawn loop of one instance of `service`, unless a loop runs it already.
+    private func runSpawnLoop(of service: String, index: Int) async {
         guard let instance = instances[service]?.first(where: { $0.index == index }), !instance.looping else { return }
         await runInstance(instance)
     }
@@ -197,7 +198,7 @@ public actor Supervisor {
     /// Starts a process whose output goes to the log under `label`, watched by the watchdog.
     /// The returned future completes when its output ends.
     func spawnLogged(_ argv: [String], environment: [String: String], directory: String, label: String, service: String) throws -> (
-        pid: pid_t, output: EventLoopFutureBox
+        pid: pid_t, output: EventLoopFuture<Void>
     ) {
         let (readFD, writeFD) = try Self.makePipe()
         let pid: pid_t
@@ -212,7 +213,7 @@ public actor Supervisor {
         watchdog?.watch(pid)
         let log = options.log
         return (
-            pid, EventLoopFutureBox(OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) })
+            pid, OutputReader.attach(fd: readFD, group: group) { log.serviceLine($0, label: label, service: service) }
         )
     }
 
@@ -224,7 +225,7 @@ public actor Supervisor {
         let status = await ChildProcesses.shared.exitStatus(of: pid)
         signalGroup(pid, SIGKILL)
         watchdog?.forget(pid)
-        try? await output.future.get()
+        try? await output.get()
         return status
     }
 

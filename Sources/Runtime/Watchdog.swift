@@ -1,5 +1,6 @@
 import CDevhostSpawn
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Ends every service if devhost itself dies, even by SIGKILL.
 ///
@@ -9,7 +10,7 @@ import Foundation
 /// Ctrl-C does not reach it, and it lists only groups devhost started and has not yet reaped, so it
 /// never signals a process devhost did not start. (PR_SET_PDEATHSIG is not used: it fires when the
 /// spawning *thread* exits, and reaches only the group leader, not the grandchildren.)
-final class Watchdog: @unchecked Sendable {
+final class Watchdog: Sendable {
     static let script = """
         groups=" "
         while read -r line; do
@@ -24,8 +25,8 @@ final class Watchdog: @unchecked Sendable {
         for g in $groups; do kill -KILL -"$g" 2>/dev/null; done
         """
 
-    private let writeFD: Int32
-    private let lock = NSLock()
+    /// Guards the pipe's writing end (-1 once closed): lines go out whole, and none after `shutdown`.
+    private let writeFD: NIOLockedValueBox<Int32>
     let pid: pid_t
 
     init() throws {
@@ -38,7 +39,7 @@ final class Watchdog: @unchecked Sendable {
         }
         pid = try ChildProcesses.shared.spawn(
             ["/bin/sh", "-c", Self.script], environment: ["PATH": "/usr/bin:/bin"], directory: "/", inputFD: fds[0], outputFD: null)
-        writeFD = fds[1]
+        writeFD = NIOLockedValueBox(fds[1])
     }
 
     func watch(_ pgid: pid_t) { send("+\(pgid)\n") }
@@ -46,10 +47,15 @@ final class Watchdog: @unchecked Sendable {
 
     /// devhost is exiting cleanly with nothing left running: the watchdog exits too.
     func shutdown() {
-        lock.withLock { _ = close(writeFD) }
+        writeFD.withLockedValue { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
     }
 
     private func send(_ line: String) {
-        lock.withLock { writeAll(writeFD, Array(line.utf8)) }
+        writeFD.withLockedValue { fd in
+            if fd >= 0 { writeAll(fd, Array(line.utf8)) }
+        }
     }
 }

@@ -69,7 +69,7 @@ public final class ControlServer: Sendable {
 
 /// One control connection: reads a request, asks the API, writes the answer (streamed when it is a
 /// stream), one request at a time.
-final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
+final class ControlHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -96,17 +96,21 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             let request = ControlRequest(
                 method: head.method.rawValue, target: head.uri,
                 headers: Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first }))
-            let channel = context.channel
-            let keepAlive = head.isKeepAlive
-            let version = head.version
-            let api = self.api
-            let inFlight = self.inFlight
-            task = Task {
-                let response = await api.handle(request)
-                if case .stream = response { inFlight.withLockedValue { $0 -= 1 } }
-                await Self.write(response, to: channel, version: version, keepAlive: keepAlive, head: request.method == "HEAD")
-                if case .full = response { inFlight.withLockedValue { $0 -= 1 } }
-            }
+            task = Self.answer(
+                request, api: api, inFlight: inFlight, channel: context.channel, version: head.version, keepAlive: head.isKeepAlive)
+        }
+    }
+
+    /// Asks the API and writes its answer, off the event loop; captures nothing of the handler.
+    private static func answer(
+        _ request: ControlRequest, api: ControlAPI, inFlight: NIOLockedValueBox<Int>, channel: Channel, version: HTTPVersion,
+        keepAlive: Bool
+    ) -> Task<Void, Never> {
+        Task {
+            let response = await api.handle(request)
+            if case .stream = response { inFlight.withLockedValue { $0 -= 1 } }
+            await write(response, to: channel, version: version, keepAlive: keepAlive, head: request.method == "HEAD")
+            if case .full = response { inFlight.withLockedValue { $0 -= 1 } }
         }
     }
 
@@ -149,6 +153,10 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 }
+
+// Confined to its connection's event loop; the answer's task captures the channel, not the handler.
+@available(*, unavailable)
+extension ControlHandler: Sendable {}
 
 public enum ControlServerError: Error, CustomStringConvertible {
     case unsafeFolder(String)
