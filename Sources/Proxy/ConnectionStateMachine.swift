@@ -209,17 +209,6 @@ struct ConnectionStateMachine {
         }
     }
 
-    enum AfterFailure: Equatable {
-        /// Send the request again, once, over a new connection to the same endpoint.
-        case reconnect
-        /// Choose another instance and send it there.
-        case tryAnotherInstance(suspend: Bool)
-        /// Answer 502.
-        case badGateway(suspend: Bool)
-        /// Part of the response went out: only closing the client tells it the response is cut.
-        case closeClient(suspend: Bool)
-    }
-
     /// The upstream connection failed (refused, reset, closed before the response ended).
     /// `suspend`: the failure says something about the instance (passive health).
     mutating func upstreamFailed(idempotent: Bool, toService: Bool) -> AfterFailure {
@@ -244,18 +233,6 @@ struct ConnectionStateMachine {
     }
 
     // MARK: The response
-
-    enum AfterResponseHead: Equatable {
-        /// 101 to an upgrade request: pass the head on, then relay bytes both ways.
-        case relay
-        /// An interim answer (100, 103) the client can read: pass it on and wait for the next head.
-        case forwardInterim
-        /// An interim answer an HTTP/1.0 client cannot read.
-        case dropInterim
-        /// The final head: pass it on, with `Connection: close` when `closing`, and with chunked
-        /// framing removed when `dechunk`.
-        case begin(closing: Bool, dechunk: Bool)
-    }
 
     /// A response head from the upstream. `upgradeAccepted`: a 101 to a request that asked to
     /// upgrade. `untilClose`: the body ends when the upstream closes; `chunked`: it is chunked.
@@ -285,16 +262,6 @@ struct ConnectionStateMachine {
         return .begin(closing: closing, dechunk: dechunk)
     }
 
-    struct Completion: Equatable {
-        /// The upstream connection goes back to the pool (otherwise it is closed).
-        var poolUpstream: Bool
-        /// The client connection closes after the last bytes.
-        var closeClient: Bool
-        /// It closes while the client may still be sending (an upload answered early): a
-        /// lingering close.
-        var clientStillSending: Bool
-    }
-
     /// The response's last byte was passed on. `leftover`: the upstream sent bytes past it.
     mutating func responseEnded(leftover: Bool, now: NIODeadline) -> Completion {
         guard case .streamingResponse(let request, let response) = state else {
@@ -304,15 +271,6 @@ struct ConnectionStateMachine {
         let pool = response.keepUpstream && request.ended && !leftover
         state = response.closeAfter ? .lingering(since: now) : .idle(since: now)
         return Completion(poolUpstream: pool, closeClient: response.closeAfter, clientStillSending: !request.ended)
-    }
-
-    enum AfterUpstreamClose: Equatable {
-        /// Nothing was asked of the connection: forget it.
-        case forget
-        /// The close is the end of a response without a length.
-        case responseEnded
-        /// A failed attempt (`upstreamFailed` decides what follows).
-        case failed
     }
 
     func upstreamClosed() -> AfterUpstreamClose {
@@ -330,15 +288,6 @@ struct ConnectionStateMachine {
 
     // MARK: Local answers and the connection's end
 
-    struct LocalAnswer: Equatable {
-        /// The connection closes after the answer.
-        var closing: Bool
-        /// ... while the client may still be sending (a lingering close).
-        var clientStillSending: Bool
-        /// An upstream attempt that has the request is abandoned.
-        var dropUpstream: Bool
-    }
-
     /// devhost answers the request itself (an error, a page, a built-in endpoint). A request whose
     /// body has not all arrived closes the connection afterwards: its remaining bytes cannot be
     /// told from a next request.
@@ -354,18 +303,6 @@ struct ConnectionStateMachine {
         }
         state = answer.closing ? .lingering(since: now) : .idle(since: now)
         return answer
-    }
-
-    enum Deadline: Equatable {
-        case none
-        /// The upstream did not start its response in time: 504.
-        case gatewayTimeout
-        /// The client did not finish its request in time: 408, then close.
-        case requestTimeout
-        /// The upstream went silent mid-response: both connections close.
-        case upstreamStalled
-        /// Idle too long (or lingered long enough): close.
-        case close
     }
 
     /// The periodic check. `holdingBody`: the body's allowance is full while the upstream
