@@ -12,8 +12,6 @@ if [ "${1:-build}" = test ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   # tmux: `devhost top` is tested in a real terminal (send-keys, capture-pane).
   command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
-  # tmux: `devhost top` is tested in a real terminal (send-keys, capture-pane).
-  command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
   # `kubectl kustomize` builds devhost kube's folders; no cluster is needed. This machine image ships
   # kubectl 1.32 (kustomize v5) from its google-cloud-cli packages; elsewhere Debian's kubernetes-client
   # has `kubectl kustomize` too (1.20, kustomize v2: it builds every folder except those whose Secret
@@ -41,11 +39,6 @@ fi
 if [ "${1:-build}" = test ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "installing: kubernetes-validate (PyPI)"
   python3 -m pip install -q 'kubernetes-validate==1.37.0'
-fi
-# mcp: the official MCP Python SDK drives `devhost mcp` over stdio as an agent's client would.
-if [ "${1:-build}" = test ] && ! python3 -c 'import mcp.client.stdio' >/dev/null 2>&1; then
-  echo "installing: mcp (PyPI)"
-  python3 -m pip install -q 'mcp==2.3.0'
 fi
 # mcp: the official MCP Python SDK drives `devhost mcp` over stdio as an agent's client would.
 if [ "${1:-build}" = test ] && ! python3 -c 'import mcp.client.stdio' >/dev/null 2>&1; then
