@@ -55,7 +55,10 @@ enum AgentSchemas {
                 "services",
                 Schema.array(
                     Schema.object(
-                        [("name", Schema.string()), ("port", Schema.string("auto, none or a number")), ("routes", Schema.array(Schema.string()))],
+                        [
+                            ("name", Schema.string()), ("port", Schema.string("auto, none or a number")),
+                            ("routes", Schema.array(Schema.string())),
+                        ],
                         required: ["name"], closed: false))
             ),
             ("problems", Schema.array(issue)), ("warnings", Schema.array(issue)),
