@@ -114,7 +114,10 @@ import Testing
         let waiting = try kubectl(args, port: port)
         defer { waiting.stop() }
         let finished = await eventually(timeout: .seconds(20)) { !waiting.isRunning }
-        #expect(finished, "kubectl wait did not return: \(waiting.output)")
+        guard finished else {
+            Issue.record("kubectl wait did not return once the Job completed: \(waiting.output)")
+            return
+        }
         #expect(waiting.wait() == 0, "\(waiting.output)")
         #expect(waiting.output.contains("job.batch/migrate condition met"), "\(waiting.output)")
         #expect(double.output.contains("watch=true"), "kubectl returned before the Job completed:\n\(double.output)")
