@@ -111,7 +111,11 @@ import Testing
 
     @Test func serviceNamesKubernetesCannotTakeAreNamedWithTheirLine() throws {
         let project = try TempProject([
-            "devhost.yml": "services:\n  api_v2: { command: ./a, image: alpine, route: false }\n  api-v2: { command: ./b, image: alpine, route: false }\n"
+            "devhost.yml": """
+            services:
+              api_v2: { command: ./a, image: alpine, route: false }
+              api-v2: { command: ./b, image: alpine, route: false }
+            """
         ])
         #expect {
             try KubeExport(manifest: try project.load()).render(into: project.path)
