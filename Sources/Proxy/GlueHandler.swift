@@ -3,7 +3,7 @@ import NIOCore
 /// Joins two channels on the same event loop into one byte pipe, with back-pressure (a side reads
 /// only while the other can take writes) and half-close (end of input on one side closes the other's
 /// output). Used for the stable TCP ports and, later, for upgraded HTTP connections.
-final class GlueHandler: ChannelDuplexHandler, @unchecked Sendable {
+final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny

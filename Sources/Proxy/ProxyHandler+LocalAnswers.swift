@@ -77,9 +77,10 @@ extension ProxyHandler {
         } else {
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
             // Pipelined requests behind this one, outside the current call stack.
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.eventLoop.execute {
-                self.process()
-                self.resumeClientReads()
+                handler.value.process()
+                handler.value.resumeClientReads()
             }
         }
     }

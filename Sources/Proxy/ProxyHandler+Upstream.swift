@@ -29,21 +29,22 @@ extension ProxyHandler {
             let wait = current.tried.isEmpty ? shared.settings.waitForHealthy : .zero
             let instances = shared.instances
             let tried = current.tried
-            // The exchange is loop-confined; the callback runs on the same loop.
+            // The handler and the exchange are loop-confined; the callback runs on the same loop.
             let waiting = NIOLoopBound(current, eventLoop: context.eventLoop)
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.eventLoop.makeFutureWithTask { await instances.next(name, waitingUpTo: wait, excluding: tried) }
                 .whenComplete { result in
-                    let current = waiting.value
-                    guard let context = self.context, self.exchange === current else { return }
+                    let (this, current) = (handler.value, waiting.value)
+                    guard let context = this.context, this.exchange === current else { return }
                     if case .success(let endpoint?) = result {
-                        self.use(
+                        this.use(
                             key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
                     } else {
-                        let about = self.shared.describe(name)
+                        let about = this.shared.describe(name)
                         let (type, body) = ProxyPages.unavailable(
                             service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON,
                             requestID: current.requestID.string)
-                        self.respond(.serviceUnavailable, contentType: type, body: body)
+                        this.respond(.serviceUnavailable, contentType: type, body: body)
                     }
                 }
         }
@@ -70,6 +71,7 @@ extension ProxyHandler {
         machine.connecting()
         let pool = self.pool
         let attempt = NIOLoopBound(exchange, eventLoop: context.eventLoop)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let connected = shared.connector(key, context.eventLoop) { channel in
             // One handler per channel: for a host name, NIO tries each address on a channel of its
             // own, and the attempts it abandons remove their handler later.
@@ -78,7 +80,8 @@ extension ProxyHandler {
             }
         }
         connected.whenComplete { result in
-            guard let current = attempt.value, self.exchange === current else {
+            let (this, current) = (handler.value, attempt.value)
+            guard let current, this.exchange === current else {
                 if case .success(let channel) = result { channel.close(promise: nil) }
                 return
             }
@@ -86,14 +89,14 @@ extension ProxyHandler {
             case .success(let channel):
                 guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
                     channel.close(promise: nil)
-                    return self.upstreamFailed(instance: instance)
+                    return this.upstreamFailed(instance: instance)
                 }
-                handler.proxy = self
+                handler.proxy = this
                 let connection = UpstreamConnection(channel: channel, key: key, instance: instance, handler: handler)
-                self.upstream = connection
-                self.send(over: connection, reused: false)
+                this.upstream = connection
+                this.send(over: connection, reused: false)
             case .failure:
-                self.upstreamFailed(instance: instance)
+                this.upstreamFailed(instance: instance)
             }
         }
     }

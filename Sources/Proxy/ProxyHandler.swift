@@ -16,7 +16,7 @@ import NIOPosix
 /// is `ConnectionStateMachine`'s: this handler does the I/O and switches over its answers. This
 /// file holds the client side; ProxyHandler+Upstream.swift the upstream side and
 /// ProxyHandler+LocalAnswers.swift devhost's own responses.
-final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate, @unchecked Sendable {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     // @unchecked: confined to its channel's event loop; Sendable only because NIO's callbacks
     // (the ticker, connect and wait completions) capture it, and they all run on that loop.
     typealias InboundIn = ByteBuffer
@@ -106,10 +106,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let limits = machine.limits
         let shortest = min(limits.idle, limits.upstream, limits.upstreamRead).nanoseconds / 4
         let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, shortest))
-        // Captured strongly, as in every callback here: one weak reference gives an object a side
-        // table for good, and each retain and release of it then takes the slow path. Each
-        // callback ends in bounded time; the ticker is cancelled when the connection closes.
-        ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in self.checkDeadlines() }
+        // The handler is loop-bound, as every callback's capture of it here: a handler is not
+        // Sendable, and the callbacks run on its loop. Held strongly, as one weak reference gives
+        // an object a side table for good and puts each retain and release of it on the slow path.
+        // Each callback ends in bounded time; the ticker is cancelled when the connection closes.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in handler.value.checkDeadlines() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -2,7 +2,7 @@
 /// request after request, and each of them shares this object until the route table changes. What a
 /// request needs from its route (its label, its pool key, its metrics counters) is made here once
 /// instead of being copied into every request. Used on its connection's event loop only.
-final class ResolvedRoute: @unchecked Sendable {
+final class ResolvedRoute {
     /// The `Host` value's bytes, to recognise the next request for the same host.
     let header: [UInt8]
     /// The route table's generation this was looked up in.

@@ -40,7 +40,7 @@ public final class TCPRelay: @unchecked Sendable {
 }
 
 /// Waits for a healthy instance, connects to it from the same event loop, then glues the two channels.
-private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     let service: String
@@ -67,6 +67,7 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
         } else {
             upstream = Self.waitAndConnect(service: service, routes: routes, waitLimit: waitLimit, tried: [], on: loop)
         }
+        let connector = NIOLoopBound(self, eventLoop: loop)
         upstream.whenComplete { result in
             guard case .success(let upstream?) = result, channel.isActive else {
                 channel.close(promise: nil)
@@ -77,7 +78,7 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
             do {
                 try channel.pipeline.syncOperations.addHandler(local)
                 try upstream.pipeline.syncOperations.addHandler(remote)
-                channel.pipeline.syncOperations.removeHandler(self, promise: nil)
+                channel.pipeline.syncOperations.removeHandler(connector.value, promise: nil)
                 channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
             } catch {
                 channel.close(promise: nil)

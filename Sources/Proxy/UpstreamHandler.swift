@@ -12,7 +12,7 @@ protocol UpstreamDelegate: AnyObject {
 /// The upstream end of a proxied exchange: hands response bytes to the delegate (the client's
 /// `ProxyHandler`) it serves now, and reads only while that client can take more (back-pressure for downloads).
 /// Between exchanges it waits in its event loop's `UpstreamPool` with no client.
-final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
