@@ -11,7 +11,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk nginx caddy haproxy >/dev/null
 fi
-devhost="$PWD/.build/release/devhost"
+devhost="${DEVHOST:-$PWD/.build/release/devhost}"
 # BENCH_ROUTES is "host=127.0.0.1:port host=127.0.0.1:port"; each becomes a --route.
 # With --access-log, proxy-compare.sh sets BENCH_ACCESS_LOG to the file each proxy logs to: devhost
 # then writes its default (human) access log there, as the anchors write theirs.
