@@ -13,6 +13,8 @@ export DEVHOST="${DEVHOST:-$PWD/.build/release/devhost}"
 python3 scripts/bench/up_bench.py
 # Each built-in template: cold `up -d` with uv on PATH and without it, and save-to-new-answer (issue #23).
 python3 scripts/bench/template_bench.py
+# devhost top with 20 services for 60 s in tmux: CPU share, steady and peak RSS, PSS, where the pages are (issue #22).
+python3 scripts/bench/top_bench.py
 # Five interleaved rounds of 5 s rather than two of 10 s: on this 2-core machine one round differs
 # from the next by 10-25% (the table's spread column), so the best of more rounds depends less on luck.
 scripts/bench/proxy_bench.sh --rounds 5 --duration 5 --out .build/proxy-bench.json

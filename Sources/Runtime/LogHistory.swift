@@ -42,13 +42,32 @@ public struct LogLine: Sendable, Equatable, Codable {
 
     init?(fileLine: Substring, service: String) {
         // The timestamp is fixed-width (23 characters); the label ends at the first " | ".
-        guard fileLine.count > 24, let bar = fileLine.range(of: " | ") else { return nil }
+        guard fileLine.count > 24, let bar = Self.bar(in: fileLine) else { return nil }
         let time = fileLine.prefix(23)
         let labelStart = fileLine.index(fileLine.startIndex, offsetBy: 24)
         guard labelStart <= bar.lowerBound else { return nil }
         self.init(
             time: String(time), service: service, label: String(fileLine[labelStart..<bar.lowerBound]),
             text: String(fileLine[bar.upperBound...]))
+    }
+
+    /// The first ` | `, found in the UTF-8 bytes: Foundation's range(of:) goes through
+    /// CoreFoundation, whose search code `devhost top` would otherwise keep resident.
+    static func bar(in line: Substring) -> Range<Substring.Index>? {
+        let utf8 = line.utf8
+        var index = utf8.startIndex
+        while let space = utf8[index...].firstIndex(of: UInt8(ascii: " ")) {
+            let pipe = utf8.index(after: space)
+            guard pipe != utf8.endIndex, utf8[pipe] == UInt8(ascii: "|") else {
+                index = pipe
+                continue
+            }
+            let after = utf8.index(after: pipe)
+            guard after != utf8.endIndex else { return nil }
+            if utf8[after] == UInt8(ascii: " ") { return space..<utf8.index(after: after) }
+            index = after
+        }
+        return nil
     }
 }
 

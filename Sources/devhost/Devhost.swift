@@ -34,6 +34,10 @@ enum Entry {
                 try command.run()
                 return Git.settle()
             }
+            if arguments.first == "top", let quick = TopCommand.quick(arguments.dropFirst()) {
+                try TopCommand.run(file: quick.file)
+                return Git.settle()
+            }
             var command = try Devhost.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -47,6 +47,12 @@ struct ProjectOptions: ParsableArguments {
     }
 
     func state() throws -> ProjectState {
+        try Self.state(file: file)
+    }
+
+    /// The state of the project `file` names (or the one around the current folder); static so
+    /// `devhost top` finds it without building argument-parser's option (TopCommand.quick).
+    static func state(file: String?) throws -> ProjectState {
         let path: String
         do {
             path = try ManifestLoader().locate(from: file ?? FileManager.default.currentDirectoryPath)

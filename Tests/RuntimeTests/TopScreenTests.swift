@@ -150,4 +150,56 @@ struct TopScreenTests {
         #expect((second.cpu ?? 0) > 10, "a busy loop of 200 ms should show: \(second.cpu ?? -1) (\(spin))")
         #expect(sampler.sample([999_999_999]).isEmpty)
     }
+
+    @Test("top reads the status as StatusReport.decode does, its date without ICU; anything but a UTC ISO 8601 time is refused")
+    func statusDecodedWithoutICU() throws {
+        var report = Self.report
+        report.startedAt = Date(timeIntervalSince1970: 1_765_033_318)
+        let data = Data(report.json().utf8)
+        #expect(try TopApp.decodeStatus(data) == report)
+        #expect(try TopApp.decodeStatus(data) == StatusReport.decode(data))
+        #expect(TopApp.utcDate("2025-12-06T15:01:58Z") == Date(timeIntervalSince1970: 1_765_033_318))
+        for text in ["2025-12-06T15:01:58+01:00", "2025-12-06 15:01:58", "yesterday", ""] {
+            #expect(TopApp.utcDate(text) == nil, "\(text)")
+        }
+        let bad = Data(report.json().replacingOccurrences(of: "2025-12-06T15:01:58Z", with: "soon").utf8)
+        #expect(throws: DecodingError.self) { try TopApp.decodeStatus(bad) }
+    }
+
+    @Test("the sampler's numbers: decimal digits only")
+    func samplerNumbers() {
+        #expect(ProcessSampler.number(Array("12345".utf8)[...]) == 12345)
+        #expect(ProcessSampler.number(Array("-1".utf8)[...]) == nil)
+        #expect(ProcessSampler.number(Array("".utf8)[...]) == nil)
+        #expect(ProcessSampler.number(Array("12a".utf8)[...]) == nil)
+        #expect(ProcessSampler.number(Array("99999999999999999999".utf8)[...]) == nil)
+    }
+
+    @Test("numbers without String(format:): CPU, sizes and uptimes as printf would print them")
+    func numbersAsPrintf() {
+        for value in [0.0, 0.04, 0.06, 1.0, 2.5, 12.34, 99.96, 150.0] {
+            #expect(TopScreen.decimal(value, places: 1) == String(format: "%.1f", value), "\(value)")
+            #expect(TopScreen.decimal(value, places: 0) == String(format: "%.0f", value), "\(value)")
+        }
+        #expect(TopScreen.bytes(800 * 1024) == "800K")
+        #expect(TopScreen.bytes(12 * 1024 * 1024 + 400 * 1024) == "12.4M")
+        #expect(TopScreen.bytes(3 * 1024 * 1024 * 1024) == "3.0G")
+        #expect(TopScreen.uptime(192) == "3m12s" && TopScreen.uptime(3605) == "1h00m" && TopScreen.uptime(7 * 86400 + 7200) == "7d2h")
+        #expect(TopScreen.clean("a\tb\u{7}c\u{1B}[31md") == "a    bcd")
+    }
+
+    @Test("a log file's line splits at the first ' | ' after the time, found in its bytes")
+    func logLineSplit() throws {
+        let line = try #require(LogLine(fileLine: "2026-12-06 14:00:01.123 api.1 |  a || b | c", service: "api"))
+        #expect(line.time == "2026-12-06 14:00:01.123" && line.label == "api.1" && line.text == " a || b | c")
+        let unicode = try #require(LogLine(fileLine: "2026-12-06 14:00:01.123 café.1 | naïve ✓", service: "café"))
+        #expect(unicode.label == "café.1" && unicode.text == "naïve ✓")
+        let empty = try #require(LogLine(fileLine: "2026-12-06 14:00:01.123 api.1 | ", service: "api"))
+        #expect(empty.text.isEmpty)
+        for broken in [
+            "2026-12-06 14:00:01.123 api.1 |", "2026-12-06 14:00:01.123 api.1 || x", "2026-12-06 14:00:01.123 api.1|x", "short | x",
+        ] {
+            #expect(LogLine(fileLine: Substring(broken), service: "api") == nil, "\(broken)")
+        }
+    }
 }

@@ -66,20 +66,48 @@ public final class ProcessSampler {
 
     /// utime + stime (fields 14 and 15) and rss in pages (field 24) of /proc/PID/stat. The command
     /// name (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+    /// Bytes, not String(contentsOfFile:) and split: Foundation's file and string code would stay
+    /// mapped in top's memory for one line of numbers (docs/top.md).
     static func stat(_ pid: Int32) -> (ticks: UInt64, pages: UInt64)? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard let bytes = contents("/proc/\(pid)/stat"), let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // fields[0] is field 3 (state).
-        guard fields.count > 21, let user = UInt64(fields[11]), let system = UInt64(fields[12]), let rss = Int64(fields[21]) else {
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 21, let user = number(fields[11]), let system = number(fields[12]), let rss = number(fields[21]) else {
             return nil
         }
-        return (user + system, UInt64(max(rss, 0)))
+        return (user + system, rss)
     }
 
     static func children(_ pid: Int32) -> [Int32] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
-        return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard let bytes = contents("/proc/\(pid)/task/\(pid)/children") else { return [] }
+        return bytes.split { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }.compactMap { number($0).map { Int32(clamping: $0) } }
+    }
+
+    /// A decimal number; nil for anything else (a negative rss reads as nil, as no sample).
+    static func number(_ digits: ArraySlice<UInt8>) -> UInt64? {
+        guard !digits.isEmpty, digits.count <= 19 else { return nil }
+        var value: UInt64 = 0
+        for digit in digits {
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + UInt64(digit - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// A /proc file's bytes, read to its end.
+    static func contents(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        var count = 0
+        while true {
+            if count == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+            let got = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress! + count, $0.count - count) }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { break }
+            count += got
+        }
+        return count > 0 ? Array(buffer[..<count]) : nil
     }
 }

@@ -1,6 +1,5 @@
 import CDevhostSpawn
 import DevhostManifest
-import Dispatch
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -15,15 +14,12 @@ public final class TopApp {
     var model: TopModel
     let sampler = ProcessSampler()
     var tail: LogTail?
-    /// Signals and finished actions write a byte here to wake the loop.
+    /// Wakes the loop: a signal's handler writes the signal's number, a finished action a 0 (its
+    /// message is in `finished`).
     let wake: (read: Int32, write: Int32)
-    let events = NIOLockedValueBox<[Event]>([])
+    let finished = NIOLockedValueBox<[String]>([])
     var busy = false
-
-    enum Event: Sendable {
-        case signal(Int32)
-        case finished(String)
-    }
+    static let signals = [SIGINT, SIGTERM, SIGHUP, SIGWINCH]
 
     public init(state: ProjectState, colored: Bool) throws(TerminalError) {
         self.state = state
@@ -32,6 +28,8 @@ public final class TopApp {
         var fds: [Int32] = [0, 0]
         guard devhost_pipe_cloexec(&fds) == 0 else { throw TerminalError(message: "cannot make a pipe") }
         wake = (fds[0], fds[1])
+        // A full pipe must not block a signal handler (the loop reads one byte as well as many).
+        _ = fcntl(wake.write, F_SETFL, fcntl(wake.write, F_GETFL) | O_NONBLOCK)
         let size = terminal.size()
         model = TopModel(width: size.width, height: size.height, colored: colored)
     }
@@ -42,21 +40,12 @@ public final class TopApp {
     }
 
     public func run() throws(TerminalError) {
-        let sources = [SIGINT, SIGTERM, SIGHUP, SIGWINCH].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            let (events, wakeFD) = (events, wake.write)
-            source.setEventHandler {
-                events.withLockedValue { $0.append(.signal(number)) }
-                var byte: UInt8 = 1
-                _ = Foundation.write(wakeFD, &byte, 1)
-            }
-            source.resume()
-            return source
-        }
+        // Plain handlers that write to the pipe rather than Dispatch signal sources: those start a
+        // Dispatch worker thread and keep its code mapped for as long as top runs (docs/top.md).
+        topWakeFD = wake.write
+        for number in Self.signals { signal(number, topSignalHandler) }
         defer {
-            for source in sources { source.cancel() }
-            for number in [SIGINT, SIGTERM, SIGHUP, SIGWINCH] { signal(number, SIG_DFL) }
+            for number in Self.signals { signal(number, SIG_DFL) }
         }
         try terminal.begin()
         defer { terminal.restore() }
@@ -92,22 +81,20 @@ public final class TopApp {
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
                 var drain = [UInt8](repeating: 0, count: 64)
-                _ = read(wake.read, &drain, drain.count)
-                for event in events.withLockedValue({ list in
+                let count = read(wake.read, &drain, drain.count)
+                for byte in drain[..<max(count, 0)] where byte != 0 {
+                    guard Int32(byte) == SIGWINCH else { return }
+                    let size = terminal.size()
+                    (model.width, model.height) = (size.width, size.height)
+                    full = true
+                }
+                for message in finished.withLockedValue({ list in
                     defer { list = [] }
                     return list
                 }) {
-                    switch event {
-                    case .signal(SIGWINCH):
-                        let size = terminal.size()
-                        (model.width, model.height) = (size.width, size.height)
-                        full = true
-                    case .signal: return
-                    case .finished(let message):
-                        busy = false
-                        model.message = message
-                        nextStatus = .now
-                    }
+                    busy = false
+                    model.message = message
+                    nextStatus = .now
                 }
             }
         }
@@ -158,7 +145,7 @@ public final class TopApp {
         busy = true
         let verb = ["restart": "restarting", "stop": "stopping", "start": "starting"][action] ?? action
         model.message = "\(verb) \(service)…"
-        let (client, events, wakeFD) = (client, events, wake.write)
+        let (client, finished, wakeFD) = (client, finished, wake.write)
         let encoded =
             service.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_."))) ?? service
         let thread = Thread {
@@ -169,8 +156,8 @@ public final class TopApp {
             } catch {
                 message = "error: \(error)"
             }
-            events.withLockedValue { $0.append(.finished(message)) }
-            var byte: UInt8 = 1
+            finished.withLockedValue { $0.append(message) }
+            var byte: UInt8 = 0
             _ = Foundation.write(wakeFD, &byte, 1)
         }
         thread.start()
@@ -181,7 +168,7 @@ public final class TopApp {
         var problem: String?
         do {
             let response = try client.get("/v1/status")
-            report = try? StatusReport.decode(response.body)
+            report = try? Self.decodeStatus(response.body)
             if report == nil { problem = "unexpected answer from devhost (\(response.status)): \(response.message)" }
         } catch {
             if case .notRunning = error {
@@ -193,6 +180,42 @@ public final class TopApp {
         let pids = report?.services.flatMap(\.instances).compactMap(\.pid) ?? []
         model.update(report: report, problem: problem, stats: sampler.sample(pids))
         model.clock = Self.clock()
+    }
+
+    /// The status as `StatusReport.decode` reads it, but its one date (`started_at`) read with
+    /// strptime and timegm: the `.iso8601` strategy sets up a Gregorian calendar and ICU's time
+    /// zones with their data, 2 MB of top's resident memory for a field top does not show.
+    static func decodeStatus(_ data: Data) throws -> StatusReport {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = utcDate(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 UTC time: \(text)")
+            }
+            return date
+        }
+        return try decoder.decode(StatusReport.self, from: data)
+    }
+
+    /// `2026-12-06T15:21:58Z`, as the `.iso8601` strategy writes it; nil for anything else.
+    static func utcDate(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        // The separators' places; digits everywhere else.
+        let separators: [Int: UInt8] = [4: 45, 7: 45, 10: 84, 13: 58, 16: 58, 19: 90]
+        guard bytes.count == 20 else { return nil }
+        for (index, byte) in bytes.enumerated() {
+            guard separators[index].map({ $0 == byte }) ?? (byte >= 48 && byte <= 57) else { return nil }
+        }
+        func field(_ from: Int, _ count: Int) -> Int32 { bytes[from..<from + count].reduce(0) { $0 * 10 + Int32($1 - 48) } }
+        var parts = tm()
+        (parts.tm_year, parts.tm_mon, parts.tm_mday) = (field(0, 4) - 1900, field(5, 2) - 1, field(8, 2))
+        (parts.tm_hour, parts.tm_min, parts.tm_sec) = (field(11, 2), field(14, 2), field(17, 2))
+        guard (0..<12).contains(parts.tm_mon), (1...31).contains(parts.tm_mday), parts.tm_hour < 24, parts.tm_min < 60,
+            parts.tm_sec <= 60
+        else { return nil }
+        return Date(timeIntervalSince1970: Double(timegm(&parts)))
     }
 
     /// `14:05:09`, local time. strftime rather than DateFormatter, which loads ICU's data: 5 MB of
@@ -217,4 +240,16 @@ public final class TopApp {
             model.logs = tail?.lines ?? []
         }
     }
+}
+
+/// The wake pipe's write end, for the signal handler (a C function, which captures nothing). Set
+/// before the handlers are installed.
+nonisolated(unsafe) private var topWakeFD: Int32 = -1
+
+/// Writes the signal's number to the wake pipe; write(2) is async-signal-safe, errno is kept.
+private func topSignalHandler(_ number: Int32) {
+    let saved = errno
+    var byte = UInt8(truncatingIfNeeded: number)
+    _ = write(topWakeFD, &byte, 1)
+    errno = saved
 }

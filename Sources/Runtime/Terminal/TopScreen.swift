@@ -61,7 +61,7 @@ public enum TopScreen {
             }
             return [
                 marker + row.service, instance.label, instance.pid.map(String.init) ?? "-", instance.state, instance.health,
-                instance.port.map(String.init) ?? "-", row.cpu.map { String(format: "%.1f", $0) } ?? "-", row.rss.map(bytes) ?? "-",
+                instance.port.map(String.init) ?? "-", row.cpu.map { decimal($0, places: 1) } ?? "-", row.rss.map(bytes) ?? "-",
                 String(instance.restarts), instance.uptimeSeconds.map(uptime) ?? "-", row.route ?? "-",
             ]
         }
@@ -120,8 +120,15 @@ public enum TopScreen {
 
     /// Service output without escapes or control characters, which would move the cursor.
     static func clean(_ text: String) -> String {
-        let stripped = ANSIText.strip(text).replacingOccurrences(of: "\t", with: "    ")
-        return String(String.UnicodeScalarView(stripped.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        var scalars = String.UnicodeScalarView()
+        for scalar in ANSIText.strip(text).unicodeScalars {
+            if scalar == "\t" {
+                scalars.append(contentsOf: "    ".unicodeScalars)
+            } else if scalar.value >= 0x20, scalar.value != 0x7F {
+                scalars.append(scalar)
+            }
+        }
+        return String(scalars)
     }
 
     static func fit(_ text: String, _ width: Int) -> String {
@@ -142,17 +149,28 @@ public enum TopScreen {
     /// `812K`, `12.4M`, `1.2G`.
     static func bytes(_ value: UInt64) -> String {
         let kib = Double(value) / 1024
-        if kib < 1024 { return String(format: "%.0fK", kib) }
-        if kib < 1024 * 1024 { return String(format: "%.1fM", kib / 1024) }
-        return String(format: "%.1fG", kib / 1024 / 1024)
+        if kib < 1024 { return decimal(kib, places: 0) + "K" }
+        if kib < 1024 * 1024 { return decimal(kib / 1024, places: 1) + "M" }
+        return decimal(kib / 1024 / 1024, places: 1) + "G"
     }
 
     /// `45s`, `3m12s`, `2h05m`, `3d4h` (as `devhost status`).
     static func uptime(_ seconds: Double) -> String {
         let total = Int(seconds)
         if total < 60 { return "\(total)s" }
-        if total < 3600 { return "\(total / 60)m\(String(format: "%02d", total % 60))s" }
-        if total < 86400 { return "\(total / 3600)h\(String(format: "%02d", total % 3600 / 60))m" }
+        if total < 3600 { return "\(total / 60)m\(twoDigits(total % 60))s" }
+        if total < 86400 { return "\(total / 3600)h\(twoDigits(total % 3600 / 60))m" }
         return "\(total / 86400)d\(total % 86400 / 3600)h"
     }
+
+    /// `value` rounded to `places` (0 or 1) decimals, as `%.0f`/`%.1f` print it (a tie after the
+    /// multiplication by ten may round the other way). Not String(format:): CoreFoundation's
+    /// formatter would stay mapped in top's memory.
+    static func decimal(_ value: Double, places: Int) -> String {
+        let scale = places == 0 ? 1.0 : 10.0
+        let scaled = Int((max(value, 0) * scale).rounded(.toNearestOrEven))
+        return places == 0 ? String(scaled) : "\(scaled / 10).\(scaled % 10)"
+    }
+
+    static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
 }
