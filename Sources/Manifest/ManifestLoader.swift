@@ -14,11 +14,32 @@ public struct ManifestLoader: Sendable {
     /// Finds the manifest for `start`: a file, or a folder searched upward (like git) for
     /// `devhost.yml`, then for a `Procfile` in the starting folder.
     public func locate(from start: String) throws(ManifestError) -> String {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: start, isDirectory: &isDirectory) else {
+        // stat, as FileManager.fileExists: links followed, a broken one does not exist.
+        var info = stat()
+        guard stat(start, &info) == 0 else {
             throw ManifestError([ManifestIssue(path: "", message: "\(start) does not exist", at: nil)])
         }
-        if !isDirectory.boolValue { return URL(fileURLWithPath: start).standardizedFileURL.path }
+        let isDirectory = info.st_mode & S_IFMT == S_IFDIR
+        // An absolute path already in standard form (the current folder, usually) is walked as a
+        // string: URL's standardization would give back the same text, and its code (with
+        // FileManager's) is a megabyte of the binary that `devhost top` would keep resident.
+        if Self.isStandardAbsolute(start) {
+            if !isDirectory { return start }
+            var folder = start
+            while true {
+                let prefix = folder == "/" ? "/" : folder + "/"
+                for name in Self.fileNames where stat(prefix + name, &info) == 0 { return prefix + name }
+                guard folder != "/", let slash = folder.utf8.lastIndex(of: UInt8(ascii: "/")) else { break }
+                folder = slash == folder.startIndex ? "/" : String(folder[..<slash])
+            }
+            let procfile = (start == "/" ? "/" : start + "/") + "Procfile"
+            if stat(procfile, &info) == 0 { return procfile }
+            throw ManifestError([
+                ManifestIssue(
+                    path: "", message: "no devhost.yml found in \(start) or its parents (run `devhost init` to create a project)", at: nil)
+            ])
+        }
+        if !isDirectory { return URL(fileURLWithPath: start).standardizedFileURL.path }
         var folder = URL(fileURLWithPath: start).standardizedFileURL
         while true {
             for name in Self.fileNames {
@@ -35,6 +56,26 @@ public struct ManifestLoader: Sendable {
             ManifestIssue(
                 path: "", message: "no devhost.yml found in \(start) or its parents (run `devhost init` to create a project)", at: nil)
         ])
+    }
+
+    /// Whether `path` is absolute and standard (no empty, `.` or `..` component, no trailing
+    /// slash; `/` is): what URL's standardization gives back unchanged. Read as bytes.
+    public static func isStandardAbsolute(_ path: String) -> Bool {
+        let bytes = path.utf8
+        guard bytes.first == UInt8(ascii: "/") else { return false }
+        if bytes.count == 1 { return true }
+        var length = 0
+        var onlyDots = true
+        for byte in bytes.dropFirst() {
+            if byte == UInt8(ascii: "/") {
+                guard length > 0, !(onlyDots && length <= 2) else { return false }
+                (length, onlyDots) = (0, true)
+            } else {
+                length += 1
+                if byte != UInt8(ascii: ".") { onlyDots = false }
+            }
+        }
+        return length > 0 && !(onlyDots && length <= 2)
     }
 
     /// Loads and validates the manifest at `path`, merging the overlay for `overlay`

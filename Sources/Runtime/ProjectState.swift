@@ -28,7 +28,12 @@ public struct ProjectState: Sendable {
 
     /// Where the state of the project in `directory` lives, unchecked (check with `init(directory:)`).
     static func root(of directory: String) -> String {
-        URL(fileURLWithPath: directory).appendingPathComponent(".devhost").path
+        // A standard absolute folder as a string: what URL gives, without its code resident in
+        // `devhost top` (docs/top.md).
+        guard ManifestLoader.isStandardAbsolute(directory) else {
+            return URL(fileURLWithPath: directory).appendingPathComponent(".devhost").path
+        }
+        return directory == "/" ? "/.devhost" : directory + "/.devhost"
     }
 
     public var logs: String { root + "/logs" }

@@ -50,17 +50,28 @@ struct ProjectOptions: ParsableArguments {
         try Self.state(file: file)
     }
 
+    /// getcwd, as FileManager.currentDirectoryPath reads it, without FileManager's code.
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return FileManager.default.currentDirectoryPath }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
     /// The state of the project `file` names (or the one around the current folder); static so
     /// `devhost top` finds it without building argument-parser's option (TopCommand.quick).
     static func state(file: String?) throws -> ProjectState {
         let path: String
         do {
-            path = try ManifestLoader().locate(from: file ?? FileManager.default.currentDirectoryPath)
+            path = try ManifestLoader(environment: [:]).locate(from: file ?? currentDirectory())
         } catch {
             throw CommandFailure(message: error.issues.map(\.message).joined(separator: "\n"))
         }
         do {
-            return try ProjectState(directory: (path as NSString).deletingLastPathComponent)
+            // The folder of a standard absolute path by its last slash; NSString otherwise.
+            guard ManifestLoader.isStandardAbsolute(path), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else {
+                return try ProjectState(directory: (path as NSString).deletingLastPathComponent)
+            }
+            return try ProjectState(directory: slash == path.startIndex ? "/" : String(path[..<slash]))
         } catch {
             throw CommandFailure(message: error.description)
         }
