@@ -119,3 +119,20 @@ let loadScript = #"""
             conn = None
     print(json.dumps({"ok": ok, "fail": fail, "errors": errors[:10]}), flush=True)
     """#
+
+/// Two replicas of a tiny HTTP server behind a route, and a worker with no port: the project the
+/// control, MCP and top tests drive.
+func twoReplicasAndAWorker(project name: String) -> String {
+    """
+    name: \(name)
+    services:
+      api:
+        command: python3 server.py
+        replicas: 2
+        route: api
+        health: { http: /healthz, interval: 100ms, retries: 1 }
+      worker:
+        command: python3 -c "import time; print('worker up', flush=True); time.sleep(3600)"
+        port: none
+    """
+}

@@ -3,19 +3,7 @@ import DevhostTestSupport
 import Foundation
 import Testing
 
-/// Two replicas of a tiny HTTP server behind a route, and a worker with no port.
-private let project = """
-    name: ctl
-    services:
-      api:
-        command: python3 server.py
-        replicas: 2
-        route: api
-        health: { http: /healthz, interval: 100ms, retries: 1 }
-      worker:
-        command: python3 -c "import time; print('worker up', flush=True); time.sleep(3600)"
-        port: none
-    """
+private let project = twoReplicasAndAWorker(project: "ctl")
 
 @Suite("Control plane", .serialized)
 struct ControlTests {

@@ -4,19 +4,7 @@ import DevhostTestSupport
 import Foundation
 import Testing
 
-/// A replicated HTTP service with a health check, and a worker.
-private let project = """
-    name: agent
-    services:
-      api:
-        command: python3 server.py
-        replicas: 2
-        route: api
-        health: { http: /healthz, interval: 100ms, retries: 1 }
-      worker:
-        command: python3 -c "import time; print('worker up', flush=True); time.sleep(3600)"
-        port: none
-    """
+private let project = twoReplicasAndAWorker(project: "agent")
 
 /// `devhost mcp` driven by the official MCP Python SDK (Tests/Scripts/mcp_check.py) over stdio.
 @Suite("devhost mcp", .serialized)

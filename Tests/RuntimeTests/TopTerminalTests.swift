@@ -43,19 +43,7 @@ private final class Tmux {
     func stop() { _ = try? tmux(["kill-server"]) }
 }
 
-/// The project of the control tests: two replicas behind a route, and a worker.
-private let project = """
-    name: tops
-    services:
-      api:
-        command: python3 server.py
-        replicas: 2
-        route: api
-        health: { http: /healthz, interval: 100ms, retries: 1 }
-      worker:
-        command: python3 -c "import time; print('worker up', flush=True); time.sleep(3600)"
-        port: none
-    """
+private let project = twoReplicasAndAWorker(project: "tops")
 
 @Suite("devhost top in tmux", .serialized)
 struct TopTerminalTests {
