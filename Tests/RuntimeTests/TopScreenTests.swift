@@ -151,7 +151,9 @@ struct TopScreenTests {
         #expect(sampler.sample([999_999_999]).isEmpty)
     }
 
-    @Test("top reads the status as StatusReport.decode does, its date without ICU; anything but a UTC ISO 8601 time is refused")
+    @Test(
+        "top reads the status as StatusReport.decode does, without JSONDecoder and its date without ICU; anything but a UTC ISO 8601 time is refused"
+    )
     func statusDecodedWithoutICU() throws {
         var report = Self.report
         report.startedAt = Date(timeIntervalSince1970: 1_765_033_318)
@@ -163,7 +165,8 @@ struct TopScreenTests {
             #expect(TopApp.utcDate(text) == nil, "\(text)")
         }
         let bad = Data(report.json().replacingOccurrences(of: "2025-12-06T15:01:58Z", with: "soon").utf8)
-        #expect(throws: DecodingError.self) { try TopApp.decodeStatus(bad) }
+        #expect(throws: StatusJSONError(message: "started_at: not an ISO 8601 UTC time: soon")) { try TopApp.decodeStatus(bad) }
+        #expect(throws: DecodingError.self) { try StatusReport.decode(bad) }
     }
 
     @Test("the sampler's numbers: decimal digits only")

@@ -182,21 +182,11 @@ public final class TopApp {
         model.clock = Self.clock()
     }
 
-    /// The status as `StatusReport.decode` reads it, but its one date (`started_at`) read with
-    /// strptime and timegm: the `.iso8601` strategy sets up a Gregorian calendar and ICU's time
-    /// zones with their data, 2 MB of top's resident memory for a field top does not show.
+    /// The status as `StatusReport.decode` reads it, without Foundation's JSON: JSONDecoder (and
+    /// its `.iso8601` dates, which set up ICU's calendar and time zones) was several MB of top's
+    /// resident memory for one small answer a second. `StatusJSON` reads it; see docs/top.md.
     static func decodeStatus(_ data: Data) throws -> StatusReport {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            guard let date = utcDate(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 UTC time: \(text)")
-            }
-            return date
-        }
-        return try decoder.decode(StatusReport.self, from: data)
+        try StatusReport.read([UInt8](data))
     }
 
     /// `2026-12-06T15:21:58Z`, as the `.iso8601` strategy writes it; nil for anything else.
