@@ -20,38 +20,21 @@ public struct ManifestLoader: Sendable {
             throw ManifestError([ManifestIssue(path: "", message: "\(start) does not exist", at: nil)])
         }
         let isDirectory = info.st_mode & S_IFMT == S_IFDIR
-        // An absolute path already in standard form (the current folder, usually) is walked as a
-        // string: URL's standardization would give back the same text, and its code (with
-        // FileManager's) is a megabyte of the binary that `devhost top` would keep resident.
-        if Self.isStandardAbsolute(start) {
-            if !isDirectory { return start }
-            var folder = start
-            while true {
-                let prefix = folder == "/" ? "/" : folder + "/"
-                for name in Self.fileNames where stat(prefix + name, &info) == 0 { return prefix + name }
-                guard folder != "/", let slash = folder.utf8.lastIndex(of: UInt8(ascii: "/")) else { break }
-                folder = slash == folder.startIndex ? "/" : String(folder[..<slash])
-            }
-            let procfile = (start == "/" ? "/" : start + "/") + "Procfile"
-            if stat(procfile, &info) == 0 { return procfile }
-            throw ManifestError([
-                ManifestIssue(
-                    path: "", message: "no devhost.yml found in \(start) or its parents (run `devhost init` to create a project)", at: nil)
-            ])
-        }
-        if !isDirectory { return URL(fileURLWithPath: start).standardizedFileURL.path }
-        var folder = URL(fileURLWithPath: start).standardizedFileURL
+        // A path not yet absolute and standard goes through URL's standardization once; the walk
+        // itself is on strings with stat: URL's and FileManager's code is a megabyte of the binary
+        // that `devhost top` would keep resident, and an absolute, standard path (the current
+        // folder, usually) needs none of it.
+        let root = Self.isStandardAbsolute(start) ? start : URL(fileURLWithPath: start).standardizedFileURL.path
+        if !isDirectory { return root }
+        var folder = root
         while true {
-            for name in Self.fileNames {
-                let candidate = folder.appendingPathComponent(name).path
-                if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            }
-            let parent = folder.deletingLastPathComponent()
-            if parent.path == folder.path { break }
-            folder = parent
+            let prefix = folder == "/" ? "/" : folder + "/"
+            for name in Self.fileNames where stat(prefix + name, &info) == 0 { return prefix + name }
+            guard folder != "/", let slash = folder.utf8.lastIndex(of: UInt8(ascii: "/")) else { break }
+            folder = slash == folder.startIndex ? "/" : String(folder[..<slash])
         }
-        let procfile = URL(fileURLWithPath: start).standardizedFileURL.appendingPathComponent("Procfile").path
-        if FileManager.default.fileExists(atPath: procfile) { return procfile }
+        let procfile = (root == "/" ? "/" : root + "/") + "Procfile"
+        if stat(procfile, &info) == 0 { return procfile }
         throw ManifestError([
             ManifestIssue(
                 path: "", message: "no devhost.yml found in \(start) or its parents (run `devhost init` to create a project)", at: nil)
