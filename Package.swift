@@ -14,6 +14,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        // The local CA and its leaf certificates (DevhostTLS). swift-certificates 1.21.1 accepts
+        // swift-crypto 3.12.3..<6; both compile BoringSSL once, so a clean build takes minutes longer.
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -68,6 +74,21 @@ let package = Package(
             ],
             path: "Sources/Proxy"
         ),
+        // The per-user certificate authority, leaf certificates issued by SNI, the TLS server
+        // configuration the proxy adds to its pipeline, and the trust stores `devhost trust` writes.
+        .target(
+            name: "DevhostTLS",
+            dependencies: [
+                "DevhostManifest",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/TLS"
+        ),
         .target(
             name: "DevhostRuntime",
             dependencies: [
@@ -83,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "devhost",
             dependencies: [
-                "DevhostManifest", "DevhostCompose", "DevhostInit", "DevhostProxy", "DevhostRuntime",
+                "DevhostManifest", "DevhostCompose", "DevhostInit", "DevhostProxy", "DevhostRuntime", "DevhostTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,6 +133,19 @@ let package = Package(
             name: "ProxyTests",
             dependencies: ["DevhostProxy", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Tests/ProxyTests"),
+        // The CA, leaf issuance and the TLS building block against real clients (curl, openssl,
+        // Python's ssl), and the trust stores in temporary folders.
+        .testTarget(
+            name: "TLSTests",
+            dependencies: [
+                "DevhostTLS", "DevhostTestSupport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TLSTests"),
     ],
     swiftLanguageModes: [.v6]
 )

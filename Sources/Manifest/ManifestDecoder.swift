@@ -142,10 +142,15 @@ struct ManifestDecoder {
                     }
                 }
             case "watch": service.watch = reader.stringList(node, path) ?? []
+            case "forward": service.forward = decodeForward(node, path)
             default: break
             }
         }
-        if !sawCommand { reader.fail("\(base).command", "is missing: say what runs this service", at: entry.keyLocation) }
+        if entries.contains(where: { $0.key == "forward" }) {
+            checkForward(service, base: base, sawCommand: sawCommand)
+        } else if !sawCommand {
+            reader.fail("\(base).command", "is missing: say what runs this service", at: entry.keyLocation)
+        }
         if !maxRestartsSet, service.restart == .no { service.maxRestarts = 0 }
         service.routes = decodeRoutes(routeNode, service: service, path: "\(base).route")
         service.health = decodeHealth(healthNode, service: service, path: "\(base).health")

@@ -6,8 +6,11 @@ public enum ManifestKeys {
     public static let service = [
         "command", "cwd", "env", "env_file", "port", "route", "replicas", "depends_on", "health", "restart",
         "max_restarts", "setup", "setup_inputs", "stop_signal", "stop_timeout", "image", "compose", "host_header",
-        "watch",
+        "watch", "forward",
     ]
     public static let health = ["http", "tcp", "exec", "interval", "timeout", "retries", "start_period"]
     public static let dependency = ["condition"]
+    public static let forward = ["ssh", "kubectl", "remote"]
+    public static let forwardSSH = ["host", "user", "port", "jump", "identity_file"]
+    public static let forwardKubectl = ["context", "namespace", "target", "remote_port"]
 }

@@ -73,7 +73,7 @@ public enum ManifestSchema {
             },
             "service": {
               "type": "object",
-              "required": ["command"],
+              "anyOf": [{ "required": ["command"] }, { "required": ["forward"] }],
               "additionalProperties": false,
               "patternProperties": { "^x-": {} },
               "properties": {
@@ -126,8 +126,40 @@ public enum ManifestSchema {
                 "image": { "type": "string" },
                 "compose": { "type": "object" },
                 "host_header": { "enum": ["preserve", "upstream"], "default": "preserve" },
-                "watch": { "$ref": "#/definitions/stringOrList" }
+                "watch": { "$ref": "#/definitions/stringOrList" },
+                "forward": { "$ref": "#/definitions/forward", "description": "A remote port brought here by ssh or kubectl port-forward, instead of a command." }
               }
+            },
+            "forward": {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "ssh": {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["host"],
+                  "properties": {
+                    "host": { "type": "string", "minLength": 1 },
+                    "user": { "type": "string", "minLength": 1 },
+                    "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+                    "jump": { "$ref": "#/definitions/stringOrList", "description": "ProxyJump hosts, [user@]host[:port], in order." },
+                    "identity_file": { "type": "string", "minLength": 1 }
+                  }
+                },
+                "remote": { "type": "string", "pattern": ":[0-9]+$", "description": "HOST:PORT as the ssh host sees it." },
+                "kubectl": {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["target", "remote_port"],
+                  "properties": {
+                    "context": { "type": "string", "minLength": 1 },
+                    "namespace": { "type": "string", "minLength": 1 },
+                    "target": { "type": "string", "pattern": "^(pods?|svc|services?|deploy|deployments?)/[a-z0-9.-]+$" },
+                    "remote_port": { "type": "integer", "minimum": 1, "maximum": 65535 }
+                  }
+                }
+              },
+              "oneOf": [{ "required": ["ssh", "remote"] }, { "required": ["kubectl"] }]
             },
             "condition": {
               "enum": ["started", "healthy", "completed", "service_started", "service_healthy", "service_completed_successfully"]

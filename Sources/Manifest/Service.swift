@@ -30,6 +30,8 @@ public struct Service: Sendable, Equatable {
     public var rewriteHost: Bool
     /// Globs (relative to `cwd`) whose changes restart the service.
     public var watch: [String]
+    /// Not a local process but a tunnel to a remote port (`forward:`); such a service has no command.
+    public var forward: Forward?
     public var location: SourceLocation?
     /// Where each key's value stands, for errors found after decoding.
     public var locations: [String: SourceLocation] = [:]

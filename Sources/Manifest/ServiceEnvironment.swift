@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Layers, later ones winning: devhost's own environment, the project env file, the project `env`,
 /// the service env file, `HOST`, the service `env`, and finally `PORT` and `DEVHOST_*`, which a service
-/// cannot override because devhost relies on them for discovery and logs.
+/// cannot override because devhost relies on them for discovery and logs. When devhost's CA exists,
+/// the variables that make Node, Python and OpenSSL trust it fill in whatever no layer set.
 public struct ServiceEnvironment: Sendable {
     public var inherited: [String: String]
     /// Resolves `${svc.host}` and friends: stable ports are runtime state, so the caller supplies them.
@@ -40,6 +41,9 @@ public struct ServiceEnvironment: Sendable {
         env.merge(fixed) { $1 }
         try apply(service.env, to: &env, interpolate: true)
         env.merge(fixed) { $1 }
+        if let files = LocalCAFiles(environment: inherited) {
+            for (key, value) in files.serviceVariables() where env[key] == nil { env[key] = value }
+        }
         return env
     }
 

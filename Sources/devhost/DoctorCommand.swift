@@ -57,6 +57,7 @@ struct DoctorCommand: ParsableCommand {
                 domain: manifest?.proxy.domain ?? "localhost", example: manifest.map { exampleURL($0) } ?? "http://devhost.localhost:7777/")
         )
         findings.append(Finding(level: Git.isAvailable ? .ok : .warning, text: "libgit2 \(Git.libraryDescription)"))
+        findings += Self.trust(environment: ProcessInfo.processInfo.environment)
 
         let out = Console.standardOutput
         for finding in findings {
