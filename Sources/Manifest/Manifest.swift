@@ -44,7 +44,8 @@ public struct Manifest: Sendable, Equatable {
 
     /// The full host name of a route label: `api` → `api.shop.localhost`, `@` → `shop.localhost`.
     public func host(forRoute route: String) -> String {
-        route == "@" ? "\(name).\(proxy.domain)" : "\(route).\(name).\(proxy.domain)"
+        let host = route == "@" ? "\(name).\(proxy.domain)" : "\(route).\(name).\(proxy.domain)"
+        return proxy.hostPrefix.map { "\($0).\(host)" } ?? host
     }
 
     /// Services ordered so that each comes after everything it depends on (file order otherwise).
@@ -69,6 +70,9 @@ public struct ProxySettings: Sendable, Equatable {
     public var port: Int
     public var bind: String
     public var domain: String
+    /// Set by the shared edge proxy for a worktree of a project another checkout already serves:
+    /// its hosts become `PREFIX.api.shop.localhost`. Never read from devhost.yml.
+    public var hostPrefix: String?
 
     public init(port: Int = ProxySettings.defaultPort, bind: String = "127.0.0.1", domain: String = "localhost") {
         self.port = port

@@ -57,6 +57,8 @@ public final class ProxyContext: @unchecked Sendable {
 
     /// Describes a service for the 503 page: its state and last log lines.
     let describe: @Sendable (String) -> (state: String, lines: [String])
+    /// Why a host has no route, when devhost knows (the shared edge: its project stopped).
+    let explainMissing: @Sendable (String) -> String?
 
     /// What the connections of one event loop share, used only on that loop.
     struct PerLoop {
@@ -86,7 +88,8 @@ public final class ProxyContext: @unchecked Sendable {
     public init(
         routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: (any LogTerminal)? = nil,
         accessLog: AccessLog? = nil,
-        describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) }
+        describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) },
+        explainMissing: @escaping @Sendable (String) -> String? = { _ in nil }
     ) {
         self.routes = routes
         self.instances = instances
@@ -100,6 +103,7 @@ public final class ProxyContext: @unchecked Sendable {
             self.accessLog = nil
         }
         self.describe = describe
+        self.explainMissing = explainMissing
     }
 
     /// Whether `host` (lowercased, no port) is one devhost serves: `localhost` and its subdomains,

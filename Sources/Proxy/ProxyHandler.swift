@@ -318,8 +318,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return builtIn(head)
         }
         guard route.target != nil else {
+            let serves = shared.serves(host: route.host)
             let (type, body) = ProxyPages.notFound(
-                host: route.host, routes: shared.serves(host: route.host) ? shared.routes.all : [],
+                host: route.host, routes: serves ? shared.routes.all : [], note: serves ? shared.explainMissing(route.host) : nil,
                 port: (context?.channel.localAddress?.port) ?? 0, json: head.wantsJSON, requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }

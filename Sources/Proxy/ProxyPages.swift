@@ -18,21 +18,24 @@ enum ProxyPages {
         """
     }
 
-    static func notFound(host: String, routes: [ProxyRoutes.Route], port: Int, json: Bool, requestID: String) -> (String, String) {
+    static func notFound(host: String, routes: [ProxyRoutes.Route], note: String? = nil, port: Int, json: Bool, requestID: String)
+        -> (String, String)
+    {
         if json {
             let list = JSONValue.array(routes.map { .string("http://\($0.host):\(port)/") })
-            let body = JSONValue.object([
-                ("error", .string("no route for \(host)")), ("routes", list), ("request_id", .string(requestID)),
-            ]).serialized()
+            var fields: [(String, JSONValue)] = [("error", .string(note ?? "no route for \(host)")), ("routes", list)]
+            if note != nil { fields.append(("not_running", .bool(true))) }
+            let body = JSONValue.object(fields + [("request_id", .string(requestID))]).serialized()
             return ("application/json", body)
         }
         let items = routes.map { "<li><a href=\"http://\(escape($0.host)):\(port)/\">\(escape($0.host))</a></li>" }.joined()
         return (
             "text/html; charset=utf-8",
             html(
-                title: "No route for \(host)",
-                body:
-                    "<h1>No route for <code>\(escape(host))</code></h1><p>devhost serves these hosts:</p><ul>\(items.isEmpty ? "<li>none yet</li>" : items)</ul><p><small>request \(escape(requestID))</small></p>"
+                title: note == nil ? "No route for \(host)" : "\(host) is not running",
+                body: (note.map { "<h1><code>\(escape(host))</code> is not running</h1><p>\(escape($0))</p>" }
+                    ?? "<h1>No route for <code>\(escape(host))</code></h1>")
+                    + "<p>devhost serves these hosts:</p><ul>\(items.isEmpty ? "<li>none yet</li>" : items)</ul><p><small>request \(escape(requestID))</small></p>"
             )
         )
     }

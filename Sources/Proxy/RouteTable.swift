@@ -27,20 +27,41 @@ public final class RouteTable: @unchecked Sendable {
     private var cursor: [String: Int] = [:]
     private var waiters: [String: [(id: UUID, continuation: CheckedContinuation<Void, Never>)]] = [:]
 
+    /// Told of every change, in order, after it is made: a project on the shared edge mirrors its
+    /// table there. Set before the table is used.
+    public typealias Observer = @Sendable (_ service: String, _ instance: String, _ endpoint: Endpoint?) -> Void
+    private var observer: Observer?
+    /// Waits for requests in flight elsewhere (the shared edge's) before a planned stop.
+    public typealias RemoteDrain = @Sendable (_ service: String, _ instance: String, _ limit: Duration) async -> Void
+    private var remoteDrain: RemoteDrain?
+
     public init() {}
+
+    public func observe(_ observer: @escaping Observer, drain: @escaping RemoteDrain) {
+        lock.withLock {
+            self.observer = observer
+            self.remoteDrain = drain
+        }
+    }
+
+    /// Every service's routable endpoints (for a new edge to learn the table whole).
+    public func all() -> [String: [Endpoint]] {
+        lock.withLock { ordered.filter { !$0.value.isEmpty } }
+    }
 
     /// Sets (or, with nil, removes) the healthy endpoint of one instance.
     public func set(service: String, instance: String, endpoint: Endpoint?) {
-        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
+        let (woken, observer): ([CheckedContinuation<Void, Never>], Observer?) = lock.withLock {
             defer { ordered[service] = (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance } }
             if let endpoint {
                 endpoints[service, default: [:]][instance] = endpoint
-                return (waiters.removeValue(forKey: service) ?? []).map(\.continuation)
+                return ((waiters.removeValue(forKey: service) ?? []).map(\.continuation), self.observer)
             }
             endpoints[service]?[instance] = nil
-            return []
+            return ([], self.observer)
         }
         for waiter in woken { waiter.resume() }
+        observer?(service, instance, endpoint)
     }
 
     public func healthy(_ service: String) -> [Endpoint] {
@@ -84,6 +105,7 @@ public final class RouteTable: @unchecked Sendable {
     /// ended: a planned stop (rolling restart, `stop`) must not cut an answer in half.
     public func drain(service: String, instance: String, upTo limit: Duration) async {
         let deadline = ContinuousClock.now + limit
+        if let remote = lock.withLock({ remoteDrain }) { await remote(service, instance, limit) }
         while ContinuousClock.now < deadline, lock.withLock({ inFlight[service]?[instance] ?? 0 }) > 0 {
             try? await Task.sleep(for: .milliseconds(5))
         }

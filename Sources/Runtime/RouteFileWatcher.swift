@@ -9,9 +9,10 @@ public enum RouteFileWatcher {
         routes.replace(with: base + (try file.routes()))
     }
 
-    public static func watch(_ file: RouteFile, base: @escaping @Sendable () -> [ProxyRoutes.Route], routes: ProxyRoutes, log: LogOutput)
-        -> Task<Void, Never>
-    {
+    public static func watch(
+        _ file: RouteFile, base: @escaping @Sendable () -> [ProxyRoutes.Route], routes: ProxyRoutes, log: LogOutput,
+        applied: @escaping @Sendable () -> Void = {}
+    ) -> Task<Void, Never> {
         Task {
             var seen = file.modified
             while !Task.isCancelled {
@@ -21,6 +22,7 @@ public enum RouteFileWatcher {
                 seen = now
                 do {
                     try apply(file, base: base(), to: routes)
+                    applied()
                     log.event("routes reloaded from \(file.path)")
                 } catch {
                     log.event("\(file.path) not applied, the previous routes stay: \(error)")

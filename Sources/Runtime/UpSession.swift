@@ -22,8 +22,10 @@ public actor UpSession {
         public var log: LogOutput
         /// Loads the manifest again for a reload.
         public var reload: @Sendable () throws -> Manifest
-        /// nil: no proxy (`--no-proxy`).
+        /// nil: no proxy of its own (`--no-proxy`, or the shared edge).
         public var proxy: Proxy?
+        /// The shared edge proxy this project registered with (instead of a proxy of its own).
+        public var edge: EdgeLink?
         /// SIGINT and SIGTERM stop the session (a second one kills at once). Off in tests.
         public var handleSignals: Bool
         /// Edits under the project folder reload the manifest or restart watched services.
@@ -35,7 +37,8 @@ public actor UpSession {
 
         public init(
             manifest: Manifest, state: ProjectState, services: [String] = [], log: LogOutput,
-            reload: @escaping @Sendable () throws -> Manifest, proxy: Proxy? = nil, handleSignals: Bool = true, watchFiles: Bool = true,
+            reload: @escaping @Sendable () throws -> Manifest, proxy: Proxy? = nil, edge: EdgeLink? = nil, handleSignals: Bool = true,
+            watchFiles: Bool = true,
             environment: [String: String] = ProcessInfo.processInfo.environment,
             group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
             warn: @escaping @Sendable (String) -> Void = { text in
@@ -48,6 +51,7 @@ public actor UpSession {
             self.log = log
             self.reload = reload
             self.proxy = proxy
+            self.edge = edge
             self.handleSignals = handleSignals
             self.watchFiles = watchFiles
             self.environment = environment
@@ -157,12 +161,25 @@ public actor UpSession {
         if let proxy = configuration.proxy {
             try await startProxy(proxy)
         }
+        if let edge = configuration.edge {
+            await startEdgeLink(edge)
+        }
         let (base, routes, routeFile, proxyPort) = (self.base, self.routes, configuration.proxy?.routeFile, self.proxyPort)
+        let (edge, state) = (configuration.edge, configuration.state)
         let reloader = Reloader(
             supervisor: supervisor, log: log, load: configuration.reload,
             applied: { new in
                 base.update(manifest: new)
                 if let routeFile { try? RouteFileWatcher.apply(routeFile, base: base.routes, to: routes) }
+                if let edge {
+                    Task {
+                        do {
+                            try await edge.register(EdgeProject.of(new, controlSocket: state.controlSocket))
+                        } catch {
+                            log.event("the edge proxy kept the previous routes: \(error)")
+                        }
+                    }
+                }
             })
         let api = ControlAPI(
             supervisor: supervisor, log: log, proxyPort: proxyPort, reload: { await reloader.reload() },
@@ -210,6 +227,26 @@ public actor UpSession {
             }
         }
         record("summary") { summary.cancel() }
+    }
+
+    /// Mirrors the supervisor's instance table and each service's state into the shared edge.
+    private func startEdgeLink(_ edge: EdgeLink) async {
+        let (supervisor, log) = (self.supervisor, configuration.log)
+        let board = supervisor.board
+        await edge.mirror(supervisor.routes) { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) }
+        proxyPort = await edge.registration?.port
+        let events = await supervisor.events()
+        let states = Task {
+            for await event in events {
+                // Events of devhost itself (reloads, notes) are about no service.
+                guard await supervisor.manifest.service(named: event.service) != nil else { continue }
+                await edge.described(service: event.service)
+            }
+        }
+        record("edge link") {
+            states.cancel()
+            await edge.withdraw()
+        }
     }
 
     private func startProxy(_ proxy: Proxy) async throws(UpSessionError) {

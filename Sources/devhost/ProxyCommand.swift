@@ -5,59 +5,191 @@ import DevhostRuntime
 import Foundation
 import NIOPosix
 
+/// `devhost proxy`: the per-user edge proxy every project registers with, and its life cycle.
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
-        abstract: "Run only the reverse proxy, for the standalone routes (and --route flags).",
-        discussion: "Serves NAME.localhost for every `devhost route add` entry; edits to the route file apply without a restart."
+        abstract: "The edge proxy every project on this machine shares (run, start, stop, restart, status).",
+        discussion: """
+            One proxy per user serves every running project's hosts and the standalone routes \
+            (`devhost route add`) on the proxy port (7777, or $DEVHOST_EDGE_PORT). `devhost up` starts it \
+            when none runs; `devhost proxy` runs it in the foreground.
+            """,
+        subcommands: [Run.self, Start.self, Stop.self, Restart.self, Status.self],
+        defaultSubcommand: Run.self
     )
 
-    @OptionGroup var proxyOptions: ProxyOptions
+    /// The edge's port: `--proxy-port`, $DEVHOST_PROXY_PORT, $DEVHOST_EDGE_PORT, 7777.
+    static func paths(_ options: ProxyOptions) throws -> EdgePaths {
+        let fallback: Int
+        do { fallback = try EdgePaths.port() } catch { throw CommandFailure(message: error.description) }
+        return EdgePaths(port: try options.resolvedPort(manifestPort: nil, default: fallback))
+    }
 
-    @Option(name: .customLong("route"), help: ArgumentHelp("An extra route, HOST=TARGET (api.localhost=8000).", valueName: "host=target"))
-    var extraRoutes: [String] = []
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run", abstract: "Run the edge proxy in the foreground (the default).",
+            discussion: "Serves NAME.localhost for every `devhost route add` entry and every project that registers.")
 
-    @Option(help: "Address to listen on.")
-    var bind = "127.0.0.1"
+        @OptionGroup var proxyOptions: ProxyOptions
 
-    @Option(help: "Event loop threads (default: one per core).")
-    var threads: Int?
+        @Option(
+            name: .customLong("route"), help: ArgumentHelp("An extra route, HOST=TARGET (api.localhost=8000).", valueName: "host=target"))
+        var extraRoutes: [String] = []
 
-    func run() async throws {
-        var extra: [ProxyRoutes.Route] = []
-        for item in extraRoutes {
-            guard let equals = item.firstIndex(of: "=") else { throw ValidationError("--route takes HOST=TARGET, got \(item)") }
+        @Option(help: "Address to listen on.")
+        var bind = "127.0.0.1"
+
+        @Option(help: "Event loop threads (default: one per core).")
+        var threads: Int?
+
+        @Option(name: .customLong("exit-when-idle"), help: "Exit after this long with no project and no standalone route (e.g. 5m).")
+        var exitWhenIdle: String?
+
+        func run() async throws {
+            var extra: [ProxyRoutes.Route] = []
+            for item in extraRoutes {
+                guard let equals = item.firstIndex(of: "=") else { throw ValidationError("--route takes HOST=TARGET, got \(item)") }
+                do {
+                    let (host, port) = try RouteFile.parseTarget(String(item[item.index(after: equals)...]))
+                    extra.append(.init(host: String(item[..<equals]).lowercased(), target: .address(host: host, port: port)))
+                } catch {
+                    throw CommandFailure(message: error.description)
+                }
+            }
+            let idle = try exitWhenIdle.map { text in
+                guard let value = DurationText.parse(text), value > .zero else {
+                    throw CommandFailure(message: "--exit-when-idle \(text) is not a duration")
+                }
+                return value
+            }
+            let out = Console.standardOutput
+            let log = LogOutput(options: .init(colored: out.colored))
+            let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? MultiThreadedEventLoopGroup.singleton
+            let file = RouteFile(path: RouteFile.defaultPath())
+            let configuration = Edge.Configuration(
+                paths: try ProxyCommand.paths(proxyOptions), bind: bind, settings: try proxyOptions.settings(),
+                accessLog: try proxyOptions.accessLog(terminal: log), routeFile: file, extraRoutes: extra, exitWhenIdle: idle,
+                version: Devhost.version, log: log, group: group)
+            let edge: Edge
             do {
-                let (host, port) = try RouteFile.parseTarget(String(item[item.index(after: equals)...]))
-                extra.append(.init(host: String(item[..<equals]).lowercased(), target: .address(host: host, port: port)))
+                edge = try await Edge.start(configuration)
+            } catch {
+                throw CommandFailure(message: error.description)
+            }
+            log.event("edge proxy on http://\(bind):\(edge.port) (pid \(getpid())); projects register on \(edge.socket)")
+            log.event("standalone routes from \(file.path); dashboard http://devhost.localhost:\(edge.port)/")
+            let signals = SignalRelay(notice: nil) { _ in edge.stop(saying: "stopped by a signal (`devhost proxy stop`)") }
+            defer { signals.cancel() }
+            await edge.run()
+            log.event("edge proxy stopped")
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "start", abstract: "Start the edge proxy in the background (if none runs) and return once it answers.")
+
+        @OptionGroup var proxyOptions: ProxyOptions
+
+        func run() async throws {
+            let paths = try ProxyCommand.paths(proxyOptions)
+            do {
+                let link = try await EdgeLink.connect(ProxyCommand.linkOptions(paths))
+                let registration = await link.welcomeSummary
+                await link.withdraw()
+                Console.standardOutput.line("edge proxy on http://127.0.0.1:\(paths.port) (\(registration))")
             } catch {
                 throw CommandFailure(message: error.description)
             }
         }
-        let file = RouteFile(path: RouteFile.defaultPath())
-        let routes = ProxyRoutes()
-        do { try RouteFileWatcher.apply(file, base: extra, to: routes) } catch { throw CommandFailure(message: "\(error)") }
-        let out = Console.standardOutput
-        let log = LogOutput(options: .init(colored: out.colored))
-        let context = ProxyContext(
-            routes: routes, instances: RouteTable(), settings: try proxyOptions.settings(), log: log,
-            accessLog: try proxyOptions.accessLog(terminal: log))
-        let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? MultiThreadedEventLoopGroup.singleton
-        let port = try proxyOptions.resolvedPort(manifestPort: nil)
-        let server: ProxyServer
-        do {
-            server = try await ProxyServer.start(host: bind, port: port, context: context, group: group)
-        } catch {
-            throw CommandFailure(message: "cannot listen on \(bind):\(port): \(error)")
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "stop", abstract: "Stop the edge proxy; running projects wait for the next one and register again.")
+
+        @OptionGroup var proxyOptions: ProxyOptions
+
+        func run() async throws {
+            let paths = try ProxyCommand.paths(proxyOptions)
+            guard let pid = await paths.stopRunning() else {
+                Console.standardOutput.line("no edge proxy runs on port \(paths.port)")
+                return
+            }
+            Console.standardOutput.line("stopped the edge proxy on port \(paths.port) (pid \(pid))")
         }
-        log.event("proxy on http://\(bind):\(server.port) with \(routes.all.count) route\(routes.all.count == 1 ? "" : "s") (\(file.path))")
-        for route in routes.all { log.event("  http://\(route.host):\(server.port)") }
-        let stopped = AsyncStream<Void>.makeStream()
-        let signals = SignalRelay(notice: "\nstopping (Ctrl-C again to kill at once)") { _ in stopped.continuation.finish() }
-        defer { signals.cancel() }
-        let watcher = RouteFileWatcher.watch(file, base: { [extra] in extra }, routes: routes, log: log)
-        for await _ in stopped.stream {}
-        watcher.cancel()
-        await server.close()
+    }
+
+    struct Restart: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "restart",
+            abstract: "Stop the edge proxy and start this devhost's; running projects register with the new one by themselves.")
+
+        @OptionGroup var proxyOptions: ProxyOptions
+
+        func run() async throws {
+            let paths = try ProxyCommand.paths(proxyOptions)
+            if let pid = await paths.stopRunning() { Console.standardOutput.line("stopped the edge proxy (pid \(pid))") }
+            do {
+                let link = try await EdgeLink.connect(ProxyCommand.linkOptions(paths))
+                let summary = await link.welcomeSummary
+                await link.withdraw()
+                Console.standardOutput.line("edge proxy on http://127.0.0.1:\(paths.port) (\(summary))")
+            } catch {
+                throw CommandFailure(message: error.description)
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show what the edge proxy serves.")
+
+        @OptionGroup var proxyOptions: ProxyOptions
+
+        @Flag(help: "Print the status as JSON.")
+        var json = false
+
+        func run() async throws {
+            let paths = try ProxyCommand.paths(proxyOptions)
+            let status: EdgeStatus
+            do {
+                status = try await EdgeLink.status(ProxyCommand.linkOptions(paths, spawning: false))
+            } catch {
+                throw CommandFailure(message: "\(error)")
+            }
+            let out = Console.standardOutput
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                out.line(String(decoding: try encoder.encode(status), as: UTF8.self))
+                return
+            }
+            out.write(EdgeStatusText.render(status))
+        }
+    }
+
+    static func linkOptions(_ paths: EdgePaths, spawning: Bool = true, log: LogOutput? = nil) -> EdgeLink.Options {
+        EdgeLink.Options(
+            paths: paths, version: Devhost.version, spawn: spawning ? spawnArguments(paths) : nil, environment: edgeEnvironment(), log: log)
+    }
+
+    /// The background edge outlives the project that starts it and serves every other one: it gets
+    /// only what it needs to find its files, not the project's environment (its secrets, its markers).
+    static func edgeEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        let kept = [
+            "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DEVHOST_ROUTES", "NO_COLOR",
+        ]
+        var result = environment.filter { kept.contains($0.key) || $0.key.hasPrefix("DEVHOST_EDGE_") }
+        result["NO_COLOR"] = "1"
+        return result
+    }
+
+    /// The background edge: this binary, `proxy run` on the port, exiting after a while with
+    /// nothing to serve ($DEVHOST_EDGE_IDLE, 5 minutes by default), access log off.
+    static func spawnArguments(_ paths: EdgePaths) -> [String] {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let idle = ProcessInfo.processInfo.environment["DEVHOST_EDGE_IDLE"].flatMap { $0.isEmpty ? nil : $0 } ?? "5m"
+        return [executable, "proxy", "run", "--proxy-port", String(paths.port), "--exit-when-idle", idle, "--log-format", "off"]
     }
 }

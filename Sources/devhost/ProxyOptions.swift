@@ -23,7 +23,7 @@ struct ProxyOptions: ParsableArguments {
         help: "How long a response may stall mid-way before both connections are closed (e.g. 60s).")
     var readTimeout: String = "60s"
 
-    func resolvedPort(manifestPort: Int?) throws -> Int {
+    func resolvedPort(manifestPort: Int?, default fallback: Int = ProxySettings.defaultPort) throws -> Int {
         if let port { return port }
         if let text = ProcessInfo.processInfo.environment["DEVHOST_PROXY_PORT"] {
             guard let port = Int(text), (1...65535).contains(port) else {
@@ -31,7 +31,25 @@ struct ProxyOptions: ParsableArguments {
             }
             return port
         }
-        return manifestPort ?? ProxySettings.defaultPort
+        return manifestPort ?? fallback
+    }
+
+    enum Placement {
+        /// Register with the shared edge proxy on its port.
+        case shared(EdgePaths)
+        /// A proxy of the project's own on this port (CI, tests, a LAN bind).
+        case isolated(Int)
+    }
+
+    /// Shared unless something asks for a port other than the edge's (`--proxy-port`,
+    /// $DEVHOST_PROXY_PORT, `proxy.port` other than 7777) or a bind other than loopback.
+    func placement(manifest: Manifest) throws -> Placement {
+        let edgePort: Int
+        do { edgePort = try EdgePaths.port() } catch { throw CommandFailure(message: error.description) }
+        let manifestPort = manifest.proxy.port == ProxySettings.defaultPort ? nil : manifest.proxy.port
+        let port = try resolvedPort(manifestPort: manifestPort, default: edgePort)
+        if port != edgePort || manifest.proxy.bind != "127.0.0.1" { return .isolated(port) }
+        return .shared(EdgePaths(port: edgePort))
     }
 
     func settings() throws -> ProxyContext.Settings {

@@ -71,16 +71,38 @@ struct UpCommand: AsyncParsableCommand {
             options: .init(colored: out.colored, timestamps: timestamps, directory: state.logs),
             labels: manifest.services.flatMap { service in (1...service.replicas).map { "\(service.name).\($0)" } })
         var proxy: UpSession.Proxy?
+        var edge: EdgeLink?
+        var manifest = manifest
         if !noProxy {
-            proxy = UpSession.Proxy(
-                host: manifest.proxy.bind, port: try proxyOptions.resolvedPort(manifestPort: manifest.proxy.port),
-                settings: try proxyOptions.settings(), accessLog: try proxyOptions.accessLog(terminal: log),
-                routeFile: RouteFile(path: RouteFile.defaultPath()))
+            switch try proxyOptions.placement(manifest: manifest) {
+            case .isolated(let port):
+                proxy = UpSession.Proxy(
+                    host: manifest.proxy.bind, port: port, settings: try proxyOptions.settings(),
+                    accessLog: try proxyOptions.accessLog(terminal: log), routeFile: RouteFile(path: RouteFile.defaultPath()))
+            case .shared(let paths):
+                let link = try await Self.joinEdge(paths, log: log)
+                let registration: EdgeLink.Registration
+                do {
+                    registration = try await link.register(EdgeProject.of(manifest, controlSocket: state.controlSocket))
+                } catch {
+                    await link.withdraw()
+                    throw CommandFailure(message: error.description)
+                }
+                manifest.proxy.hostPrefix = registration.prefix
+                log.event("edge proxy on port \(registration.port) (pid \(registration.edgePID)); hosts: \(registration.rule)")
+                edge = link
+            }
         }
+        let (reloader, prefix) = (manifestOptions.reloader, manifest.proxy.hostPrefix)
         let session = UpSession(
             .init(
-                manifest: manifest, state: state, services: services, log: log, reload: manifestOptions.reloader, proxy: proxy,
-                warn: { Console.standardError.warning($0) }))
+                manifest: manifest, state: state, services: services, log: log,
+                reload: {
+                    // A worktree keeps the prefix the edge gave it for as long as it runs.
+                    var new = try reloader()
+                    new.proxy.hostPrefix = prefix
+                    return new
+                }, proxy: proxy, edge: edge, warn: { Console.standardError.warning($0) }))
         do {
             try await session.start()
         } catch .proxyListen(let host, let port, let holder) {
@@ -92,6 +114,30 @@ struct UpCommand: AsyncParsableCommand {
         let outcome = await session.run()
         if !outcome.failed.isEmpty, !outcome.signalled {
             throw CommandFailure(message: outcome.failed.map { "\($0.label) \($0.state)" }.joined(separator: "; "))
+        }
+    }
+
+    /// Joins the shared edge proxy, starting it when none runs. An edge of another protocol
+    /// version is never talked to: in a terminal devhost offers to restart it, else it says how.
+    static func joinEdge(_ paths: EdgePaths, log: LogOutput) async throws -> EdgeLink {
+        do {
+            return try await EdgeLink.connect(ProxyCommand.linkOptions(paths, log: log))
+        } catch .versionSkew(let version, let proto, let pid) {
+            let skew = EdgeError.versionSkew(edgeVersion: version, edgeProtocol: proto, pid: pid)
+            guard isatty(STDIN_FILENO) == 1, isatty(STDERR_FILENO) == 1 else { throw CommandFailure(message: skew.description) }
+            let err = Console.standardError
+            err.write("\(skew.description)\nrestart it now? [y/N] ")
+            guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+                throw CommandFailure(message: "the edge proxy was left as it is")
+            }
+            _ = await paths.stopRunning()
+            do {
+                return try await EdgeLink.connect(ProxyCommand.linkOptions(paths, log: log))
+            } catch {
+                throw CommandFailure(message: error.description)
+            }
+        } catch {
+            throw CommandFailure(message: error.description)
         }
     }
 

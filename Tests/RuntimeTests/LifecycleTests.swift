@@ -143,6 +143,8 @@ import Testing
         ])
         var environment = ProcessInfo.processInfo.environment
         environment["DEVHOST_TEST_MARKER"] = marker
+        // A proxy of its own on a free port: the shared edge would outlive the test.
+        environment["DEVHOST_PROXY_PORT"] = String(try freeLoopbackPort())
         let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment)
         defer { devhost.stop() }
         let up = await eventually(timeout: .seconds(30)) { devhost.output.contains("all services are up") }
@@ -159,6 +161,8 @@ import Testing
         let project = try TempProject(["devhost.yml": "services:\n  tree: { command: \"sleep 300 & wait\", port: none }\n"])
         var environment = ProcessInfo.processInfo.environment
         environment["DEVHOST_TEST_MARKER"] = marker
+        // A proxy of its own on a free port: the shared edge would outlive the test.
+        environment["DEVHOST_PROXY_PORT"] = String(try freeLoopbackPort())
         let devhost = try ChildProcess(argv: [devhostBinary, "up"], directory: project.path, environment: environment)
         defer { devhost.stop() }
         #expect(await eventually(timeout: .seconds(30)) { devhost.output.contains("all services are up") })
