@@ -20,6 +20,8 @@ final class Instance {
     var reportedSilence = false
     /// Whether a task is running this instance's spawn loop.
     var looping = false
+    /// A forward's tunnel and its decisions about the remote (nil for a local process).
+    var forward: ForwardRun?
 
     init(service: Service, index: Int) {
         self.service = service
@@ -36,7 +38,8 @@ final class Instance {
     var snapshot: InstanceSnapshot {
         InstanceSnapshot(
             service: service.name, index: index, pid: pid, assignedPort: assignedPort, listeningPort: listeningPort, state: state,
-            restarts: lifecycle.restarts.totalRestarts, health: healthSummary, startedAt: pid == nil ? nil : startedAt, held: held)
+            restarts: lifecycle.restarts.totalRestarts, health: healthSummary, startedAt: pid == nil ? nil : startedAt, held: held,
+            lastError: forward?.lastError)
     }
 
     /// `ok`, `failing`, `pending`, or `-` without a check.

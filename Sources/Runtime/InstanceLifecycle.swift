@@ -33,6 +33,10 @@ public struct InstanceLifecycle: Sendable, Equatable {
         case startRequested
         /// The spawn loop ended without starting another process (devhost is stopping, or held).
         case loopEnded
+        /// A forward's tunnel ended by itself. Unlike `exited`, nothing is decided or counted: the
+        /// forward's own lifecycle tells next whether the remote is away (waiting), the failure is
+        /// final, or it was a crash (then `exited` follows).
+        case tunnelEnded
     }
 
     public enum Action: Sendable, Equatable {
@@ -113,6 +117,10 @@ public struct InstanceLifecycle: Sendable, Equatable {
             restarts = RestartTracker(policy: policy, maxRestarts: maxRestarts)
             return []
         case .loopEnded: return enter(.stopped)
+        case .tunnelEnded:
+            running = false
+            listeningPort = nil
+            return [.withdraw]
         }
     }
 

@@ -7,7 +7,8 @@ extension Supervisor {
     func discoveryLoop() async {
         var lastInodes = Set<UInt64>()
         while !phase.isStopping {
-            let running = selected.filter(\.hasPort).flatMap { instances[$0.name] ?? [] }.filter { $0.pid != nil }
+            // A forward's listener is known when its tunnel opens (and may sit in a shared ssh master).
+            let running = selected.filter { $0.hasPort && $0.forward == nil }.flatMap { instances[$0.name] ?? [] }.filter { $0.pid != nil }
             var waiting = false
             if !running.isEmpty {
                 let sockets = scanner.listeningSockets()

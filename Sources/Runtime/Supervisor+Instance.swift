@@ -9,6 +9,10 @@ extension Supervisor {
         guard launched || !instance.looping else { return }
         instance.looping = true
         defer { instance.looping = false }
+        if instance.service.forward != nil {
+            await runForwardInstance(instance)
+            return
+        }
         while !phase.isStopping, instance.lifecycle.mayRun {
             let service = instance.service
             var assigned: Int?
@@ -83,6 +87,11 @@ extension Supervisor {
             let failure = await probe.run(
                 check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
             guard instance.generation == generation else { return }
+            // A forward whose remote went away is waiting for it, not failing: its tunnel ends at no cost.
+            if failure != nil, let forward = instance.service.forward, await remoteProblem(forward) != nil {
+                await endForward(label: instance.label, service: instance.service.name)
+                return
+            }
             let followup = handle(.probed(failure: failure, at: .now), for: instance)
             if let end = followup.end {
                 Task { await end() }

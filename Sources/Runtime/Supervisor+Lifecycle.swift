@@ -85,6 +85,8 @@ extension Supervisor {
         return {
             // Answers already on their way through the proxy finish before the signal.
             if drain { await routes.drain(service: service.name, instance: label, upTo: Self.drainLimit(service)) }
+            // A forward's process may be an ssh master other forwards share: only its own tunnel ends.
+            if service.forward != nil { return await self.endForward(label: label, service: service.name) }
             await self.endGroup(pid, signal: service.stopSignal.number, timeout: service.stopTimeout)
         }
     }

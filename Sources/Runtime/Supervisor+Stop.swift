@@ -38,6 +38,7 @@ extension Supervisor {
         discoveryTask?.cancel()
         for relay in relays { await relay.close() }
         relays = []
+        await endSSHMasters()
         watchdog?.shutdown()
         phase = .stopped(wasReady: phase.hasBeenReady)
         let waiters = stoppedWaiters

@@ -54,6 +54,8 @@ public actor Supervisor {
     var lastOperation: Task<Void, Never>?
     /// Services whose start is still waiting for dependencies or setup (their instances launch after).
     var pendingServices: Set<String> = []
+    /// ssh master connections, one per destination, shared by the forwards to it (Forward/).
+    var sshMasters: [String: SSHMaster] = [:]
 
     public init(manifest: Manifest, options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.manifest = manifest
@@ -72,9 +74,11 @@ public actor Supervisor {
         _ = try ProjectState(manifest: manifest)
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         watchdog = try Watchdog()
-        let ported = manifest.services.filter(\.hasPort).map(\.name)
+        let ported = manifest.services.filter { $0.hasPort && Self.forwardPort(of: $0) == nil }.map(\.name)
         stablePorts = try StablePorts(stateDirectory: stateDirectory).assign(
             ported, avoiding: Self.fixedPorts(of: manifest).union([manifest.proxy.port]))
+        // A forward's fixed `port:` is its local end: the relay listens there itself.
+        for service in manifest.services { if let port = Self.forwardPort(of: service) { stablePorts[service.name] = port } }
         for service in selected { try await openRelay(for: service) }
         for service in selected {
             instances[service.name] = (1...service.replicas).map { Instance(service: service, index: $0) }

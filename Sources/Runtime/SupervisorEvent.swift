@@ -95,6 +95,8 @@ public struct InstanceSnapshot: Sendable, Equatable {
     public var startedAt: ContinuousClock.Instant?
     /// Stopped on request.
     public var held = false
+    /// A forward's last error (the remote unreachable, ssh's or kubectl's complaint), kept after recovery.
+    public var lastError: String? = nil
     public var label: String { "\(service).\(index)" }
 
     /// What the service is for, reached: healthy, running without a check, or completed.
