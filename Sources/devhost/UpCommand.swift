@@ -89,11 +89,13 @@ struct UpCommand: AsyncParsableCommand {
                     throw CommandFailure(message: error.description)
                 }
                 manifest.proxy.hostPrefix = registration.prefix
+                // `${svc.public_url}` names the edge's port ($DEVHOST_EDGE_PORT may move it from 7777).
+                manifest.proxy.port = registration.port
                 log.event("edge proxy on port \(registration.port) (pid \(registration.edgePID)); hosts: \(registration.rule)")
                 edge = link
             }
         }
-        let (reloader, prefix) = (manifestOptions.reloader, manifest.proxy.hostPrefix)
+        let (reloader, prefix, port, shared) = (manifestOptions.reloader, manifest.proxy.hostPrefix, manifest.proxy.port, edge != nil)
         let session = UpSession(
             .init(
                 manifest: manifest, state: state, services: services, log: log,
@@ -101,6 +103,7 @@ struct UpCommand: AsyncParsableCommand {
                     // A worktree keeps the prefix the edge gave it for as long as it runs.
                     var new = try reloader()
                     new.proxy.hostPrefix = prefix
+                    if shared { new.proxy.port = port }
                     return new
                 }, proxy: proxy, edge: edge, warn: { Console.standardError.warning($0) }))
         do {

@@ -90,10 +90,12 @@ func edgeManifest(name: String) -> String {
         command: python3 server.py
         route: api
         health: { http: /, interval: 100ms, retries: 1 }
+        env: { PUBLIC: "${api.public_url}" }
     """
 }
 
-/// Answers every GET with the project's who.txt and the Host it was asked for.
+/// Answers GET /public with its `${api.public_url}`, every other GET with the project's who.txt
+/// and the Host it was asked for.
 let edgeServer = #"""
     import os
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,7 +103,8 @@ let edgeServer = #"""
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         def do_GET(self):
-            body = (WHO + " " + self.headers.get("Host", "")).encode()
+            text = os.environ["PUBLIC"] if self.path == "/public" else WHO + " " + self.headers.get("Host", "")
+            body = text.encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
