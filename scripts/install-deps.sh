@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh build   libgit2 (headers, and the static archives devhost links in)
 #   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files,
 #                                   and chromium (headless) for the dashboard test, kubectl (its built-in kustomize)
-#                                   and kubernetes-validate for `devhost kube`
+#                                   and kubernetes-validate for `devhost kube`, PostgreSQL, Redis and MariaDB
+#                                   servers for the protocol health checks
 set -euo pipefail
 need_apt=()
 if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
@@ -17,6 +18,12 @@ if [ "${1:-build}" = test ]; then
   # has `kubectl kustomize` too (1.20, kustomize v2: it builds every folder except those whose Secret
   # generators read env files outside the folder, which need --load-restrictor, kubectl >= 1.21).
   kubectl kustomize --help >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+  # The protocol health checks are tested against real servers the tests start on loopback ports:
+  # PostgreSQL (initdb, postgres; pg_isready for the compose mapping), Redis (redis-server, redis-cli),
+  # MariaDB (mariadb-install-db, mariadbd).
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+  command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
 fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

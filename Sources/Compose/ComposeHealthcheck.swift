@@ -61,8 +61,48 @@ enum ComposeHealthcheck {
                     "require('net').connect(\(port), '127.0.0.1', () => process.exit(0)).on('error', () => process.exit(1))",
                 ]
             case .other:
-                return ["CMD-SHELL", "nc -z 127.0.0.1 \(port) || (exec 3<>/dev/tcp/127.0.0.1/\(port))"]
+                return ["CMD-SHELL", tcpLine(port)]
             }
+        case .postgres(let user, let database):
+            return [
+                "CMD-SHELL",
+                orTCP("pg_isready", "pg_isready -q -h 127.0.0.1 -p \(port) -U \(quoted(user)) -d \(quoted(database))", port: port),
+            ]
+        case .redis(let user, let password):
+            // REDISCLI_AUTH keeps the password off redis-cli's command line (and its warning off stderr).
+            var line = "redis-cli -h 127.0.0.1 -p \(port)"
+            if let user { line += " --user \(quoted(user))" }
+            if let password { line = "REDISCLI_AUTH=\(quoted(password)) " + line }
+            return ["CMD-SHELL", orTCP("redis-cli", line + " ping | grep -q PONG", port: port)]
+        case .mysql:
+            // mysqladmin ping exits 0 for a server that answers, even one refusing the user (as devhost's
+            // greeting check does); MariaDB 11 images ship only mariadb-admin.
+            let ping = "ping -h 127.0.0.1 -P \(port) --silent"
+            return [
+                "CMD-SHELL",
+                "if command -v mysqladmin >/dev/null; then mysqladmin \(ping); elif command -v mariadb-admin >/dev/null; "
+                    + "then mariadb-admin \(ping); else \(tcpLine(port)); fi",
+            ]
+        case .kafka:
+            // Cannot be mapped: Kafka images have no common client on PATH (bitnami ships
+            // kafka-broker-api-versions.sh, apache/kafka keeps it in /opt/kafka/bin and needs a JVM start of
+            // seconds), so compose checks that the port accepts connections.
+            return ["CMD-SHELL", tcpLine(port)]
         }
+    }
+
+    private static func tcpLine(_ port: Int) -> String {
+        "nc -z 127.0.0.1 \(port) || (exec 3<>/dev/tcp/127.0.0.1/\(port))"
+    }
+
+    /// Runs `line` when the image has `tool`; an image without it (an app image in front of a remote
+    /// database) falls back to the TCP check instead of staying unhealthy forever.
+    private static func orTCP(_ tool: String, _ line: String, port: Int) -> String {
+        "if command -v \(tool) >/dev/null; then \(line); else \(tcpLine(port)); fi"
+    }
+
+    /// Single-quoted for `/bin/sh`, with `$` doubled so compose leaves it alone.
+    private static func quoted(_ text: String) -> String {
+        ContainerText.dollars("'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'")
     }
 }

@@ -129,7 +129,9 @@ extension KubeExport {
         switch probe {
         case .http(let path):
             return [("httpGet", .map([("path", .string(path)), ("port", .string(portName(service)))]))]
-        case .tcp:
+        case .tcp, .postgres, .redis, .mysql, .kafka:
+            // The wire-protocol probes need a client in the image (pg_isready, redis-cli); a TCP check
+            // is what every image supports.
             return [("tcpSocket", .map([("port", .string(portName(service)))]))]
         case .exec(let command):
             // Kubernetes expands $(VAR) in exec probes too, so the line is escaped as a command is.

@@ -65,6 +65,16 @@ extension HealthCheck {
         case .http(let path): pairs = [("http", .string(path))]
         case .tcp: pairs = [("tcp", .bool(true))]
         case .exec(let command): pairs = [("exec", .string(command))]
+        case .postgres(let user, let database):
+            pairs = [("postgres", .object([("user", .string(user)), ("database", .string(database))]))]
+        case .redis(let user, let password):
+            // The password itself stays out of status and schema output.
+            var fields: [(String, JSONValue)] = []
+            if let user { fields.append(("user", .string(user))) }
+            if password != nil { fields.append(("password", .string("********"))) }
+            pairs = [("redis", fields.isEmpty ? .bool(true) : .object(fields))]
+        case .mysql: pairs = [("mysql", .bool(true))]
+        case .kafka: pairs = [("kafka", .bool(true))]
         }
         pairs += [
             ("interval", .string(DurationText.format(interval))),

@@ -207,56 +207,6 @@ struct ManifestDecoder {
         return routes
     }
 
-    private mutating func decodeHealth(_ node: YAMLNode?, service: Service, path: String) -> HealthCheck? {
-        guard let node else { return service.hasPort ? HealthCheck(probe: .tcp) : nil }
-        if node.isNull { return nil }
-        if case .scalar(let text, quoted: false) = node.kind, text == "false" || text == "none" { return nil }
-        guard let entries = reader.mapping(node, path, allowed: ManifestKeys.health) else { return nil }
-        var check = HealthCheck(probe: .tcp)
-        var probes: [(String, HealthCheck.Probe)] = []
-        for entry in entries {
-            let keyPath = "\(path).\(entry.key)"
-            let value = entry.value
-            switch entry.key {
-            case "http":
-                if let target = reader.nonEmptyString(value, keyPath) {
-                    if target.hasPrefix("/") {
-                        probes.append((entry.key, .http(path: target)))
-                    } else {
-                        reader.fail(keyPath, "\"\(target)\" must be a path starting with /", at: value.location)
-                    }
-                }
-            case "tcp":
-                if reader.bool(value, keyPath) == true { probes.append((entry.key, .tcp)) }
-            case "exec":
-                if let command = reader.command(value, keyPath) {
-                    probes.append(
-                        (entry.key, .exec(command.argv.count == 3 && command.argv[0] == "/bin/sh" ? command.argv[2] : command.description)))
-                }
-            case "interval": check.interval = reader.duration(value, keyPath) ?? check.interval
-            case "timeout": check.timeout = reader.duration(value, keyPath) ?? check.timeout
-            case "retries": check.retries = reader.int(value, keyPath, in: 1...1000) ?? check.retries
-            case "start_period": check.startPeriod = reader.duration(value, keyPath) ?? check.startPeriod
-            default: break
-            }
-        }
-        switch probes.count {
-        case 0:
-            guard service.hasPort else {
-                reader.fail(path, "needs one of http, tcp or exec (a service without a port has nothing to connect to)", at: node.location)
-                return nil
-            }
-        case 1:
-            check.probe = probes[0].1
-        default:
-            reader.fail(path, "has \(probes.map(\.0).joined(separator: " and ")): choose one probe", at: node.location)
-        }
-        if !service.hasPort, probes.count == 1, probes[0].1.needsPort {
-            reader.fail(path, "\(probes[0].0) needs a port, but the service has port: none", at: node.location)
-        }
-        return check
-    }
-
     private mutating func decodeDependencies(_ node: YAMLNode, _ path: String) -> [Dependency] {
         if let items = node.items {
             var dependencies: [Dependency] = []

@@ -8,7 +8,11 @@ public enum ManifestKeys {
         "max_restarts", "setup", "setup_inputs", "stop_signal", "stop_timeout", "image", "compose", "host_header",
         "watch", "forward",
     ]
-    public static let health = ["http", "tcp", "exec", "interval", "timeout", "retries", "start_period"]
+    public static let health = [
+        "http", "tcp", "exec", "postgres", "redis", "mysql", "kafka", "interval", "timeout", "retries", "start_period",
+    ]
+    public static let postgresHealth = ["user", "database"]
+    public static let redisHealth = ["user", "password"]
     public static let dependency = ["condition"]
     public static let forward = ["ssh", "kubectl", "remote"]
     public static let forwardSSH = ["host", "user", "port", "jump", "identity_file"]

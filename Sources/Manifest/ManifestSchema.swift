@@ -65,6 +65,33 @@ public enum ManifestSchema {
                 "http": { "type": "string", "pattern": "^/", "description": "GET this path; 2xx/3xx is healthy." },
                 "tcp": { "type": "boolean", "description": "Healthy when the port accepts a connection." },
                 "exec": { "$ref": "#/definitions/command", "description": "Healthy when the command exits 0." },
+                "postgres": {
+                  "oneOf": [
+                    { "type": "boolean" },
+                    {
+                      "type": "object",
+                      "additionalProperties": false,
+                      "properties": {
+                        "user": { "type": "string", "minLength": 1, "default": "postgres" },
+                        "database": { "type": "string", "minLength": 1, "description": "Default: the user." }
+                      }
+                    }
+                  ],
+                  "description": "A PostgreSQL startup message; healthy once the server asks for authentication or is ready, not while it is starting up."
+                },
+                "redis": {
+                  "oneOf": [
+                    { "type": "boolean" },
+                    {
+                      "type": "object",
+                      "additionalProperties": false,
+                      "properties": { "password": { "type": "string" }, "user": { "type": "string" } }
+                    }
+                  ],
+                  "description": "PING (after AUTH when a password is given) answered by +PONG."
+                },
+                "mysql": { "type": "boolean", "description": "Healthy when the server sends a protocol 10 greeting." },
+                "kafka": { "type": "boolean", "description": "Healthy when the broker answers an ApiVersions request." },
                 "interval": { "$ref": "#/definitions/duration", "default": "1s" },
                 "timeout": { "$ref": "#/definitions/duration", "default": "1s" },
                 "retries": { "type": "integer", "minimum": 1, "default": 3 },

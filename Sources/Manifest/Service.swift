@@ -131,8 +131,17 @@ public struct HealthCheck: Sendable, Equatable {
         case tcp
         /// Exit status 0 is healthy; run by `/bin/sh -c` in the service's cwd.
         case exec(String)
+        /// A PostgreSQL StartupMessage: healthy when the server asks for authentication or is ready for
+        /// queries, not while it answers "the database system is starting up" (SQLSTATE 57P03).
+        case postgres(user: String, database: String)
+        /// `PING` (after `AUTH` when a password is given) answered by `+PONG`.
+        case redis(user: String?, password: String?)
+        /// The server's greeting: a protocol 10 handshake packet; an error packet is unhealthy.
+        case mysql
+        /// An ApiVersions (v0) request answered with the same correlation id and no error.
+        case kafka
 
-        /// http and tcp probes connect to the instance's port; exec does not.
+        /// Every probe but exec connects to the instance's port.
         public var needsPort: Bool {
             if case .exec = self { return false }
             return true

@@ -25,6 +25,26 @@ struct HealthProbe: Sendable {
             return await http(path: path, port: port, timeout: timeout)
         case .exec(let command):
             return await exec(command, timeout: timeout, environment: environment, directory: directory)
+        case .postgres, .redis, .mysql, .kafka:
+            guard let port else { return "no port yet" }
+            let outcome = await speak(probe, port: port, timeout: timeout)
+            return outcome.healthy ? nil : outcome.detail
+        }
+    }
+
+    /// The wire-protocol probes (Health/), with what they found either way.
+    func speak(_ probe: HealthCheck.Probe, port: Int, timeout: Duration) async -> ProbeOutcome {
+        switch probe {
+        case .postgres(let user, let database):
+            return await converse("postgres", port: port, timeout: timeout, PostgresProbe.conversation(user: user, database: database))
+        case .redis(let user, let password):
+            return await converse("redis", port: port, timeout: timeout, RedisProbe.conversation(user: user, password: password))
+        case .mysql:
+            return await converse("mysql", port: port, timeout: timeout, MySQLProbe.conversation())
+        case .kafka:
+            return await converse("kafka", port: port, timeout: timeout, KafkaProbe.conversation())
+        case .http, .tcp, .exec:
+            return .unhealthy("not a wire-protocol probe")
         }
     }
 

@@ -46,6 +46,10 @@ extension HealthCheck {
         case .http(let path): return "GET \(path) every \(DurationText.format(interval))"
         case .tcp: return "tcp every \(DurationText.format(interval))"
         case .exec(let command): return "`\(command)` every \(DurationText.format(interval))"
+        case .postgres(let user, let database): return "postgres (\(user)@\(database)) every \(DurationText.format(interval))"
+        case .redis(_, let password): return "redis PING\(password == nil ? "" : " after AUTH") every \(DurationText.format(interval))"
+        case .mysql: return "mysql greeting every \(DurationText.format(interval))"
+        case .kafka: return "kafka ApiVersions every \(DurationText.format(interval))"
         }
     }
 }
