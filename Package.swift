@@ -138,8 +138,9 @@ let package = Package(
         .testTarget(
             name: "TLSTests",
             dependencies: [
-                "DevhostTLS", "DevhostTestSupport",
+                "DevhostTLS", "DevhostManifest", "DevhostTestSupport",
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files,
 #                                   and chromium (headless) for the dashboard test, kubectl (its built-in kustomize)
 #                                   and kubernetes-validate for `devhost kube`, PostgreSQL, Redis and MariaDB
-#                                   servers for the protocol health checks
+#                                   servers for the protocol health checks, curl, openssl, certutil
+#                                   (libnss3-tools) and node for the HTTPS tests
 set -euo pipefail
 need_apt=()
 if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
@@ -24,6 +25,14 @@ if [ "${1:-build}" = test ]; then
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
   command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
+  # HTTPS (docs/https.md): the local CA is checked by real clients and trusted in real stores made in
+  # temporary folders: curl and openssl, certutil (NSS databases), update-ca-certificates, and node
+  # (NODE_EXTRA_CA_CERTS from a service's environment).
+  command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+  command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+  command -v certutil >/dev/null 2>&1 || need_apt+=(libnss3-tools)
+  command -v update-ca-certificates >/dev/null 2>&1 || [ -x /usr/sbin/update-ca-certificates ] || need_apt+=(ca-certificates)
+  command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

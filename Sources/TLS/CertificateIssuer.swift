@@ -62,7 +62,14 @@ public final class CertificateIssuer: Sendable {
     func issue(names: [GeneralName], label: String, now: Date) throws -> IssuedCertificate {
         let key = P256.Signing.PrivateKey()
         let publicKey = Certificate.PublicKey(key.publicKey)
-        let subject = try DistinguishedName { CommonName(label) }
+        // The name in CN too, for old tools that show only the subject; not an address (OpenSSL
+        // checks a SAN-less-looking CN of digits and dots against the DNS constraints) and not past
+        // X.520's 64 characters.
+        let inCommonName = label.utf8.count <= 64 && NameScope.loopbackBytes(label) == nil
+        let subject = try DistinguishedName {
+            OrganizationName("devhost")
+            if inCommonName { CommonName(label) }
+        }
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true))

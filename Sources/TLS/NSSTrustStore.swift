@@ -34,7 +34,7 @@ public enum NSSTrustStore {
     static func add(_ certificateFile: String, nickname: String, to folder: String, tools: ToolRunner) throws -> String {
         let command = ["certutil", "-A", "-d", "sql:" + folder, "-n", nickname, "-t", "C,,", "-i", certificateFile]
         try tools.check(command)
-        return command.joined(separator: " ")
+        return ToolRunner.display(command)
     }
 
     static func remove(nickname: String, from folder: String, tools: ToolRunner) throws -> String {
@@ -43,9 +43,9 @@ public enum NSSTrustStore {
         let outcome = try tools.run(command)
         // Already gone (removed by hand) is what uninstall wants.
         guard outcome.status == 0 || outcome.output.contains("could not find certificate named") else {
-            throw TLSError("`\(command.joined(separator: " "))` exited with \(outcome.status): \(outcome.output)")
+            throw TLSError("`\(ToolRunner.display(command))` exited with \(outcome.status): \(outcome.output)")
         }
-        return command.joined(separator: " ")
+        return ToolRunner.display(command)
     }
 
     /// Whether `folder` holds exactly this CA under `nickname`, trusted for servers.

@@ -91,6 +91,6 @@ public struct SystemTrustStore: Sendable {
     private func privileged(_ tools: ToolRunner, _ command: [String]) throws -> String {
         let argv = geteuid() == 0 || root != "/" ? command : ["sudo"] + command
         try tools.check(argv)
-        return argv.joined(separator: " ")
+        return ToolRunner.display(argv)
     }
 }

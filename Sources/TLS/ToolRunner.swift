@@ -34,9 +34,16 @@ public struct ToolRunner: Sendable {
         let outcome = try run(argv)
         guard outcome.status == 0 else {
             let said = outcome.output.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw TLSError("`\(argv.joined(separator: " "))` exited with \(outcome.status)\(said.isEmpty ? "" : ": \(said)")")
+            throw TLSError("`\(Self.display(argv))` exited with \(outcome.status)\(said.isEmpty ? "" : ": \(said)")")
         }
         return outcome.output
+    }
+
+    /// `argv` as a shell would need it typed: words with spaces or quotes in single quotes.
+    static func display(_ argv: [String]) -> String {
+        argv.map { word in
+            word.contains(where: { " '\"()$;&|<>".contains($0) }) ? "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" : word
+        }.joined(separator: " ")
     }
 
     static func which(_ name: String) -> String? {

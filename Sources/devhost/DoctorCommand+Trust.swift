@@ -24,11 +24,18 @@ extension DoctorCommand {
         for entry in recorded where entry.store == "nss" && !installer.nssDatabases.contains(entry.location) {
             installer.nssDatabases.append(entry.location)
         }
-        for status in installer.status(ca) {
+        var statuses = installer.status(ca).map { ($0, "devhost trust") }
+        // A system store that `devhost trust --system-root` filled is checked where it is.
+        for entry in recorded where entry.store == "system" && entry.name != "/" {
+            let other = TrustInstaller(
+                files: files, system: SystemTrustStore(root: entry.name), nssDatabases: [], user: installer.user, tools: installer.tools)
+            statuses += other.status(ca).map { ($0, "devhost trust --system-root \(entry.name)") }
+        }
+        for (status, fix) in statuses {
             findings.append(
                 status.trusted
                     ? Finding(level: .ok, text: "the CA is trusted in the \(status.store)")
-                    : Finding(level: .warning, text: "the CA is not trusted in the \(status.store)", fix: "devhost trust"))
+                    : Finding(level: .warning, text: "the CA is not trusted in the \(status.store)", fix: fix))
         }
         return findings
     }

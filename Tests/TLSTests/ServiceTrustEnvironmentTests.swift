@@ -1,0 +1,96 @@
+import DevhostManifest
+import DevhostTestSupport
+import Foundation
+import Testing
+
+@testable import DevhostTLS
+
+/// Services started by devhost trust the routes with no setup of their own: the variables
+/// ServiceEnvironment adds once the CA exists, read by a real Python and a real Node.
+@Suite struct ServiceTrustEnvironmentTests {
+    static let manifest = """
+        name: shop
+        services:
+          api: { command: python3 app.py }
+          legacy:
+            command: python3 app.py
+            env: { SSL_CERT_FILE: /etc/legacy/bundle.pem }
+        """
+
+    @Test func variablesAreAddedOnlyWhenTheCAExistsAndTheServiceSetsNone() throws {
+        let project = try TempProject(["devhost.yml": Self.manifest])
+        let manifest = try project.load()
+        let api = try #require(manifest.service(named: "api"))
+        let legacy = try #require(manifest.service(named: "legacy"))
+
+        let none = try ServiceEnvironment(inherited: ["PATH": "/bin", "XDG_DATA_HOME": project.path + "/nothing"])
+            .environment(for: api, in: manifest, instance: .init(index: 0, port: 1))
+        #expect(none["DEVHOST_CA_FILE"] == nil && none["SSL_CERT_FILE"] == nil && none["NODE_EXTRA_CA_CERTS"] == nil)
+
+        let temp = try TempCA()
+        let builder = ServiceEnvironment(inherited: [
+            "PATH": "/bin", "XDG_DATA_HOME": temp.root + "/data", "REQUESTS_CA_BUNDLE": "/mine.pem",
+        ])
+        let env = try builder.environment(for: api, in: manifest, instance: .init(index: 0, port: 1))
+        #expect(env["DEVHOST_CA_FILE"] == temp.files.certificate)
+        #expect(env["NODE_EXTRA_CA_CERTS"] == temp.files.certificate)
+        #expect(env["SSL_CERT_FILE"] == temp.files.bundle)
+        #expect(env["REQUESTS_CA_BUNDLE"] == "/mine.pem", "what devhost's own environment sets is kept")
+        let legacyEnv = try builder.environment(for: legacy, in: manifest, instance: .init(index: 0, port: 2))
+        #expect(legacyEnv["SSL_CERT_FILE"] == "/etc/legacy/bundle.pem", "what the service sets is kept")
+        #expect(legacyEnv["DEVHOST_CA_FILE"] == temp.files.certificate)
+    }
+
+    /// Python's default context (SSL_CERT_FILE) and Node's https (NODE_EXTRA_CA_CERTS), started with
+    /// exactly the environment devhost gives the service, connect to a route's TLS server.
+    @Test func pythonAndNodeTrustTheRoutesWithTheServiceEnvironment() async throws {
+        let project = try TempProject(["devhost.yml": Self.manifest])
+        let manifest = try project.load()
+        let api = try #require(manifest.service(named: "api"))
+        let temp = try TempCA()
+        let inherited = ProcessInfo.processInfo.environment.filter {
+            !["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"].contains($0.key)
+        }
+        .merging(["XDG_DATA_HOME": temp.root + "/data"]) { $1 }
+        let env = try ServiceEnvironment(inherited: inherited).environment(for: api, in: manifest, instance: .init(index: 0, port: 1))
+        try await TLSServerTests.withServer(temp) { port, _ in
+            let python = """
+                import os, socket, ssl, sys
+                context = ssl.create_default_context()
+                with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as raw:
+                    with context.wrap_socket(raw, server_hostname="api.shop.localhost") as tls:
+                        tls.sendall(b"GET / HTTP/1.1\\r\\nHost: api.shop.localhost\\r\\nConnection: close\\r\\n\\r\\n")
+                        print(tls.recv(4096).decode().split("\\r\\n")[0], os.environ["REQUESTS_CA_BUNDLE"] == os.environ["SSL_CERT_FILE"])
+                # Public sites still verify through the same bundle: the system's CAs are in it.
+                print(len(ssl.create_default_context().get_ca_certs()) > 1)
+                """
+            let fromPython = try run(["python3", "-c", python, String(port)], environment: env)
+            #expect(fromPython.status == 0, "\(fromPython.output)")
+            #expect(fromPython.output == "HTTP/1.1 200 OK True\nTrue\n", "\(fromPython.output)")
+
+            var withoutCA = env
+            withoutCA["SSL_CERT_FILE"] = nil
+            let refused = try run(["python3", "-c", python, String(port)], environment: withoutCA)
+            #expect(refused.status != 0 && refused.output.contains("CERTIFICATE_VERIFY_FAILED"), "the control: \(refused.output)")
+
+            guard try run(["sh", "-c", "command -v node"], environment: env).status == 0 else { return }
+            let node = """
+                const https = require('https');
+                https.get({ host: '127.0.0.1', port: Number(process.argv[1]), servername: 'api.shop.localhost', path: '/',
+                            headers: { host: 'api.shop.localhost' } }, (response) => {
+                  let body = '';
+                  response.on('data', (chunk) => body += chunk);
+                  response.on('end', () => console.log(response.statusCode, body.trim()));
+                }).on('error', (error) => { console.log(error.code); process.exitCode = 1; });
+                """
+            let fromNode = try run(["node", "-e", node, String(port)], environment: env)
+            #expect(fromNode.output == "200 hello over TLS\n", "\(fromNode.output)")
+            var nodeWithoutCA = env
+            nodeWithoutCA["NODE_EXTRA_CA_CERTS"] = nil
+            let nodeRefused = try run(["node", "-e", node, String(port)], environment: nodeWithoutCA)
+            #expect(
+                nodeRefused.status == 1 && nodeRefused.output.contains("UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
+                "the control: \(nodeRefused.output)")
+        }
+    }
+}
