@@ -171,6 +171,8 @@ public struct ComposeGenerator: Sendable {
         case .always: pairs.append(("restart", .string("always")))
         }
         if service.replicas > 1 { pairs.append(("deploy", .map([("replicas", .int(service.replicas))]))) }
+        // Compose has the same profiles with the same rules (`docker compose --profile NAME up`).
+        if !service.profiles.isEmpty { pairs.append(("profiles", .strings(service.profiles))) }
         if service.stopSignal != .term { pairs.append(("stop_signal", .string(service.stopSignal.rawValue))) }
         if service.stopTimeout != .seconds(10) { pairs.append(("stop_grace_period", .string(DurationText.format(service.stopTimeout)))) }
 

@@ -143,6 +143,7 @@ struct ManifestDecoder {
                 }
             case "watch": service.watch = reader.stringList(node, path) ?? []
             case "forward": service.forward = decodeForward(node, path)
+            case "profiles": service.profiles = decodeProfiles(node, path)
             default: break
             }
         }

@@ -6,7 +6,7 @@ public enum ManifestKeys {
     public static let service = [
         "command", "cwd", "env", "env_file", "port", "route", "replicas", "depends_on", "health", "restart",
         "max_restarts", "setup", "setup_inputs", "stop_signal", "stop_timeout", "image", "compose", "host_header",
-        "watch", "forward",
+        "watch", "forward", "profiles",
     ]
     public static let health = [
         "http", "tcp", "exec", "postgres", "redis", "mysql", "kafka", "interval", "timeout", "retries", "start_period",

@@ -154,6 +154,11 @@ public enum ManifestSchema {
                 "compose": { "type": "object" },
                 "host_header": { "enum": ["preserve", "upstream"], "default": "preserve" },
                 "watch": { "$ref": "#/definitions/stringOrList" },
+                "profiles": {
+                  "type": "array",
+                  "items": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$" },
+                  "description": "Start this service only when one of these profiles is active (devhost up --profile NAME)."
+                },
                 "forward": { "$ref": "#/definitions/forward", "description": "A remote port brought here by ssh or kubectl port-forward, instead of a command." }
               }
             },

@@ -32,6 +32,8 @@ public struct Service: Sendable, Equatable {
     public var watch: [String]
     /// Not a local process but a tunnel to a remote port (`forward:`); such a service has no command.
     public var forward: Forward?
+    /// Compose-style profiles: a service that names some starts only when one of them is active.
+    public var profiles: [String] = []
     public var location: SourceLocation?
     /// Where each key's value stands, for errors found after decoding.
     public var locations: [String: SourceLocation] = [:]

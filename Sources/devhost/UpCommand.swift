@@ -22,6 +22,11 @@ struct UpCommand: AsyncParsableCommand {
     @Argument(help: "Services to start (default: all).")
     var services: [String] = []
 
+    @Option(
+        name: .customLong("profile"),
+        help: "Also start the services in this profile (repeatable; default: $DEVHOST_PROFILES or $COMPOSE_PROFILES, comma-separated).")
+    var profiles: [String] = []
+
     @Flag(name: [.short, .customLong("detach")], help: "Run in the background; return once every service is up.")
     var detach = false
 
@@ -41,7 +46,7 @@ struct UpCommand: AsyncParsableCommand {
     var detached = false
 
     func run() async throws {
-        let manifest = try manifestOptions.load()
+        let manifest = try activeServices(manifestOptions.load())
         let state: ProjectState
         do { state = try ProjectState(manifest: manifest) } catch { throw CommandFailure(message: error.description) }
         if let pid = ProjectLock.holder(state) {
@@ -63,6 +68,20 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     nonisolated(unsafe) private static var heldLock: ProjectLock?
+
+    /// Profiles from --profile, else from the environment.
+    private var activeProfiles: [String] {
+        profiles.isEmpty ? Manifest.profiles(fromEnvironment: ProcessInfo.processInfo.environment) : profiles
+    }
+
+    /// The services the active profiles let run.
+    private func activeServices(_ manifest: Manifest) throws -> Manifest {
+        do {
+            return try manifest.activating(profiles: activeProfiles, requested: services)
+        } catch {
+            throw CommandFailure(message: error.issues.map(\.description).joined(separator: "\n"))
+        }
+    }
 
     /// Runs the session (Runtime's `UpSession`) and turns how it ended into a message and exit code.
     private func serve(_ manifest: Manifest, state: ProjectState) async throws {
@@ -96,12 +115,14 @@ struct UpCommand: AsyncParsableCommand {
             }
         }
         let (reloader, prefix, port, shared) = (manifestOptions.reloader, manifest.proxy.hostPrefix, manifest.proxy.port, edge != nil)
+        let (active, requested) = (activeProfiles, services)
         let session = UpSession(
             .init(
                 manifest: manifest, state: state, services: services, log: log,
                 reload: {
                     // A worktree keeps the prefix the edge gave it for as long as it runs.
-                    var new = try reloader()
+                    // Errors stay ManifestErrors, with their positions.
+                    var new = try reloader().activating(profiles: active, requested: requested)
                     new.proxy.hostPrefix = prefix
                     if shared { new.proxy.port = port }
                     return new
