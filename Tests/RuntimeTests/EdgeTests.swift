@@ -38,6 +38,14 @@ import Testing
         let dashboard = world.get("devhost.localhost")
         #expect(dashboard.0 == 200 && ["shop", "blog", "feature-x.shop", "feature-x.api.shop.localhost"].allSatisfy(dashboard.1.contains))
         #expect(world.get("devhost.blog.localhost", path: "/v1/status").0 == 200)
+        // `hosts sync` lists every host the edge serves, whichever project it runs in.
+        try world.root.write("hosts", "127.0.0.1 localhost\n")
+        #expect(try world.devhost(["hosts", "sync", "--file", world.root.file("hosts")], in: blog).status == 0)
+        let synced = try world.root.read("hosts")
+        for host in ["api.shop.localhost", "api.blog.localhost", "feature-x.api.shop.localhost", "devhost.feature-x.shop.localhost"] {
+            #expect(synced.contains("127.0.0.1 \(host)\n"), "\(host) missing from:\n\(synced)")
+        }
+        #expect(synced.hasPrefix("127.0.0.1 localhost\n"))
 
         // `down` of one project under keep-alive load on another: not one request fails.
         let load = try ChildProcess(

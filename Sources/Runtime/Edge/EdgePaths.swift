@@ -9,12 +9,13 @@ public struct EdgePaths: Sendable, Equatable {
     public let folder: String
     public let port: Int
 
-    public init(port: Int, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// `uid`: whose edge (root looking for the edge of the user who ran sudo).
+    public init(port: Int, environment: [String: String] = ProcessInfo.processInfo.environment, uid: uid_t = getuid()) {
         self.port = port
         if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
             folder = runtime + "/devhost"
         } else {
-            folder = "/tmp/devhost-\(getuid())"
+            folder = "/tmp/devhost-\(uid)"
         }
     }
 
