@@ -13,6 +13,8 @@ export DEVHOST="${DEVHOST:-$PWD/.build/release/devhost}"
 python3 scripts/bench/up_bench.py
 # Each built-in template: cold `up -d` with uv on PATH and without it, and save-to-new-answer (issue #23).
 python3 scripts/bench/template_bench.py
+# The shared edge: what registering costs `up` to its first routed request, next to a proxy of its own; RSS with 20 projects (issue #17).
+python3 scripts/bench/edge_bench.py
 # devhost top with 20 services for 60 s in tmux: CPU share, steady and peak RSS, PSS, where the pages are (issue #22).
 python3 scripts/bench/top_bench.py
 # Five interleaved rounds of 5 s rather than two of 10 s: on this 2-core machine one round differs
