@@ -111,3 +111,152 @@ import Testing
         #expect(await harness.instance("db.1")?.pid == nil)
     }
 }
+
+extension ForwardSSHTests {
+    @Test(.timeLimit(.minutes(1))) func tenForwardsToOneHostAreOneConnectionAndOneAuthentication() async throws {
+        let setup = try await Setup()
+        defer { setup.end() }
+        let names = (1...10).map { "db\($0)" }
+        let harness = try ForwardHarness("services:\n" + names.map { setup.service($0) }.joined(), sshConfig: setup.client.file)
+        try await harness.start()
+        var allHealthy = true
+        for name in names { allHealthy = await harness.until("\(name).1") { $0.state == .healthy } && allHealthy }
+        var answers: [String?] = []
+        for name in names { answers.append(redisPing(port: try #require(await harness.port(name)))) }
+        let pids = Set(await harness.supervisor.snapshot().compactMap(\.pid))
+        await harness.stop()
+        #expect(allHealthy)
+        #expect(answers == Array(repeating: "+PONG", count: 10))
+        #expect(pids.count == 1, "one ssh master carries every forward")
+        #expect(setup.target.connections == 1, "\(setup.target.log)")
+        #expect(setup.target.authentications == 1)
+        #expect(SSHTestServer.children(of: getpid()).allSatisfy { pid in !pids.contains(pid) }, "the master ended with devhost")
+    }
+
+    /// ssh killed: the tunnel is back, healthy, within 1 s plus the first backoff step (0.5 s), and a
+    /// client connecting in a loop meanwhile only ever reaches Redis (or waits, or is closed cleanly).
+    @Test(.timeLimit(.minutes(1))) func aKilledSSHIsBackWithinASecondAndItsPortNeverChangesHands() async throws {
+        let setup = try await Setup()
+        defer { setup.end() }
+        let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
+        try await harness.start()
+        #expect(await harness.until("db.1") { $0.state == .healthy })
+        let port = try #require(await harness.port("db"))
+        let master = try #require(await harness.instance("db.1")?.pid)
+
+        let client = PingLoop(port: port)
+        let killedAt = ContinuousClock.now
+        kill(master, SIGKILL)
+        let back = await harness.until("db.1", timeout: .seconds(5)) { $0.state == .healthy && $0.pid != nil && $0.pid != master }
+        let restoredIn = ContinuousClock.now - killedAt
+        #expect(await eventually(timeout: .seconds(5)) { client.answers.filter { $0 == "+PONG" }.count > client.pongsBefore(killedAt) })
+        let answers = client.stop()
+        let snapshot = await harness.instance("db.1")
+        await harness.stop()
+        #expect(back)
+        #expect(restoredIn < .milliseconds(1500), "restored in \(restoredIn)")
+        #expect(snapshot?.restarts == 1)
+        let strangers = answers.filter { $0 != "+PONG" && $0 != "" }
+        #expect(strangers.isEmpty, "the port answered with something else: \(strangers)")
+        #expect(answers.contains("+PONG"))
+    }
+
+    /// sshd gone (listener and connections): `waiting for remote`, no restart spent, no ssh started
+    /// meanwhile; sshd back on its port: healthy within a second (the 500 ms poll and the handshake).
+    @Test(.timeLimit(.minutes(1))) func aStoppedSSHDMeansWaitingForRemoteAndItsReturnIsHealthyWithinASecond() async throws {
+        let setup = try await Setup()
+        defer { setup.end() }
+        let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
+        try await harness.start()
+        #expect(await harness.until("db.1") { $0.state == .healthy })
+        setup.target.stop()
+        let waiting = await harness.until("db.1", timeout: .seconds(15)) { $0.state == .waiting("remote") }
+        // Watched for three seconds: it keeps waiting, spends nothing, and no ssh is started.
+        let deadline = ContinuousClock.now + .seconds(3)
+        var steady = true
+        while ContinuousClock.now < deadline {
+            let snapshot = await harness.instance("db.1")
+            steady = steady && snapshot?.state == .waiting("remote") && snapshot?.restarts == 0 && snapshot?.pid == nil
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let error = await harness.instance("db.1")?.lastError
+        let connectionsWhileDown = setup.target.connections
+        try setup.target.start()
+        let startedAt = ContinuousClock.now
+        let healthy = await harness.until("db.1", timeout: .seconds(10)) { $0.state == .healthy }
+        let backIn = ContinuousClock.now - startedAt
+        let port = try #require(await harness.port("db"))
+        let answer = redisPing(port: port)
+        let restarts = await harness.instance("db.1")?.restarts
+        await harness.stop()
+        #expect(waiting)
+        #expect(steady)
+        #expect(error?.contains("127.0.0.1") == true, "\(String(describing: error))")
+        #expect(connectionsWhileDown == 1)
+        #expect(healthy)
+        #expect(backIn < .seconds(1), "healthy \(backIn) after sshd came back")
+        #expect(answer == "+PONG")
+        #expect(restarts == 0)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aWrongHostKeyIsOneFinalErrorNamingTheHost() async throws {
+        let setup = try await Setup(wrongHostKey: true)
+        defer { setup.end() }
+        let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
+        try await harness.start()
+        let failed = await harness.until("db.1", timeout: .seconds(15)) { if case .failed = $0.state { return true } else { return false } }
+        let state = await harness.instance("db.1")?.state.description ?? ""
+        // Retrying would show as more connections: watched for two seconds, there is still one.
+        let quiet = await eventually(timeout: .seconds(2)) { setup.target.connections > 1 }
+        await harness.stop()
+        #expect(failed)
+        #expect(state.contains("host key") && state.contains("127.0.0.1"), "\(state)")
+        #expect(!quiet)
+        #expect(setup.target.connections == 1)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func refusedAuthenticationIsOneFinalErrorNamingTheHost() async throws {
+        let setup = try await Setup(authorized: false)
+        defer { setup.end() }
+        let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
+        try await harness.start()
+        let failed = await harness.until("db.1", timeout: .seconds(15)) { if case .failed = $0.state { return true } else { return false } }
+        let state = await harness.instance("db.1")?.state.description ?? ""
+        let quiet = await eventually(timeout: .seconds(2)) { setup.target.connections > 1 }
+        await harness.stop()
+        #expect(failed)
+        #expect(state.contains("authentication refused") && state.contains("127.0.0.1"), "\(state)")
+        #expect(!quiet)
+        #expect(setup.target.connections == 1)
+    }
+}
+
+/// A client that connects to `port` again and again on a thread of its own, sending PING each time.
+final class PingLoop: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [(at: ContinuousClock.Instant, answer: String)] = []
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+
+    init(port: Int) {
+        Thread { [self] in
+            while lock.withLock({ running }) {
+                let answer = redisPing(port: port, timeout: 5) ?? "(refused)"
+                lock.withLock { list.append((ContinuousClock.now, answer)) }
+            }
+            done.signal()
+        }.start()
+    }
+
+    var answers: [String] { lock.withLock { list.map(\.answer) } }
+
+    func pongsBefore(_ instant: ContinuousClock.Instant) -> Int {
+        lock.withLock { list.filter { $0.at < instant && $0.answer == "+PONG" }.count }
+    }
+
+    func stop() -> [String] {
+        lock.withLock { running = false }
+        done.wait()
+        return answers
+    }
+}

@@ -69,7 +69,8 @@ final class SSHTestServer: @unchecked Sendable {
     /// children), as a machine going away would.
     func stop() {
         guard let server = lock.withLock({ child }) else { return }
-        for pid in Self.children(of: server.pid) { kill(pid, SIGKILL) }
+        // Each connection's sshd leads a session of its own, and its child holds the log pipe.
+        for pid in Self.descendants(of: server.pid) { kill(pid, SIGKILL) }
         server.stop(grace: 2)
         lock.withLock {
             earlierLogs += server.output
@@ -80,13 +81,23 @@ final class SSHTestServer: @unchecked Sendable {
     /// Everything sshd logged, across restarts.
     var log: String { lock.withLock { earlierLogs + (child?.output ?? "") } }
 
-    /// TCP connections sshd accepted (LogLevel VERBOSE logs one "Connection from" each).
-    var connections: Int { log.components(separatedBy: "Connection from ").count - 1 }
+    /// TCP connections that spoke SSH: sshd (LogLevel VERBOSE) logs "Connection from" for each accepted
+    /// one, and a connection closed before the protocol began (devhost's reachability check) as
+    /// "kex_exchange_identification: Connection closed by remote host".
+    var connections: Int {
+        let log = self.log
+        return log.components(separatedBy: "Connection from ").count - log.components(separatedBy: "kex_exchange_identification").count
+    }
     var authentications: Int { log.components(separatedBy: "Accepted publickey").count - 1 }
 
     func remove() {
         stop()
         try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    static func descendants(of parent: pid_t) -> [pid_t] {
+        let direct = children(of: parent)
+        return direct + direct.flatMap { descendants(of: $0) }
     }
 
     static func children(of parent: pid_t) -> [pid_t] {
@@ -95,7 +106,7 @@ final class SSHTestServer: @unchecked Sendable {
                 let close = stat.lastIndex(of: ")")
             else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 2 && pid_t(fields[2]) == parent ? pid : nil
+            return fields.count > 1 && pid_t(fields[1]) == parent ? pid : nil
         }
     }
 

@@ -57,12 +57,17 @@ struct TunnelEnd: Error, Sendable {
 /// The last lines a process wrote, kept beside the log for classifying why it ended.
 final class RecentLines: Sendable {
     private let lines = NIOLockedValueBox<[String]>([])
-    static let limit = 20
+    private let limit: Int
+
+    /// `limit` lines are kept (the last ones); `ssh -G` prints about a hundred, all needed.
+    init(limit: Int = 20) {
+        self.limit = limit
+    }
 
     func append(_ line: String) {
         lines.withLockedValue { list in
             list.append(line)
-            if list.count > Self.limit { list.removeFirst(list.count - Self.limit) }
+            if list.count > limit { list.removeFirst(list.count - limit) }
         }
     }
 

@@ -36,6 +36,9 @@ extension Supervisor {
         var master = sshMasters[command.masterKey]
         if master?.exitStatus != nil { master = nil }
         if master == nil {
+            // A master killed outright leaves its socket behind, and a new one would then run without
+            // multiplexing; no live master of this devhost uses it, so it is stale.
+            unlink(command.controlPath)
             let output = RecentLines()
             let log = options.log
             do {

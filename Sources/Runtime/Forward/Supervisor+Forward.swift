@@ -122,12 +122,12 @@ extension Supervisor {
         switch forward.via {
         case .ssh(let ssh):
             let command = ForwardCommand(ssh: ssh, configFile: options.environment["DEVHOST_SSH_CONFIG"], controlDirectory: "/")
-            let resolved = RecentLines()
+            let resolved = RecentLines(limit: 1000)
             guard (try? await runQuiet(command.resolve(), into: resolved))?.succeeded == true,
                 let hop = ForwardCommand.firstHop(fromResolved: resolved.all)
             else { return nil }
             guard let jump = hop.jump else { return (hop.host, hop.port) }
-            let jumpResolved = RecentLines()
+            let jumpResolved = RecentLines(limit: 1000)
             guard (try? await runQuiet(command.resolve(jump), into: jumpResolved))?.succeeded == true,
                 let first = ForwardCommand.firstHop(fromResolved: jumpResolved.all)
             else { return nil }
