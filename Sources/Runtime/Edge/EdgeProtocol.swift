@@ -171,7 +171,9 @@ extension EdgeProject {
         }
         let identity = identity ?? (try? ProjectIdentity.of(folder: manifest.directory))
         return EdgeProject(
-            name: manifest.name, folder: manifest.directory, repository: identity?.commonDir, branch: identity?.branchLabel,
+            // The canonical folder: the same project reached through a link is the same project.
+            name: manifest.name, folder: identity?.folder ?? manifest.directory, repository: identity?.commonDir,
+            branch: identity?.branchLabel,
             controlSocket: controlSocket, domain: manifest.proxy.domain, prefix: manifest.proxy.hostPrefix, routes: routes)
     }
 }
