@@ -25,6 +25,10 @@ if [ "${1:-build}" = test ]; then
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
   command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
+  # Forwards (docs/up.md#forwards) are tested through real OpenSSH: the client, and sshd started by the
+  # tests on loopback ports with throwaway keys and configs of their own (the system's sshd is not used).
+  command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
+  [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
   # HTTPS (docs/https.md): the local CA is checked by real clients and trusted in real stores made in
   # temporary folders: curl and openssl, certutil (NSS databases), update-ca-certificates, and node
   # (NODE_EXTRA_CA_CERTS from a service's environment).

@@ -56,6 +56,8 @@ public actor Supervisor {
     var pendingServices: Set<String> = []
     /// ssh master connections, one per destination, shared by the forwards to it (Forward/).
     var sshMasters: [String: SSHMaster] = [:]
+    /// Compares the clocks while forwards run, to check them all at once after a suspend.
+    var forwardClockTask: Task<Void, Never>?
 
     public init(manifest: Manifest, options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.manifest = manifest

@@ -78,6 +78,12 @@ enum StatusTable {
             }.joined(separator: "  ")
             text += (style.map { console.paint(line, $0) } ?? line) + "\n"
         }
+        // A forward's far end and last error, under the table (in it they would stretch its columns).
+        for service in report.services {
+            guard let remote = service.remote else { continue }
+            let error = service.instances.compactMap(\.lastError).first.map { " · last error: \($0)" } ?? ""
+            text += console.paint("\(service.name) → \(remote)\(error)", .dim) + "\n"
+        }
         let bad = report.services.flatMap(\.instances).filter { !$0.ok }.count
         if let proxy = report.proxy {
             text += "dashboard: http://devhost.\(proxy.domain):\(proxy.port)/  ·  "

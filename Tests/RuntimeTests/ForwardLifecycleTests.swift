@@ -171,6 +171,10 @@ import Testing
         let jumped = ["hostname db-bastion", "port 22", "proxyjump ops@gate:2200,inner"]
         #expect(ForwardCommand.firstHop(fromResolved: jumped)?.jump == "ops@gate:2200")
         #expect(ForwardCommand.firstHop(fromResolved: ["hostname x", "proxycommand nc %h %p"]) == nil)
+        #expect(ForwardCommand.splitJump("ops@gate:2200") == ("ops@gate", 2200))
+        #expect(ForwardCommand.splitJump("gate") == ("gate", nil))
+        #expect(ForwardCommand.splitJump("[::1]:22") == ("::1", 22))
+        #expect(ForwardCommand.splitJump("fe80::1") == ("fe80::1", nil))
     }
 
     @Test func kubectlCommandLineAndServerAddress() {

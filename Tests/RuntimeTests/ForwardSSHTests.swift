@@ -180,6 +180,9 @@ extension ForwardSSHTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         let error = await harness.instance("db.1")?.lastError
+        let report = StatusReport.make(
+            manifest: await harness.supervisor.manifest, snapshot: await harness.supervisor.snapshot(),
+            stablePorts: await harness.supervisor.stablePorts, ready: true, proxyPort: nil, startedAt: Date())
         let connectionsWhileDown = setup.target.connections
         try setup.target.start()
         let startedAt = ContinuousClock.now
@@ -192,6 +195,9 @@ extension ForwardSSHTests {
         #expect(waiting)
         #expect(steady)
         #expect(error?.contains("127.0.0.1") == true, "\(String(describing: error))")
+        #expect(report.services.first?.remote == "ssh \(setup.target.user)@127.0.0.1:\(setup.target.port) → 127.0.0.1:\(setup.redis.port)")
+        #expect(report.services.first?.instances.first?.state == "waiting for remote")
+        #expect(report.services.first?.instances.first?.lastError == error)
         #expect(connectionsWhileDown == 1)
         #expect(healthy)
         #expect(backIn < .seconds(1), "healthy \(backIn) after sshd came back")

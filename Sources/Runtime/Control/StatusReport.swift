@@ -16,6 +16,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// The stable loopback port other services use.
         public var port: Int?
         public var instances: [InstanceStatus]
+        /// A forward's far end (`ssh deploy@bastion → db.internal:5432`); nil for a local service.
+        public var remote: String? = nil
     }
 
     public struct InstanceStatus: Codable, Sendable, Equatable {
@@ -32,6 +34,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var failed: Bool
         public var restarts: Int
         public var uptimeSeconds: Double?
+        /// A forward's last error (the remote unreachable, what ssh or kubectl said), kept after recovery.
+        public var lastError: String? = nil
     }
 
     public var project: String
@@ -82,8 +86,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
                         port: instance.listeningPort ?? instance.assignedPort,
                         state: instance.state.description, health: instance.health, ok: instance.isOK,
                         failed: instance.state.isFinal && instance.state != .completed && !instance.held, restarts: instance.restarts,
-                        uptimeSeconds: instance.startedAt.map { Double(DurationText.millisecondsExact(now - $0)) / 1000 })
-                })
+                        uptimeSeconds: instance.startedAt.map { Double(DurationText.millisecondsExact(now - $0)) / 1000 },
+                        lastError: instance.lastError)
+                }, remote: service.forward?.description)
         }
         return StatusReport(
             project: manifest.name, directory: manifest.directory, pid: getpid(), startedAt: startedAt, ready: ready,

@@ -72,12 +72,27 @@ public struct ForwardCommand: Sendable, Equatable {
     public func resolve(_ destination: String? = nil) -> [String] {
         var words = ["ssh", "-G"]
         if let configFile { words += ["-F", configFile] }
-        if destination == nil {
-            if let port = ssh.port { words += ["-p", String(port)] }
-            if let user = ssh.user { words += ["-l", user] }
-            if !ssh.jump.isEmpty { words += ["-J", ssh.jump.joined(separator: ",")] }
+        if let destination {
+            // A jump host is `[user@]host[:port]`, which ssh -G does not take as one word.
+            let (host, port) = Self.splitJump(destination)
+            return words + (port.map { ["-p", String($0)] } ?? []) + [host]
         }
-        return words + [destination ?? ssh.host]
+        if let port = ssh.port { words += ["-p", String(port)] }
+        if let user = ssh.user { words += ["-l", user] }
+        if !ssh.jump.isEmpty { words += ["-J", ssh.jump.joined(separator: ",")] }
+        return words + [ssh.host]
+    }
+
+    /// `user@host:2222` → (`user@host`, 2222); `[::1]:22` and a bare IPv6 address keep their host.
+    public static func splitJump(_ spec: String) -> (String, Int?) {
+        if let close = spec.lastIndex(of: "]") {
+            let rest = spec[spec.index(after: close)...]
+            let host = spec[..<close].replacingOccurrences(of: "[", with: "")
+            return (host, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+        }
+        guard let colon = spec.lastIndex(of: ":"), spec.firstIndex(of: ":") == colon, let port = Int(spec[spec.index(after: colon)...])
+        else { return (spec, nil) }
+        return (String(spec[..<colon]), port)
     }
 
     /// From `ssh -G` output: where a TCP connect tells whether the first hop is up. `proxyjump` names

@@ -11,6 +11,7 @@ extension Supervisor {
         guard let forward = instance.service.forward else { return }
         let run = instance.forward ?? ForwardRun(host: Self.remoteName(forward))
         instance.forward = run
+        if forwardClockTask == nil { forwardClockTask = Task { await self.watchClocks() } }
         var lastExit = ExitStatus.exited(255)
         var queue = run.machine.handle(.start)
         while !phase.isStopping, instance.lifecycle.mayRun, !queue.isEmpty {
@@ -203,6 +204,26 @@ extension Supervisor {
 }
 
 extension Supervisor {
+    /// Once a second, every forward's lifecycle compares the monotonic and wall clocks; after a
+    /// suspend each open tunnel's remote is checked at once, and one that is gone ends the tunnel
+    /// (its forward then waits for the remote) instead of lingering until ssh's keepalives give up.
+    func watchClocks() async {
+        while !phase.isStopping {
+            try? await Task.sleep(for: .seconds(1))
+            let (monotonic, wall) = (ContinuousClock.now, Date().timeIntervalSince1970)
+            for instance in instances.values.flatMap({ $0 }) {
+                guard let run = instance.forward, let forward = instance.service.forward else { continue }
+                let suspended = run.machine.handle(.clocks(monotonic: monotonic, wallSeconds: wall)).contains(.checkNow)
+                guard suspended, run.tunnel != nil else { continue }
+                emit(
+                    SupervisorEvent(
+                        service: instance.service.name, instance: instance.index,
+                        kind: .note("\(instance.label): the machine slept; checking the remote")))
+                if await remoteProblem(forward) != nil { await endForward(instance) }
+            }
+        }
+    }
+
     /// The fixed local end of a forward (`port: 15432`), which its relay takes; nil otherwise.
     static func forwardPort(of service: Service) -> Int? {
         guard service.forward != nil, case .fixed(let port) = service.port else { return nil }
