@@ -30,15 +30,31 @@ public struct LocalCAFiles: Sendable, Equatable {
     /// What `devhost trust` added, so `--uninstall` removes exactly that.
     public var trustRecord: String { folder + "/trust.json" }
 
-    /// The variables a service gets when the CA exists, so Node (`NODE_EXTRA_CA_CERTS`), OpenSSL-based
-    /// clients (`SSL_CERT_FILE`) and Python's requests (`REQUESTS_CA_BUNDLE`) trust the routes.
-    public func serviceVariables() -> [String: String] {
-        guard FileManager.default.fileExists(atPath: certificate) else { return [:] }
-        var variables = ["DEVHOST_CA_FILE": certificate, "NODE_EXTRA_CA_CERTS": certificate]
-        if FileManager.default.fileExists(atPath: bundle) {
-            variables["SSL_CERT_FILE"] = bundle
-            variables["REQUESTS_CA_BUNDLE"] = bundle
+    /// The system bundles (Debian's, Fedora's, the OpenSSL default), the first that exists being
+    /// the one `bundle` starts with.
+    public static let systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+
+    /// Adds, when the CA exists, what makes Node (`NODE_EXTRA_CA_CERTS`), OpenSSL-based clients
+    /// (`SSL_CERT_FILE`) and Python's requests (`REQUESTS_CA_BUNDLE`) trust the routes, plus
+    /// `DEVHOST_CA_FILE`. A variable in `projectKeys` (the project or service sets it) is kept. One
+    /// devhost inherited is kept too, unless it names a system bundle: `bundle` holds that bundle and
+    /// the CA, so pointing there instead loses nothing (some machines set all three to the system
+    /// bundle for every process).
+    public func addServiceVariables(to env: inout [String: String], keeping projectKeys: Set<String>) {
+        let fileManager = FileManager.default
+        guard fileManager.fileExists(atPath: certificate) else { return }
+        let hasBundle = fileManager.fileExists(atPath: bundle)
+        var wanted = ["DEVHOST_CA_FILE": certificate, "NODE_EXTRA_CA_CERTS": certificate]
+        if hasBundle {
+            wanted["SSL_CERT_FILE"] = bundle
+            wanted["REQUESTS_CA_BUNDLE"] = bundle
         }
-        return variables
+        for (key, value) in wanted where !projectKeys.contains(key) {
+            guard let current = env[key] else {
+                env[key] = value
+                continue
+            }
+            if hasBundle, Self.systemBundles.contains(current) { env[key] = bundle }
+        }
     }
 }

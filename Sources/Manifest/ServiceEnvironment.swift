@@ -5,7 +5,8 @@ import Foundation
 /// Layers, later ones winning: devhost's own environment, the project env file, the project `env`,
 /// the service env file, `HOST`, the service `env`, and finally `PORT` and `DEVHOST_*`, which a service
 /// cannot override because devhost relies on them for discovery and logs. When devhost's CA exists,
-/// the variables that make Node, Python and OpenSSL trust it fill in whatever no layer set.
+/// the variables that make Node, Python and OpenSSL trust it are added unless the project sets them
+/// (`LocalCAFiles.addServiceVariables`).
 public struct ServiceEnvironment: Sendable {
     public var inherited: [String: String]
     /// Resolves `${svc.host}` and friends: stable ports are runtime state, so the caller supplies them.
@@ -33,16 +34,19 @@ public struct ServiceEnvironment: Sendable {
 
     public func environment(for service: Service, in manifest: Manifest, instance: Instance) throws -> [String: String] {
         var env = inherited
-        if let file = manifest.envFile { try apply(loadIfPresent(file), to: &env, interpolate: false) }
+        let projectFile = try manifest.envFile.map(loadIfPresent) ?? []
+        let serviceFile = try service.envFile.map(loadIfPresent) ?? []
+        try apply(projectFile, to: &env, interpolate: false)
         try apply(manifest.env, to: &env, interpolate: true)
-        if let file = service.envFile { try apply(loadIfPresent(file), to: &env, interpolate: false) }
+        try apply(serviceFile, to: &env, interpolate: false)
         env["HOST"] = instance.host
         let fixed = fixedVariables(for: service, in: manifest, instance: instance)
         env.merge(fixed) { $1 }
         try apply(service.env, to: &env, interpolate: true)
         env.merge(fixed) { $1 }
         if let files = LocalCAFiles(environment: inherited) {
-            for (key, value) in files.serviceVariables() where env[key] == nil { env[key] = value }
+            let projectKeys = Set((projectFile + manifest.env + serviceFile + service.env).map(\.key))
+            files.addServiceVariables(to: &env, keeping: projectKeys)
         }
         return env
     }

@@ -107,12 +107,10 @@ public struct LocalCA: Sendable {
 
     /// The system bundle (Debian's, Fedora's, or the OpenSSL default) followed by this CA.
     public func writeBundle() throws {
-        let system = Self.systemBundles.lazy.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first ?? ""
+        let system = LocalCAFiles.systemBundles.lazy.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first ?? ""
         let separator = system.isEmpty || system.hasSuffix("\n") ? "" : "\n"
         try Self.writeAtomically(Array((system + separator + certificatePEM).utf8), to: files.bundle, mode: 0o644)
     }
-
-    static let systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
 
     static func makeFolder(_ folder: String) throws {
         let parent = (folder as NSString).deletingLastPathComponent
