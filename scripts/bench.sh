@@ -15,6 +15,8 @@ python3 scripts/bench/up_bench.py
 python3 scripts/bench/template_bench.py
 # The shared edge: what registering costs `up` to its first routed request, next to a proxy of its own; RSS with 20 projects (issue #17).
 python3 scripts/bench/edge_bench.py
+# Forwards through a real sshd: restore a killed forward, 1 GiB vs plain ssh -L, 20 forwards up and RSS (issue #19).
+python3 scripts/bench/forward_bench.py
 # devhost top with 20 services for 60 s in tmux: CPU share, steady and peak RSS, PSS, where the pages are (issue #22).
 python3 scripts/bench/top_bench.py
 # Five interleaved rounds of 5 s rather than two of 10 s: on this 2-core machine one round differs
