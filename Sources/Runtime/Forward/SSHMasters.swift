@@ -74,12 +74,14 @@ extension Supervisor {
         guard let master else { return .failure(TunnelEnd(status: .exited(255), lines: ["no ssh master"])) }
         master.users.insert(label)
         master.logServices.add(service)
-        // The master is ready once `-O check` answers; it exits instead when it cannot connect.
+        // The master creates its control socket once it is connected and authenticated (a stale one
+        // was removed before it started); it exits instead when it cannot connect. Watching for the
+        // socket costs no process, so twenty forwards waiting for one master stay cheap.
         let deadline = ContinuousClock.now + .seconds(30)
-        while master.exitStatus == nil {
-            if (try? await runQuiet(command.control("check")))?.succeeded == true { break }
-            if ContinuousClock.now > deadline { break }
-            try? await Task.sleep(for: .milliseconds(20))
+        var info = stat()
+        while master.exitStatus == nil, ContinuousClock.now < deadline {
+            if lstat(command.controlPath, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { break }
+            try? await Task.sleep(for: .milliseconds(10))
         }
         if let status = master.exitStatus {
             master.users.remove(label)
