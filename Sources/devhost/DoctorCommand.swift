@@ -188,6 +188,19 @@ struct DoctorCommand: ParsableCommand {
     }
 
     func proxyPort(_ manifest: Manifest) -> Finding {
+        if case .shared(let edge)? = try? proxyOptions.placement(manifest: manifest) {
+            guard let owner = PortScanner().owner(ofPort: edge.port) else {
+                return Finding(
+                    level: .ok, text: "proxy port \(edge.port) is free: the first `devhost up` starts the shared edge proxy there")
+            }
+            if let pid = edge.runningPID(), pid == owner.pid {
+                return Finding(level: .ok, text: "the shared edge proxy (pid \(pid)) serves port \(edge.port); this project joins it")
+            }
+            return Finding(
+                level: .failure,
+                text: "proxy port \(edge.port) is taken by pid \(owner.pid) (\(owner.command)), not by devhost's edge proxy",
+                fix: "stop that process, or move the edge: DEVHOST_EDGE_PORT=7788")
+        }
         let port = (try? proxyOptions.resolvedPort(manifestPort: manifest.proxy.port)) ?? manifest.proxy.port
         let state = try? ProjectState(manifest: manifest)
         guard let owner = PortScanner().owner(ofPort: port) else {

@@ -134,6 +134,11 @@ import Testing
         #expect(refused.output.contains(second))
         #expect(world.get("api.app.localhost") == (200, "one api.app.localhost"))
         #expect(world.status()?.projects.count == 1)
+        // doctor takes the edge on the port for what it is, not for a program in the way.
+        let doctor = try world.devhost(["doctor"], in: second)
+        #expect(
+            doctor.output.contains("the shared edge proxy (pid \(world.paths.runningPID() ?? 0)) serves port \(world.port)"),
+            "\(doctor.output)")
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to act as another user"))
