@@ -93,15 +93,7 @@ struct ProxyCommand: AsyncParsableCommand {
         @OptionGroup var proxyOptions: ProxyOptions
 
         func run() async throws {
-            let paths = try ProxyCommand.paths(proxyOptions)
-            do {
-                let link = try await EdgeLink.connect(ProxyCommand.linkOptions(paths))
-                let registration = await link.welcomeSummary
-                await link.withdraw()
-                Console.standardOutput.line("edge proxy on http://127.0.0.1:\(paths.port) (\(registration))")
-            } catch {
-                throw CommandFailure(message: error.description)
-            }
+            try await ProxyCommand.start(ProxyCommand.paths(proxyOptions))
         }
     }
 
@@ -131,14 +123,7 @@ struct ProxyCommand: AsyncParsableCommand {
         func run() async throws {
             let paths = try ProxyCommand.paths(proxyOptions)
             if let pid = await paths.stopRunning() { Console.standardOutput.line("stopped the edge proxy (pid \(pid))") }
-            do {
-                let link = try await EdgeLink.connect(ProxyCommand.linkOptions(paths))
-                let summary = await link.welcomeSummary
-                await link.withdraw()
-                Console.standardOutput.line("edge proxy on http://127.0.0.1:\(paths.port) (\(summary))")
-            } catch {
-                throw CommandFailure(message: error.description)
-            }
+            try await ProxyCommand.start(paths)
         }
     }
 
@@ -166,6 +151,18 @@ struct ProxyCommand: AsyncParsableCommand {
                 return
             }
             out.write(EdgeStatusText.render(status))
+        }
+    }
+
+    /// Starts the background edge unless one answers already, and says which one answers.
+    static func start(_ paths: EdgePaths) async throws {
+        do {
+            let link = try await EdgeLink.connect(linkOptions(paths))
+            let summary = await link.welcomeSummary
+            await link.withdraw()
+            Console.standardOutput.line("edge proxy on http://127.0.0.1:\(paths.port) (\(summary))")
+        } catch {
+            throw CommandFailure(message: error.description)
         }
     }
 
