@@ -95,7 +95,9 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func aForwardThroughAJumpHostAnswersAsRedis() async throws {
         let setup = try await Setup(jump: true)
         defer { setup.end() }
-        let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
+        // Healthy by the redis protocol check through the tunnel, not just a TCP accept by the relay.
+        let harness = try ForwardHarness(
+            "services:\n" + setup.service("db", health: "{ redis: true, interval: 200ms }"), sshConfig: setup.client.file)
         try await harness.start()
         let healthy = await harness.until("db.1") { $0.state == .healthy }
         let port = try #require(await harness.port("db"))
