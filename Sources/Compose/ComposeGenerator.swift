@@ -12,9 +12,12 @@ public struct ComposeGenerator: Sendable {
     public static let firstHostPort = 8000
 
     public let manifest: Manifest
+    /// Forward services are left out: nothing runs for them in a container.
+    let omission: ForwardOmission
 
     public init(manifest: Manifest) {
         self.manifest = manifest
+        self.omission = ForwardOmission(manifest)
     }
 
     private func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
@@ -34,8 +37,9 @@ public struct ComposeGenerator: Sendable {
         let endpoints = assignPorts()
         var services: [(String, YAMLNode)] = []
         var comments: [String: [String]] = [:]
-        for service in manifest.services {
-            let (node, notes) = try composeService(service, endpoints: endpoints)
+        for service in omission.manifest.services {
+            var (node, notes) = try composeService(service, endpoints: endpoints)
+            notes = omission.notes(for: omission.original(service), globalEnv: manifest.env) + notes
             services.append((service.name, node))
             if !notes.isEmpty { comments["services.\(service.name)"] = notes }
         }
@@ -46,13 +50,13 @@ public struct ComposeGenerator: Sendable {
 
     func assignPorts() -> [String: Endpoint] {
         var taken = Set(
-            manifest.services.compactMap { service -> Int? in
+            omission.manifest.services.compactMap { service -> Int? in
                 if case .fixed(let port) = service.port { return port }
                 return nil
             })
         var next = Self.firstHostPort
         var endpoints: [String: Endpoint] = [:]
-        for service in manifest.services {
+        for service in omission.manifest.services {
             switch service.port {
             case .none: continue
             case .fixed(let port):

@@ -78,7 +78,7 @@ extension KubeExport {
 
     private func podSpec(_ service: Service, plan: Plan, env: ContainerEnv) throws -> (YAMLNode, [String]) {
         let name = plan.names[service.name]!
-        var notes = self.notes(for: service, plan: plan)
+        var notes = omission.notes(for: omission.original(service), globalEnv: manifest.env) + self.notes(for: service, plan: plan)
         let reference = { (ref: Interpolation.ServiceReference) in plan.reference(ref, in: manifest) }
         let port = plan.ports[service.name]
         let (image, built) = self.image(of: service)

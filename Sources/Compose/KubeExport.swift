@@ -17,11 +17,14 @@ public struct KubeExport: Sendable {
     /// The Role and ServiceAccount pods that wait for a Job run as.
     static let jobWaiter = "wait-for-jobs"
 
+    /// The manifest without its forward services: nothing runs for them in the cluster.
     public let manifest: Manifest
     public let options: KubeOptions
+    let omission: ForwardOmission
 
     public init(manifest: Manifest, options: KubeOptions = KubeOptions()) throws(KubeError) {
-        self.manifest = manifest
+        self.omission = ForwardOmission(manifest)
+        self.manifest = omission.manifest
         self.options = try options.validated()
     }
 
@@ -59,7 +62,7 @@ public struct KubeExport: Sendable {
         }
         let (kustomization, warnings) = try self.kustomization(plan: plan, resources: resources.sorted(), directory: directory)
         files.append(File(name: "kustomization.yaml", content: kustomization))
-        return Output(files: files.sorted { $0.name < $1.name }, warnings: warnings)
+        return Output(files: files.sorted { $0.name < $1.name }, warnings: omission.warnings + warnings)
     }
 
     /// The header and the documents of one file, with comment lines above the first.
