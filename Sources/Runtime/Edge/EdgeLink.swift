@@ -76,6 +76,8 @@ public actor EdgeLink {
         var started: pid_t?
         var exited: ExitStatus?
         while true {
+            // A recovery cancelled by `withdraw`: its sleeps no longer wait, so stop here.
+            if Task.isCancelled { throw .unreachable("stopped joining the edge proxy") }
             if let connection = await EdgeConnection.open(path: options.paths.socket, group: options.group) {
                 let reply = await connection.request(.hello(version: options.version))
                 guard let reply else {
