@@ -231,7 +231,12 @@ SNAPSHOT_JS = """(() => {
     const s = e.querySelector('[data-state]');
     states[e.dataset.instance] = s ? s.textContent : null;
   }
-  return {ready: !!document.body && document.body.dataset.ready === '1', services, states};
+  const remotes = {}, last_errors = {};
+  for (const e of document.querySelectorAll('[data-remote]')) if (e.textContent) remotes[e.dataset.remote] = e.textContent;
+  for (const e of document.querySelectorAll('[data-last-error]')) {
+    last_errors[e.dataset.lastError] = {text: e.textContent, color: getComputedStyle(e).color};
+  }
+  return {ready: !!document.body && document.body.dataset.ready === '1', services, states, remotes, last_errors};
 })()"""
 
 
@@ -335,6 +340,8 @@ def run(args, browser):
     return {
         "services": snap["services"],
         "states": snap["states"],
+        "remotes": snap["remotes"],
+        "last_errors": snap["last_errors"],
         "screenshot": args.screenshot,
         "screenshot_bytes": len(png),
         "clicked": clicked,

@@ -39,7 +39,8 @@ enum DashboardPage {
         .head{display:flex;flex-wrap:wrap;align-items:center;gap:6px 14px;padding:10px 14px;border-bottom:1px solid var(--line)}
         h2{margin:0;font-size:15px;font-weight:600}
         .routes a{color:var(--link);margin-right:10px;text-decoration:none}.routes a:hover{text-decoration:underline}
-        .port{color:var(--muted);font-size:12.5px}
+        .port,.remote{color:var(--muted);font-size:12.5px}.remote:empty{display:none}
+        .lasterr{color:var(--bad);font-size:12px;white-space:pre-wrap}
         .actions{display:flex;gap:6px;margin-left:auto}
         button{min-width:76px;padding:3px 10px;font:inherit;font-size:12.5px;color:var(--fg);background:var(--btn);
           border:1px solid var(--line);border-radius:6px;cursor:pointer}
@@ -112,6 +113,7 @@ enum DashboardPage {
           let c = cards.get(name);
           if (c) return c;
           const routes = h("span", {class: "routes"}), port = h("span", {class: "port mono", title: "stable port"});
+          const remote = h("span", {class: "remote mono", "data-remote": name, title: "forwarded from"});
           const actions = h("div", {class: "actions"}), btns = {};
           for (const a of ["restart", "stop", "start"]) {
             const b = h("button", {type: "button", "data-action": a, "data-service": name, text: LABEL[a]});
@@ -125,8 +127,8 @@ enum DashboardPage {
           const table = h("table", null, h("thead", null, h("tr", null, ...cols.map(t => h("th", {text: t})))), tbody);
           const pre = h("pre", {class: "logs", "data-logs": name});
           const root = h("section", {class: "card", "data-service": name},
-            h("div", {class: "head"}, h("h2", {text: name}), routes, port, actions), err, table, pre);
-          c = {root, routes, port, btns, err, tbody, pre, count: 0, queue: pendingLogs.get(name) || []};
+            h("div", {class: "head"}, h("h2", {text: name}), remote, routes, port, actions), err, table, pre);
+          c = {root, remote, routes, port, btns, err, tbody, pre, count: 0, queue: pendingLogs.get(name) || []};
           pendingLogs.delete(name);
           cards.set(name, c);
           if (c.queue.length) scheduleFlush();
@@ -140,7 +142,9 @@ enum DashboardPage {
           const num = v => h("td", {class: "num", text: v == null ? "—" : String(v)});
           return h("tr", {"data-instance": inst.label},
             h("td", {class: "mono", text: inst.label}),
-            h("td", {class: "state"}, h("span", {class: "pill " + k, "data-state": k, text: String(inst.state ?? "")})),
+            h("td", {class: "state"}, h("span", {class: "pill " + k, "data-state": k, text: String(inst.state ?? "")}),
+              // A forward's last error stays after it recovers: it says why the tunnel went down.
+              inst.last_error ? h("div", {class: "lasterr", "data-last-error": inst.label, text: inst.last_error}) : null),
             h("td", {text: inst.health ?? "-"}), num(inst.pid), num(inst.port), num(inst.restarts), up);
         }
 
@@ -176,6 +180,7 @@ enum DashboardPage {
             idx++;
             c.routes.replaceChildren(...(svc.routes || []).map(u => h("a", {href: u, target: "_blank", rel: "noopener", text: u})));
             c.port.textContent = svc.port == null ? "" : "port " + svc.port;
+            c.remote.textContent = svc.remote ? "→ " + svc.remote : "";
             const inst = svc.instances || [];
             c.tbody.replaceChildren(...(inst.length ? inst.map(row)
               : [h("tr", null, h("td", {class: "none", colspan: "7", text: "no instances"}))]));
