@@ -19,7 +19,6 @@ public final class EdgeRegistry: Sendable {
         /// Instances with an endpoint, by service.
         var instances: [String: Set<String>] = [:]
         var states: [String: (state: String, lines: [String])] = [:]
-        let since: Date
     }
 
     /// A host whose project went away, for the "not running" page.
@@ -62,14 +61,10 @@ public final class EdgeRegistry: Sendable {
                 return refused
             case .accept(let prefix, let rule):
                 let hosts = project.routes.map { Self.prefixed($0.host, prefix) }
+                // A project keeps its key for as long as its connection lives (a reload re-registers).
                 var entry =
                     state.entries[connection]
-                    ?? Entry(
-                        key: Self.key(for: project, prefix: prefix, taken: Set(others.map(\.key))), project: project, hosts: [],
-                        since: Date())
-                if entry.project.folder != project.folder {
-                    entry.key = Self.key(for: project, prefix: prefix, taken: Set(others.map(\.key)))
-                }
+                    ?? Entry(key: Self.key(for: project, prefix: prefix, taken: Set(others.map(\.key))), project: project, hosts: [])
                 entry.project = project
                 entry.prefix = prefix
                 entry.hosts = hosts
@@ -165,9 +160,6 @@ public final class EdgeRegistry: Sendable {
     }
 
     public var projectCount: Int { state.withLockedValue { $0.entries.count } }
-
-    /// The projects on their connections (for `bye` when the edge stops).
-    public var connections: [Connection] { state.withLockedValue { Array($0.entries.keys) } }
 
     func status() -> (projects: [EdgeStatus.Project], standalone: [EdgeStatus.Standalone]) {
         let (entries, standalone) = state.withLockedValue { ($0.entries.values.sorted { $0.key < $1.key }, $0.standalone) }
