@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // HTTP/2 to clients on the HTTPS listener (ALPN h2): each stream is bridged to the proxy's
+        // HTTP/1.1 handler (Sources/Proxy/HTTP2Bridge.swift).
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         .target(
@@ -66,11 +69,13 @@ let package = Package(
         .target(
             name: "DevhostProxy",
             dependencies: [
-                "DevhostManifest",
+                "DevhostManifest", "DevhostTLS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ],
             path: "Sources/Proxy"
         ),

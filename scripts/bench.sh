@@ -22,3 +22,6 @@ python3 scripts/bench/top_bench.py
 # Five interleaved rounds of 5 s rather than two of 10 s: on this 2-core machine one round differs
 # from the next by 10-25% (the table's spread column), so the best of more rounds depends less on luck.
 scripts/bench/proxy_bench.sh --rounds 5 --duration 5 --out .build/proxy-bench.json
+# HTTPS/1.1 (wrk) and HTTP/2 (h2load, 100 streams over 10 connections) through devhost next to nginx
+# with ssl and http2, one worker each (issue #18).
+scripts/bench/tls_bench.sh 5 5

@@ -73,12 +73,23 @@ public struct ProxySettings: Sendable, Equatable {
     /// Set by the shared edge proxy for a worktree of a project another checkout already serves:
     /// its hosts become `PREFIX.api.shop.localhost`. Never read from devhost.yml.
     public var hostPrefix: String?
+    /// `proxy.https_port`: nil when the manifest does not say (7443 is tried, and a taken port only
+    /// means no HTTPS), 0 for none, else the port (taken: `up` fails).
+    public var httpsPort: Int?
+    /// `proxy.https`: whether HTTPS is served and whether browsers are sent to it.
+    public var https: HTTPSMode = .prefer
 
     public init(port: Int = ProxySettings.defaultPort, bind: String = "127.0.0.1", domain: String = "localhost") {
         self.port = port
         self.bind = bind
         self.domain = domain
     }
+}
+
+/// `proxy.https`: `prefer` serves HTTPS and redirects browser navigations on HTTP to it once the CA
+/// is trusted; `both` serves both without redirecting; `off` serves no HTTPS.
+public enum HTTPSMode: String, Sendable, Equatable, CaseIterable {
+    case prefer, both, off
 }
 
 /// One `KEY: value` pair; order is kept so generated files and `validate` output follow the manifest.

@@ -67,6 +67,15 @@ struct ManifestDecoder {
                         proxy.domain = domain.lowercased()
                     }
                 }
+            case "https_port": if let port = reader.int(entry.value, path, in: 0...65535) { proxy.httpsPort = port }
+            case "https":
+                if let text = reader.string(entry.value, path) {
+                    if let mode = HTTPSMode(rawValue: text) {
+                        proxy.https = mode
+                    } else {
+                        reader.fail(path, "\"\(text)\" is not an https mode (prefer, both, off)", at: entry.value.location)
+                    }
+                }
             default: break
             }
         }

@@ -2,6 +2,7 @@ import DevhostManifest
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// What every proxy connection shares: routes, the live instance table, settings, logs and metrics.
 public final class ProxyContext: @unchecked Sendable {
@@ -29,6 +30,12 @@ public final class ProxyContext: @unchecked Sendable {
     public enum AccessLogFormat: String, Sendable, CaseIterable {
         case human, json, off
     }
+
+    /// The HTTPS port browser navigations on plain HTTP are redirected to (`proxy.https: prefer`
+    /// once the CA is trusted); 0: none. Set once the HTTPS listener is up.
+    private let httpsRedirect = Atomic<Int>(0)
+    var httpsRedirectPort: Int { httpsRedirect.load(ordering: .relaxed) }
+    public func redirectBrowsers(toHTTPSPort port: Int) { httpsRedirect.store(port, ordering: .relaxed) }
 
     public let routes: ProxyRoutes
     public let instances: RouteTable

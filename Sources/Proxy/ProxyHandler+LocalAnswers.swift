@@ -46,7 +46,7 @@ extension ProxyHandler {
 
     /// Writes a whole response of devhost's own; whether the connection closes afterwards is the
     /// machine's call.
-    func respond(_ status: HTTPResponseStatus, contentType: String, body: String, close: Bool = false) {
+    func respond(_ status: HTTPResponseStatus, contentType: String, body: String, close: Bool = false, location: String? = nil) {
         guard let context else { return }
         let current = exchange
         let minor = current?.head.minor ?? 1
@@ -61,6 +61,7 @@ extension ProxyHandler {
         out.writeString(
             "HTTP/1.\(minor) \(status.code) \(status.reasonPhrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\n"
         )
+        if let location { out.writeString("Location: \(location)\r\n") }
         if let id = current?.requestID {
             out.writeStaticString("X-Request-ID: ")
             id.write(into: &out)
@@ -83,6 +84,22 @@ extension ProxyHandler {
                 handler.value.resumeClientReads()
             }
         }
+    }
+
+    /// `proxy.https: prefer` once the CA is trusted: a browser navigation (GET asking for HTML) on
+    /// plain HTTP goes to the same URL on the HTTPS port. API clients (other methods, other `Accept`)
+    /// are never redirected. 307, not 308: a browser keeps a permanent redirect even after HTTPS
+    /// is turned off again.
+    func redirectsToHTTPS(_ head: HTTPHead, host: String) -> Bool {
+        let port = shared.httpsRedirectPort
+        guard port != 0, !secure, head.methodIs("GET"), let accept = head.value(.accept), accept.contains("text/html") else {
+            return false
+        }
+        let bare = host.hasPrefix("[") || !host.contains(":") ? host : "[\(host)]"
+        respond(
+            .temporaryRedirect, contentType: "text/plain; charset=utf-8", body: "HTTPS: https://\(bare):\(port)\(head.targetString)\n",
+            location: "https://\(bare):\(port)\(head.targetString)")
+        return true
     }
 
     /// Writes the last bytes, then closes (the machine is already lingering). A client that may

@@ -80,9 +80,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// the route table changes.
     var lastRoute: ResolvedRoute?
     var ownUser: Bool?
+    /// The connection came over TLS (the HTTPS listener, HTTP/1.1 or an HTTP/2 stream): the
+    /// forwarding fields say `https`. Fixed per listener, read once per connection.
+    let secure: Bool
 
-    init(shared: ProxyContext) {
+    init(shared: ProxyContext, secure: Bool = false) {
         self.shared = shared
+        self.secure = secure
         let settings = shared.settings
         machine = ConnectionStateMachine(
             limits: .init(
@@ -100,8 +104,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         pool = perLoop.pool
         flushes = perLoop.flushes
         accessLines = perLoop.accessLines
-        if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
-        if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host) }
+        if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host, secure: secure) }
+        if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host, secure: secure) }
         shared.metrics.connectionOpened()
         let limits = machine.limits
         let shortest = min(limits.idle, limits.upstream, limits.upstreamRead).nanoseconds / 4
@@ -317,11 +321,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if head.targetStartsWithReservedPrefix, shared.serves(host: route.host) {
             return builtIn(head)
         }
+        if route.target != nil, redirectsToHTTPS(head, host: route.host) { return }
         guard route.target != nil else {
             let serves = shared.serves(host: route.host)
             let (type, body) = ProxyPages.notFound(
                 host: route.host, routes: serves ? shared.routes.all : [], note: serves ? shared.explainMissing(route.host) : nil,
-                port: (context?.channel.localAddress?.port) ?? 0, json: head.wantsJSON, requestID: requestID.string)
+                port: (context?.channel.localAddress?.port) ?? 0, secure: secure, json: head.wantsJSON, requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
         connect()

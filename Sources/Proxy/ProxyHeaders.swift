@@ -73,7 +73,7 @@ enum ProxyHeaders {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[client.forwardedStart...]))
         }
         out.writeImmutableBuffer(originalHost)
-        out.writeStaticString("\";proto=http\r\nX-Request-ID: ")
+        out.writeStaticString(client.secure ? "\";proto=https\r\nX-Request-ID: " : "\";proto=http\r\nX-Request-ID: ")
         requestID.write(into: &out)
         out.writeStaticString(upgrade ? "\r\nConnection: upgrade\r\n\r\n" : "\r\n\r\n")
     }
@@ -139,9 +139,12 @@ struct ClientAddress {
     let lines: [UInt8]
     /// Where `Forwarded` starts in `lines` (`X-Forwarded-Host`, when there is a host, goes before it).
     let forwardedStart: Int
+    /// The connection came over TLS: `https` in `X-Forwarded-Proto` and `Forwarded`'s proto.
+    let secure: Bool
 
-    init(_ ip: String) {
-        var lines = Array("X-Forwarded-For: \(ip)\r\nX-Forwarded-Proto: http\r\n".utf8)
+    init(_ ip: String, secure: Bool = false) {
+        self.secure = secure
+        var lines = Array("X-Forwarded-For: \(ip)\r\nX-Forwarded-Proto: \(secure ? "https" : "http")\r\n".utf8)
         forwardedStart = lines.count
         lines += Array((ip.contains(":") ? "Forwarded: for=\"[\(ip)]\";host=\"" : "Forwarded: for=\(ip);host=\"").utf8)
         self.lines = lines

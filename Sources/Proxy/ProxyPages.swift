@@ -18,17 +18,18 @@ enum ProxyPages {
         """
     }
 
-    static func notFound(host: String, routes: [ProxyRoutes.Route], note: String? = nil, port: Int, json: Bool, requestID: String)
-        -> (String, String)
-    {
+    static func notFound(
+        host: String, routes: [ProxyRoutes.Route], note: String? = nil, port: Int, secure: Bool = false, json: Bool, requestID: String
+    ) -> (String, String) {
+        let scheme = secure ? "https" : "http"
         if json {
-            let list = JSONValue.array(routes.map { .string("http://\($0.host):\(port)/") })
+            let list = JSONValue.array(routes.map { .string("\(scheme)://\($0.host):\(port)/") })
             var fields: [(String, JSONValue)] = [("error", .string(note ?? "no route for \(host)")), ("routes", list)]
             if note != nil { fields.append(("not_running", .bool(true))) }
             let body = JSONValue.object(fields + [("request_id", .string(requestID))]).serialized()
             return ("application/json", body)
         }
-        let items = routes.map { "<li><a href=\"http://\(escape($0.host)):\(port)/\">\(escape($0.host))</a></li>" }.joined()
+        let items = routes.map { "<li><a href=\"\(scheme)://\(escape($0.host)):\(port)/\">\(escape($0.host))</a></li>" }.joined()
         return (
             "text/html; charset=utf-8",
             html(

@@ -100,6 +100,8 @@ public actor UpSession {
     private var signals: SignalRelay?
     /// The proxy's port once it listens.
     public private(set) var proxyPort: Int?
+    /// The project's own HTTPS listener's port, when it serves one.
+    public private(set) var httpsPort: Int?
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -278,7 +280,44 @@ public actor UpSession {
             throw .proxyListen(host: proxy.host, port: proxy.port, holder: holder.map { "pid \($0.pid) (\($0.command))" })
         }
         proxyPort = server.port
-        record("proxy") { await server.close() }
+        let secure: ProxyServer?
+        do {
+            secure = try await startHTTPS(proxy, context: context)
+        } catch {
+            await server.close()
+            throw error
+        }
+        // One part: the HTTPS listener shares the plain one's context and access log.
+        record("proxy") {
+            await secure?.close()
+            await server.close()
+        }
+    }
+
+    /// HTTPS beside the project's own proxy: `proxy.https_port` (0: none; not set: 7443, where a
+    /// taken port only means no HTTPS, because the shared edge usually holds it).
+    /// The CA's folder comes from the session's environment (`XDG_DATA_HOME`, `HOME`).
+    private func startHTTPS(_ proxy: Proxy, context: ProxyContext) async throws(UpSessionError) -> ProxyServer? {
+        let settings = configuration.manifest.proxy
+        let wanted = settings.httpsPort.map { HTTPSPort(port: $0, explicit: true) } ?? .default
+        guard settings.https != .off, wanted.port != 0 else { return nil }
+        let environment = configuration.environment
+        do {
+            let secure = try await ProxyTLS.startListener(
+                host: proxy.host, port: wanted.port, context: context, group: configuration.group, environment: environment)
+            httpsPort = secure.port
+            if settings.https == .prefer, ProxyTLS.caTrusted(environment: environment) {
+                context.redirectBrowsers(toHTTPSPort: secure.port)
+            }
+            return secure
+        } catch {
+            let holder =
+                error.portTaken
+                ? PortScanner().owner(ofPort: wanted.port).map { ": it is taken by pid \($0.pid) (\($0.command))" } ?? "" : ""
+            if wanted.explicit { throw .https("proxy.https_port \(wanted.port): \(error)\(holder)") }
+            configuration.log.event("no HTTPS: \(error)\(holder); HTTP only (proxy.https_port picks another port)")
+            return nil
+        }
     }
 
     static func printSummary(manifest: Manifest, ports: [String: Int], proxyPort: Int?, log: LogOutput) {
@@ -303,13 +342,15 @@ public enum UpSessionError: Error, Sendable, CustomStringConvertible {
     case proxyListen(host: String, port: Int, holder: String?)
     case controlSocket(path: String, reason: String)
     case supervisor(String)
+    /// The HTTPS listener the manifest asks for could not start.
+    case https(String)
 
     public var description: String {
         switch self {
         case .proxyListen(let host, let port, let holder):
             return "cannot listen on \(host):\(port)" + (holder.map { ": it is taken by \($0)" } ?? "")
         case .controlSocket(let path, let reason): return "cannot open the control socket \(path): \(reason)"
-        case .supervisor(let reason): return reason
+        case .supervisor(let reason), .https(let reason): return reason
         }
     }
 }

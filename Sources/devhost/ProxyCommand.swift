@@ -46,6 +46,26 @@ struct ProxyCommand: AsyncParsableCommand {
         @Option(name: .customLong("exit-when-idle"), help: "Exit after this long with no project and no standalone route (e.g. 5m).")
         var exitWhenIdle: String?
 
+        @Option(
+            name: .customLong("https-port"),
+            help:
+                "HTTPS (HTTP/2 and HTTP/1.1) on this port, with certificates from devhost's CA; 0: none (default: $DEVHOST_EDGE_HTTPS_PORT, or 7443)."
+        )
+        var httpsPort: Int?
+
+        /// `--https-port`, then `$DEVHOST_EDGE_HTTPS_PORT`, then 7443 (where a taken port only means no HTTPS).
+        func https(environment: [String: String]) throws -> HTTPSPort {
+            if let httpsPort {
+                guard (0...65535).contains(httpsPort) else { throw ValidationError("--https-port \(httpsPort) is not a port number") }
+                return HTTPSPort(port: httpsPort, explicit: true)
+            }
+            guard let text = environment["DEVHOST_EDGE_HTTPS_PORT"], !text.isEmpty else { return .default }
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw CommandFailure(message: "DEVHOST_EDGE_HTTPS_PORT=\(text) is not a port number (0 turns HTTPS off)")
+            }
+            return HTTPSPort(port: port, explicit: true)
+        }
+
         func run() async throws {
             var extra: [ProxyRoutes.Route] = []
             for item in extraRoutes {
@@ -67,17 +87,19 @@ struct ProxyCommand: AsyncParsableCommand {
             let log = LogOutput(options: .init(colored: out.colored))
             let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? MultiThreadedEventLoopGroup.singleton
             let file = RouteFile(path: RouteFile.defaultPath())
-            let configuration = Edge.Configuration(
+            var configuration = Edge.Configuration(
                 paths: try ProxyCommand.paths(proxyOptions), bind: bind, settings: try proxyOptions.settings(),
                 accessLog: try proxyOptions.accessLog(terminal: log), routeFile: file, extraRoutes: extra, exitWhenIdle: idle,
                 version: Devhost.version, log: log, group: group)
+            configuration.https = try https(environment: ProcessInfo.processInfo.environment)
             let edge: Edge
             do {
                 edge = try await Edge.start(configuration)
             } catch {
                 throw CommandFailure(message: error.description)
             }
-            log.event("edge proxy on http://\(bind):\(edge.port) (pid \(getpid())); projects register on \(edge.socket)")
+            let secure = edge.httpsPort.map { " and https://\(bind):\($0)" } ?? ""
+            log.event("edge proxy on http://\(bind):\(edge.port)\(secure) (pid \(getpid())); projects register on \(edge.socket)")
             log.event("standalone routes from \(file.path); dashboard http://devhost.localhost:\(edge.port)/")
             let signals = SignalRelay(notice: nil) { _ in edge.stop(saying: "stopped by a signal (`devhost proxy stop`)") }
             defer { signals.cancel() }

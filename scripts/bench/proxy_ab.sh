@@ -9,6 +9,9 @@ set -u
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo 'needs wrk and nginx (apt-get install wrk nginx)' >&2; exit 2; }
 A=$1; B=$2; R=${3:-8}
 D=$(mktemp -d)
+# A binary with HTTPS (issue 18) serves it beside the measured plain port, as in daily use: on a port
+# of its own, with its CA in the temporary folder rather than the user's. Older binaries ignore both.
+export XDG_DATA_HOME=$D/data DEVHOST_EDGE_HTTPS_PORT=18103
 cat > $D/nginx.conf <<NG
 worker_processes 1; daemon off; pid $D/nginx.pid; error_log $D/err.log;
 events { worker_connections 4096; }

@@ -20,6 +20,8 @@ public final class Edge: Sendable {
         public var version: String
         public var log: LogOutput
         public var group: EventLoopGroup
+        /// HTTPS beside HTTP (`--https-port`, `$DEVHOST_EDGE_HTTPS_PORT`); off unless set.
+        public var https: HTTPSPort = .off
 
         public init(
             paths: EdgePaths, bind: String = "127.0.0.1", settings: ProxyContext.Settings, accessLog: AccessLog?, routeFile: RouteFile,
@@ -41,10 +43,13 @@ public final class Edge: Sendable {
 
     public let registry: EdgeRegistry
     public let port: Int
+    /// The HTTPS listener's port; nil when none is served.
+    public var httpsPort: Int? { secure?.port }
     /// Where projects register.
     public var socket: String { configuration.paths.socket }
     private let configuration: Configuration
     private let proxy: ProxyServer
+    private let secure: ProxyServer?
     private let pages: EdgePagesServer
     private let stopped = AsyncStream<String?>.makeStream()
     private let started = ContinuousClock.now
@@ -89,15 +94,40 @@ public final class Edge: Sendable {
             let holder = PortScanner().owner(ofPort: paths.port).map { ": it is taken by pid \($0.pid) (\($0.command))" } ?? ""
             throw .unreachable("cannot listen on \(configuration.bind):\(paths.port)\(holder)")
         }
+        var secure: ProxyServer?
+        if configuration.https.port != 0 {
+            do {
+                let environment = ProcessInfo.processInfo.environment
+                let listener = try await ProxyTLS.startListener(
+                    host: configuration.bind, port: configuration.https.port, context: context, group: configuration.group,
+                    environment: environment)
+                secure = listener
+                // `proxy.https: prefer`, the default: browsers go to HTTPS once the CA is trusted.
+                if ProxyTLS.caTrusted(environment: environment) { context.redirectBrowsers(toHTTPSPort: listener.port) }
+            } catch {
+                let holder =
+                    error.portTaken
+                    ? PortScanner().owner(ofPort: configuration.https.port).map { ": it is taken by pid \($0.pid) (\($0.command))" } ?? ""
+                    : ""
+                if configuration.https.explicit {
+                    await proxy.close()
+                    close(lock)
+                    throw .unreachable("cannot serve HTTPS: \(error)\(holder)")
+                }
+                configuration.log.event(
+                    "no HTTPS: \(error)\(holder); HTTP only (--https-port or $DEVHOST_EDGE_HTTPS_PORT picks another port)")
+            }
+        }
         let pages: EdgePagesServer
         do {
             pages = try await EdgePagesServer.start(path: paths.pages, group: configuration.group)
         } catch {
+            await secure?.close()
             await proxy.close()
             close(lock)
             throw .unreachable("cannot open \(paths.pages): \(error)")
         }
-        let edge = Edge(configuration: configuration, registry: registry, proxy: proxy, pages: pages)
+        let edge = Edge(configuration: configuration, registry: registry, proxy: proxy, secure: secure, pages: pages)
         edge.parts.lock = lock
         pages.status = { edge.status() }
         do {
@@ -106,6 +136,7 @@ public final class Edge: Sendable {
             edge.parts.server = try await EdgeServer.start(path: paths.socket, registry: registry, hooks: hooks, group: configuration.group)
         } catch {
             await pages.close()
+            await secure?.close()
             await proxy.close()
             close(lock)
             throw .unreachable("cannot open \(paths.socket): \(error)")
@@ -114,10 +145,11 @@ public final class Edge: Sendable {
         return edge
     }
 
-    private init(configuration: Configuration, registry: EdgeRegistry, proxy: ProxyServer, pages: EdgePagesServer) {
+    private init(configuration: Configuration, registry: EdgeRegistry, proxy: ProxyServer, secure: ProxyServer?, pages: EdgePagesServer) {
         self.configuration = configuration
         self.registry = registry
         self.proxy = proxy
+        self.secure = secure
         self.pages = pages
         self.port = proxy.port
         self.parts = Parts()
@@ -165,6 +197,7 @@ public final class Edge: Sendable {
         await parts.server?.close(saying: reason)
         parts.watcher?.cancel()
         await pages.close()
+        await secure?.close()
         await proxy.close()
         unlink(configuration.paths.lock)
         close(parts.lock)
