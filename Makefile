@@ -36,9 +36,10 @@ release: deps
 
 # Swift Testing only: its summary line is what CI reads. Serial: tests start real servers and pip installs,
 # and two cores shared by parallel suites turn timing into flakiness.
+# XDG_DATA_HOME: the local CA that HTTPS makes on first use goes under .build, not the user's data folder.
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest --no-parallel
+	rm -rf .build/test-data && XDG_DATA_HOME=$(CURDIR)/.build/test-data $(SWIFT) test --skip-build --disable-xctest --no-parallel
 	SWIFT="$(SWIFT)" scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
 
 # libFuzzer with AddressSanitizer on the proxy's head parser, its body framing and the manifest

@@ -197,7 +197,9 @@ struct ProxyCommand: AsyncParsableCommand {
     /// only what it needs to find its files, not the project's environment (its secrets, its markers).
     static func edgeEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         let kept = [
-            "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DEVHOST_ROUTES", "NO_COLOR",
+            "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+            "DEVHOST_ROUTES",
+            "NO_COLOR",
         ]
         var result = environment.filter { kept.contains($0.key) || $0.key.hasPrefix("DEVHOST_EDGE_") }
         result["NO_COLOR"] = "1"

@@ -9,6 +9,7 @@ import Testing
 final class EdgeWorld: @unchecked Sendable {
     let root: TempProject
     let port: Int
+    let httpsPort: Int
     let marker = "edge-\(UUID().uuidString.prefix(8))"
     var environment: [String: String]
     private(set) var projects: [String] = []
@@ -16,11 +17,15 @@ final class EdgeWorld: @unchecked Sendable {
     init(idle: String = "10m") throws {
         root = try TempProject([:])
         port = try freeLoopbackPort()
+        httpsPort = try freeLoopbackPort()
         let runtime = root.file("run")
         try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_RUNTIME_DIR"] = runtime
         environment["DEVHOST_EDGE_PORT"] = String(port)
+        environment["DEVHOST_EDGE_HTTPS_PORT"] = String(httpsPort)
+        // The local CA the edge makes for HTTPS stays in the world, not in the user's data folder.
+        environment["XDG_DATA_HOME"] = root.file("data")
         environment["DEVHOST_EDGE_IDLE"] = idle
         environment["DEVHOST_ROUTES"] = root.file("routes.yml")
         environment["DEVHOST_TEST_MARKER"] = marker
@@ -59,6 +64,21 @@ final class EdgeWorld: @unchecked Sendable {
         else { return (0, "") }
         let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    /// GET over HTTPS (HTTP/2 when `http2`) through the edge, trusting the world's CA: (status, body, HTTP version).
+    func getSecure(_ host: String, http2: Bool = true) -> (Int, String, String) {
+        let ca = root.file("data") + "/devhost/ca/ca.pem"
+        guard
+            let result = try? run(
+                [
+                    "curl", "-s", "--max-time", "5", "--cacert", ca, http2 ? "--http2" : "--http1.1", "--resolve",
+                    "\(host):\(httpsPort):127.0.0.1", "-w", "\n%{http_code} %{http_version}", "https://\(host):\(httpsPort)/",
+                ])
+        else { return (0, "", "") }
+        let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+        let last = (lines.last ?? "").split(separator: " ")
+        return (Int(last.first ?? "") ?? 0, lines.dropLast().joined(separator: "\n"), last.count > 1 ? String(last[1]) : "")
     }
 
     func status() -> EdgeStatus? {

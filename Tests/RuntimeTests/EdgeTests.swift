@@ -29,6 +29,11 @@ import Testing
         #expect(world.get("api.shop.localhost") == (200, "shop-main api.shop.localhost"))
         #expect(world.get("api.blog.localhost") == (200, "blog api.blog.localhost"))
         #expect(world.get("feature-x.api.shop.localhost") == (200, "shop-feature feature-x.api.shop.localhost"))
+        // The same hosts over HTTPS from the edge, HTTP/2 and HTTP/1.1, with the edge's local CA.
+        let secure = world.getSecure("feature-x.api.shop.localhost")
+        #expect(
+            secure.0 == 200 && secure.1 == "shop-feature feature-x.api.shop.localhost:\(world.httpsPort)" && secure.2 == "2", "\(secure)")
+        #expect(world.getSecure("api.blog.localhost", http2: false) == (200, "blog api.blog.localhost:\(world.httpsPort)", "1.1"))
         let status = try #require(world.status())
         #expect(status.projects.map(\.key) == ["blog", "feature-x.shop", "shop"])
         #expect(status.projects.first { $0.key == "feature-x.shop" }?.services.first?.hosts == ["feature-x.api.shop.localhost"])
