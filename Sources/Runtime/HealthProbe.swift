@@ -54,33 +54,17 @@ struct HealthProbe: Sendable {
             .connect(host: "127.0.0.1", port: port).get()
     }
 
+    /// A GET through the same bounded conversation as the wire-protocol probes: healthy on 2xx and 3xx.
     private func http(path: String, port: Int, timeout: Duration) async -> String? {
-        let request =
+        let request = Array(
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: devhost-health/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-        do {
-            let code = try await withTimeout(timeout) {
-                let channel = try await ClientBootstrap(group: group)
-                    .connectTimeout(.milliseconds(DurationText.milliseconds(timeout)))
-                    .connect(host: "127.0.0.1", port: port) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                        }
-                    }
-                return try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: request))
-                    var received = ByteBuffer()
-                    for try await var chunk in inbound {
-                        received.writeBuffer(&chunk)
-                        if let code = Self.statusCode(in: received) { return code }
-                        if received.readableBytes > 8192 { break }
-                    }
-                    throw ChannelError.inputClosed
-                }
-            }
-            return (200..<400).contains(code) ? nil : "GET \(path) answered \(code)"
-        } catch {
-            return "GET \(path) on :\(port): \(Self.describe(error))"
+                .utf8)
+        let outcome = await converse("GET \(path)", port: port, timeout: timeout) { session in
+            try await session.send(request)
+            let code = try await session.receive { (buffer: inout ByteBuffer) in Self.statusCode(in: buffer) }
+            return (200..<400).contains(code) ? .healthy("answered \(code)") : .unhealthy("GET \(path) answered \(code)")
         }
+        return outcome.healthy ? nil : outcome.detail
     }
 
     static func statusCode(in buffer: ByteBuffer) -> Int? {
