@@ -239,9 +239,10 @@ public actor UpSession {
         proxyPort = await edge.registration?.port
         let events = await supervisor.events()
         let states = Task {
+            // An instance's state change is what changes the wait page; devhost's own events
+            // (notes, ready) are about no service and cost the supervisor nothing here.
             for await event in events {
-                // Events of devhost itself (reloads, notes) are about no service.
-                guard await supervisor.manifest.service(named: event.service) != nil else { continue }
+                guard case .state = event.kind else { continue }
                 await edge.described(service: event.service)
             }
         }
