@@ -207,8 +207,10 @@ extension ForwardSSHTests {
         #expect(restarts == 0)
     }
 
-    @Test(.timeLimit(.minutes(1))) func aWrongHostKeyIsOneFinalErrorNamingTheHost() async throws {
-        let setup = try await Setup(wrongHostKey: true)
+    /// A wrong host key, refused authentication: each one final error naming the host, and no retry.
+    @Test(.timeLimit(.minutes(1)), arguments: [("host key", true, true), ("authentication refused", false, false)])
+    func aFinalSSHErrorNamesTheHostAndIsNotRetried(expected: String, wrongHostKey: Bool, authorized: Bool) async throws {
+        let setup = try await Setup(wrongHostKey: wrongHostKey, authorized: authorized)
         defer { setup.end() }
         let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
         try await harness.start()
@@ -218,22 +220,7 @@ extension ForwardSSHTests {
         let quiet = await eventually(timeout: .seconds(2)) { setup.target.connections > 1 }
         await harness.stop()
         #expect(failed)
-        #expect(state.contains("host key") && state.contains("127.0.0.1"), "\(state)")
-        #expect(!quiet)
-        #expect(setup.target.connections == 1)
-    }
-
-    @Test(.timeLimit(.minutes(1))) func refusedAuthenticationIsOneFinalErrorNamingTheHost() async throws {
-        let setup = try await Setup(authorized: false)
-        defer { setup.end() }
-        let harness = try ForwardHarness("services:\n" + setup.service("db"), sshConfig: setup.client.file)
-        try await harness.start()
-        let failed = await harness.until("db.1", timeout: .seconds(15)) { if case .failed = $0.state { return true } else { return false } }
-        let state = await harness.instance("db.1")?.state.description ?? ""
-        let quiet = await eventually(timeout: .seconds(2)) { setup.target.connections > 1 }
-        await harness.stop()
-        #expect(failed)
-        #expect(state.contains("authentication refused") && state.contains("127.0.0.1"), "\(state)")
+        #expect(state.contains(expected) && state.contains("127.0.0.1"), "\(state)")
         #expect(!quiet)
         #expect(setup.target.connections == 1)
     }
