@@ -85,7 +85,7 @@ public struct ComposeGenerator: Sendable {
             case .host: return ref.service
             case .port: return String(port)
             case .url: return "http://\(ref.service):\(port)"
-            case .publicURL: return "http://localhost:\(endpoint?.hostPort ?? port)"
+            case .publicURL, .publicHTTPURL: return "http://localhost:\(endpoint?.hostPort ?? port)"
             }
         }
         let dockerfilePath = URL(fileURLWithPath: service.cwd).appendingPathComponent("Dockerfile").path

@@ -134,7 +134,7 @@ struct Plan {
         case .host: return name
         case .port: return String(port)
         case .url: return "http://\(name):\(port)"
-        case .publicURL:
+        case .publicURL, .publicHTTPURL:
             if let route = manifest.service(named: ref.service)?.routes.first { return "http://\(host(forRoute: route))" }
             return "http://\(name):\(port)"
         }

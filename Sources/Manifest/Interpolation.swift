@@ -1,7 +1,8 @@
 /// The `${…}` language of manifest strings.
 ///
 /// - `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset), `${VAR:?message}` (required)
-/// - `${svc.host}`, `${svc.port}`, `${svc.url}`, `${svc.public_url}`: another service's endpoint
+/// - `${svc.host}`, `${svc.port}`, `${svc.url}`, `${svc.public_url}`, `${svc.public_http_url}`: another
+///   service's endpoint (`public_url` is https when HTTPS serves the project, `public_http_url` never)
 /// - `$$` is a literal `$`; a bare `$NAME` is left alone so the shell of a string command expands it
 public enum Interpolation {
     public enum Segment: Sendable, Equatable {
@@ -23,6 +24,7 @@ public enum Interpolation {
         public enum Field: String, Sendable, CaseIterable {
             case host, port, url
             case publicURL = "public_url"
+            case publicHTTPURL = "public_http_url"
         }
 
         public var service: String

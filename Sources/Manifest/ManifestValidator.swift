@@ -86,8 +86,10 @@ struct ManifestValidator {
                     reader.fail(
                         path, "\"${\(reference.service).\(reference.field.rawValue)}\": \"\(reference.service)\" has port: none",
                         at: location)
-                } else if reference.field == .publicURL, target.routes.isEmpty {
-                    reader.fail(path, "\"${\(reference.service).public_url}\": \"\(reference.service)\" has no route", at: location)
+                } else if reference.field == .publicURL || reference.field == .publicHTTPURL, target.routes.isEmpty {
+                    reader.fail(
+                        path, "\"${\(reference.service).\(reference.field.rawValue)}\": \"\(reference.service)\" has no route",
+                        at: location)
                 }
             }
         }

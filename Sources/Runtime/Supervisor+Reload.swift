@@ -115,10 +115,10 @@ extension Supervisor {
         plain.dependsOn = plain.dependsOn.map { Dependency(service: $0.service, condition: $0.condition) }
         var text = manifest.name + "\n" + String(reflecting: plain)
         text += "\n" + manifest.env.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
-        if text.contains("public_url") {
+        if text.contains("public_url") || text.contains("public_http_url") {
             text +=
                 "\n" + manifest.services.map { "\($0.name)=\($0.routes)" }.joined(separator: ",")
-                + "@\(manifest.proxy.domain):\(manifest.proxy.port)"
+                + "@\(manifest.proxy.domain):\(manifest.proxy.port) https=\(manifest.proxy.https):\(manifest.proxy.httpsPort ?? -1)"
         }
         for path in [manifest.envFile, service.envFile].compactMap({ $0 }) {
             text += "\n" + ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")

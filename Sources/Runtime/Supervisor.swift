@@ -58,6 +58,9 @@ public actor Supervisor {
     var sshMasters: [String: SSHMaster] = [:]
     /// Compares the clocks while forwards run, to check them all at once after a suspend.
     var forwardClockTask: Task<Void, Never>?
+    /// The ports the proxy (the project's own, or the shared edge) serves the routes on, once it
+    /// listens: `${svc.public_url}` names them. nil: the manifest's `proxy.port`, and no HTTPS.
+    var servedPorts: (http: Int?, https: Int?) = (nil, nil)
 
     public init(manifest: Manifest, options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.manifest = manifest
@@ -241,18 +244,31 @@ public actor Supervisor {
         return (fds[0], fds[1])
     }
 
+    /// Tells the supervisor where the proxy serves the routes, before any service starts (a reload
+    /// keeps it: the listeners stay for the whole `up`).
+    public func proxyServes(httpPort: Int?, httpsPort: Int?) {
+        servedPorts = (httpPort, httpsPort)
+    }
+
+    /// The public URLs' ports for the manifest running now.
+    public var publicEndpoints: PublicEndpoints {
+        PublicEndpoints(proxy: manifest.proxy, httpPort: servedPorts.http ?? manifest.proxy.port, servedHTTPSPort: servedPorts.https)
+    }
+
     func serviceEnvironment() -> ServiceEnvironment {
         let ports = stablePorts
         let manifest = self.manifest
+        let endpoints = publicEndpoints
         return ServiceEnvironment(inherited: options.environment) { reference in
             guard let port = ports[reference.service] else { return nil }
             switch reference.field {
             case .host: return "127.0.0.1"
             case .port: return String(port)
             case .url: return "http://127.0.0.1:\(port)"
-            case .publicURL:
+            case .publicURL, .publicHTTPURL:
                 guard let route = manifest.service(named: reference.service)?.routes.first else { return nil }
-                return "http://\(manifest.host(forRoute: route)):\(manifest.proxy.port)"
+                let host = manifest.host(forRoute: route)
+                return reference.field == .publicURL ? endpoints.url(host: host) : endpoints.httpURL(host: host)
             }
         }
     }

@@ -166,7 +166,11 @@ public actor UpSession {
         if let edge = configuration.edge {
             await startEdgeLink(edge)
         }
-        let (base, routes, routeFile, proxyPort) = (self.base, self.routes, configuration.proxy?.routeFile, self.proxyPort)
+        let (base, routes, routeFile, proxyPort, httpsPort) = (
+            self.base, self.routes, configuration.proxy?.routeFile, self.proxyPort, self.httpsPort
+        )
+        // Before any service starts: `${svc.public_url}` names the ports the routes are served on.
+        if let proxyPort { await supervisor.proxyServes(httpPort: proxyPort, httpsPort: httpsPort) }
         let (edge, state) = (configuration.edge, configuration.state)
         let reloader = Reloader(
             supervisor: supervisor, log: log, load: configuration.reload,
@@ -184,7 +188,7 @@ public actor UpSession {
                 }
             })
         let api = ControlAPI(
-            supervisor: supervisor, log: log, proxyPort: proxyPort, reload: { await reloader.reload() },
+            supervisor: supervisor, log: log, proxyPort: proxyPort, httpsPort: httpsPort, reload: { await reloader.reload() },
             shutdown: { await supervisor.stop() })
         // The control socket opens before any service starts: `status` and a second `up` work from
         // the first moment, and no child is forked while the socket's umask is in force.
@@ -225,7 +229,8 @@ public actor UpSession {
             for await event in events where event.kind == .ready {
                 let current = await supervisor.manifest
                 let ports = await supervisor.stablePorts
-                Self.printSummary(manifest: current, ports: ports, proxyPort: proxyPort, log: log)
+                let endpoints = proxyPort == nil ? nil : await supervisor.publicEndpoints
+                Self.printSummary(manifest: current, ports: ports, endpoints: endpoints, log: log)
             }
         }
         record("summary") { summary.cancel() }
@@ -237,6 +242,7 @@ public actor UpSession {
         let board = supervisor.board
         await edge.mirror(supervisor.routes) { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) }
         proxyPort = await edge.registration?.port
+        httpsPort = await edge.registration?.httpsPort
         let events = await supervisor.events()
         let states = Task {
             // An instance's state change is what changes the wait page; devhost's own events
@@ -321,18 +327,18 @@ public actor UpSession {
         }
     }
 
-    static func printSummary(manifest: Manifest, ports: [String: Int], proxyPort: Int?, log: LogOutput) {
+    static func printSummary(manifest: Manifest, ports: [String: Int], endpoints: PublicEndpoints?, log: LogOutput) {
         for service in manifest.services {
             guard let port = ports[service.name] else { continue }
             var line = "\(service.name):"
-            if let proxyPort {
-                line += service.routes.map { " http://\(manifest.host(forRoute: $0)):\(proxyPort)" }.joined()
+            if let endpoints {
+                line += service.routes.map { " " + endpoints.url(host: manifest.host(forRoute: $0)) }.joined()
             }
             line += "  (services use http://127.0.0.1:\(port), ${\(service.name).url})"
             log.event(line)
         }
-        if let proxyPort {
-            log.event("dashboard: http://devhost.\(manifest.proxy.domain):\(proxyPort)/")
+        if let endpoints {
+            log.event("dashboard: \(endpoints.url(host: "devhost.\(manifest.proxy.domain)"))/")
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevhostManifest
 import DevhostRuntime
 import Foundation
 
@@ -86,7 +87,8 @@ enum StatusTable {
         }
         let bad = report.services.flatMap(\.instances).filter { !$0.ok }.count
         if let proxy = report.proxy {
-            text += "dashboard: http://devhost.\(proxy.domain):\(proxy.port)/  ·  "
+            let endpoints = PublicEndpoints(httpPort: proxy.port, httpsPort: proxy.httpsPort)
+            text += "dashboard: \(endpoints.url(host: "devhost.\(proxy.domain)"))/  ·  "
         }
         let total = report.services.flatMap(\.instances).count
         switch (bad, total) {

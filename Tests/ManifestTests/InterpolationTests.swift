@@ -13,7 +13,8 @@ import Testing
                 case .host: return "127.0.0.1"
                 case .port: return "41000"
                 case .url: return "http://127.0.0.1:41000"
-                case .publicURL: return "http://\(ref.service).shop.localhost:7777"
+                case .publicURL: return "https://\(ref.service).shop.localhost:7443"
+                case .publicHTTPURL: return "http://\(ref.service).shop.localhost:7777"
                 }
             }
         ).render(text)
@@ -41,7 +42,8 @@ import Testing
     @Test func serviceReferences() throws {
         #expect(try render("postgres://${db.host}:${db.port}/shop") == "postgres://127.0.0.1:41000/shop")
         #expect(try render("${api.url}/v1") == "http://127.0.0.1:41000/v1")
-        #expect(try render("${web.public_url}") == "http://web.shop.localhost:7777")
+        #expect(try render("${web.public_url}") == "https://web.shop.localhost:7443")
+        #expect(try render("${web.public_http_url}/cb") == "http://web.shop.localhost:7777/cb")
         #expect(try Interpolation.references(in: "${a.url} ${X:-${b.port}}").map(\.service) == ["a", "b"])
     }
 

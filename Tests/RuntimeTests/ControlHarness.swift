@@ -12,7 +12,7 @@ final class DevhostRun: @unchecked Sendable {
     let environment: [String: String]
     var foreground: ChildProcess?
 
-    init(_ manifest: String, files: [String: String] = [:]) throws {
+    init(_ manifest: String, files: [String: String] = [:], environment overrides: [String: String] = [:]) throws {
         project = try TempProject(files.merging(["devhost.yml": manifest, "server.py": serverScript]) { mine, _ in mine })
         proxyPort = try freeLoopbackPort()
         var environment = ProcessInfo.processInfo.environment
@@ -20,6 +20,7 @@ final class DevhostRun: @unchecked Sendable {
         environment["DEVHOST_ROUTES"] = project.file("routes.yml")
         environment["DEVHOST_PROXY_PORT"] = String(proxyPort)
         environment["NO_COLOR"] = "1"
+        environment.merge(overrides) { _, new in new }
         self.environment = environment
     }
 
@@ -125,6 +126,8 @@ let loadScript = #"""
 func twoReplicasAndAWorker(project name: String) -> String {
     """
     name: \(name)
+    # No HTTPS: these runs must not contend for 7443, and their links stay http (PublicURLUpTests covers HTTPS).
+    proxy: { https_port: 0 }
     services:
       api:
         command: python3 server.py

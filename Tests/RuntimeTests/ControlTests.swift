@@ -238,6 +238,8 @@ struct ControlTests {
         #expect((result["states"] as? [String: String])?["api.1"] == "healthy", "\(result)")
         #expect((result["screenshot_bytes"] as? Int ?? 0) > 10_000, "\(result)")
         #expect((result["console_errors"] as? [Any])?.isEmpty == true, "\(result)")
+        // HTTPS is off for this project: the links are the plain ones.
+        #expect((result["routes"] as? [String: [String]])?["api"] == ["http://api.ctl.localhost:\(dev.proxyPort)"], "\(result)")
         let after = await dev.waitForStatus { report in
             report.ok && Set(report.services[0].instances.compactMap(\.pid)).isDisjoint(with: before)
         }

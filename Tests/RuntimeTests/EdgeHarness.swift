@@ -110,11 +110,11 @@ func edgeManifest(name: String) -> String {
         command: python3 server.py
         route: api
         health: { http: /, interval: 100ms, retries: 1 }
-        env: { PUBLIC: "${api.public_url}" }
+        env: { PUBLIC: "${api.public_url}", PLAIN: "${api.public_http_url}" }
     """
 }
 
-/// Answers GET /public with its `${api.public_url}`, every other GET with the project's who.txt
+/// Answers GET /public with its `${api.public_url}`, /plain with `${api.public_http_url}`, every other GET with the project's who.txt
 /// and the Host it was asked for.
 let edgeServer = #"""
     import os
@@ -123,7 +123,10 @@ let edgeServer = #"""
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         def do_GET(self):
-            text = os.environ["PUBLIC"] if self.path == "/public" else WHO + " " + self.headers.get("Host", "")
+            if self.path in ("/public", "/plain"):
+                text = os.environ[self.path[1:].upper()]
+            else:
+                text = WHO + " " + self.headers.get("Host", "")
             body = text.encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -37,9 +37,13 @@ import Testing
         let status = try #require(world.status())
         #expect(status.projects.map(\.key) == ["blog", "feature-x.shop", "shop"])
         #expect(status.projects.first { $0.key == "feature-x.shop" }?.services.first?.hosts == ["feature-x.api.shop.localhost"])
-        // The worktree's services see their own public URL.
-        #expect(world.get("feature-x.api.shop.localhost", path: "/public").1 == "http://feature-x.api.shop.localhost:\(world.port)")
-        #expect(world.get("api.blog.localhost", path: "/public").1 == "http://api.blog.localhost:\(world.port)")
+        // The worktree's services see their own public URL: https on the edge's HTTPS port, and the
+        // plain one beside it.
+        let feature = "feature-x.api.shop.localhost"
+        #expect(world.get(feature, path: "/public").1 == "https://\(feature):\(world.httpsPort)")
+        #expect(world.get(feature, path: "/plain").1 == "http://\(feature):\(world.port)")
+        #expect(world.get("api.blog.localhost", path: "/public").1 == "https://api.blog.localhost:\(world.httpsPort)")
+        #expect(world.get("api.blog.localhost", path: "/plain").1 == "http://api.blog.localhost:\(world.port)")
         let dashboard = world.get("devhost.localhost")
         #expect(dashboard.0 == 200 && ["shop", "blog", "feature-x.shop", "feature-x.api.shop.localhost"].allSatisfy(dashboard.1.contains))
         #expect(world.get("devhost.blog.localhost", path: "/v1/status").0 == 200)

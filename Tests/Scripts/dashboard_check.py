@@ -236,7 +236,11 @@ SNAPSHOT_JS = """(() => {
   for (const e of document.querySelectorAll('[data-last-error]')) {
     last_errors[e.dataset.lastError] = {text: e.textContent, color: getComputedStyle(e).color};
   }
-  return {ready: !!document.body && document.body.dataset.ready === '1', services, states, remotes, last_errors};
+  const routes = {};
+  for (const e of document.querySelectorAll('[data-service]:not(button)')) {
+    routes[e.dataset.service] = [...e.querySelectorAll('.routes a')].map(a => a.getAttribute('href'));
+  }
+  return {ready: !!document.body && document.body.dataset.ready === '1', services, states, remotes, last_errors, routes};
 })()"""
 
 
@@ -342,6 +346,7 @@ def run(args, browser):
         "states": snap["states"],
         "remotes": snap["remotes"],
         "last_errors": snap["last_errors"],
+        "routes": snap["routes"],
         "screenshot": args.screenshot,
         "screenshot_bytes": len(png),
         "clicked": clicked,

@@ -57,18 +57,22 @@ public final class ControlAPI: Sendable {
     let log: LogOutput
     let history: LogHistory
     let proxyPort: Int?
+    /// The HTTPS listener's port (the project's own or the edge's); nil: none.
+    let httpsPort: Int?
     let startedAt: Date
     let reload: Reload
     let shutdown: @Sendable () async -> Void
 
     public init(
-        supervisor: Supervisor, log: LogOutput, proxyPort: Int?, startedAt: Date = Date(), reload: @escaping Reload,
+        supervisor: Supervisor, log: LogOutput, proxyPort: Int?, httpsPort: Int? = nil, startedAt: Date = Date(),
+        reload: @escaping Reload,
         shutdown: @escaping @Sendable () async -> Void
     ) {
         self.supervisor = supervisor
         self.log = log
         self.history = LogHistory(directory: supervisor.stateDirectory + "/logs")
         self.proxyPort = proxyPort
+        self.httpsPort = httpsPort
         self.startedAt = startedAt
         self.reload = reload
         self.shutdown = shutdown
@@ -77,7 +81,8 @@ public final class ControlAPI: Sendable {
     public func status() async -> StatusReport {
         let (manifest, snapshot, ports, ready) = await supervisor.reportParts()
         return StatusReport.make(
-            manifest: manifest, snapshot: snapshot, stablePorts: ports, ready: ready, proxyPort: proxyPort, startedAt: startedAt)
+            manifest: manifest, snapshot: snapshot, stablePorts: ports, ready: ready, proxyPort: proxyPort, httpsPort: httpsPort,
+            startedAt: startedAt)
     }
 
     public func handle(_ request: ControlRequest) async -> ControlResponse {

@@ -7,11 +7,13 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var bind: String
         public var port: Int
         public var domain: String
+        /// The HTTPS port the routes are served on; nil when HTTPS is off (the routes are http).
+        public var httpsPort: Int? = nil
     }
 
     public struct ServiceStatus: Codable, Sendable, Equatable {
         public var name: String
-        /// Public URLs through the proxy.
+        /// Public URLs through the proxy (https when HTTPS is on, as `${svc.public_url}`).
         public var routes: [String]
         /// The stable loopback port other services use.
         public var port: Int?
@@ -71,13 +73,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
 
     /// Builds the report from the supervisor's snapshot.
     public static func make(
-        manifest: Manifest, snapshot: [InstanceSnapshot], stablePorts: [String: Int], ready: Bool, proxyPort: Int?, startedAt: Date
+        manifest: Manifest, snapshot: [InstanceSnapshot], stablePorts: [String: Int], ready: Bool, proxyPort: Int?, httpsPort: Int? = nil,
+        startedAt: Date
     ) -> StatusReport {
+        let endpoints = proxyPort.map { PublicEndpoints(proxy: manifest.proxy, httpPort: $0, servedHTTPSPort: httpsPort) }
         let now = ContinuousClock.now
         // Services `up` did not select are listed without instances (`devhost start` can still start them).
         let services = manifest.services.map { service -> ServiceStatus in
             let mine = snapshot.filter { $0.service == service.name }
-            let routes = proxyPort.map { port in service.routes.map { "http://\(manifest.host(forRoute: $0)):\(port)" } } ?? []
+            let routes = endpoints.map { endpoints in service.routes.map { endpoints.url(host: manifest.host(forRoute: $0)) } } ?? []
             return ServiceStatus(
                 name: service.name, routes: routes, port: stablePorts[service.name],
                 instances: mine.map { instance in
@@ -93,6 +97,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         return StatusReport(
             project: manifest.name, directory: manifest.directory, pid: getpid(), startedAt: startedAt, ready: ready,
             ok: services.allSatisfy { $0.instances.allSatisfy(\.ok) },
-            proxy: proxyPort.map { Proxy(bind: manifest.proxy.bind, port: $0, domain: manifest.proxy.domain) }, services: services)
+            proxy: endpoints.map {
+                Proxy(bind: manifest.proxy.bind, port: $0.httpPort, domain: manifest.proxy.domain, httpsPort: $0.httpsPort)
+            }, services: services)
     }
 }

@@ -132,7 +132,7 @@ public final class Edge: Sendable {
         pages.status = { edge.status() }
         do {
             let hooks = EdgeServer.Hooks(
-                status: { edge.status() }, version: configuration.version, port: proxy.port)
+                status: { edge.status() }, version: configuration.version, port: proxy.port, httpsPort: secure?.port)
             edge.parts.server = try await EdgeServer.start(path: paths.socket, registry: registry, hooks: hooks, group: configuration.group)
         } catch {
             await pages.close()

@@ -40,6 +40,8 @@ public actor EdgeLink {
         /// The edge's proxy port and pid.
         public var port: Int
         public var edgePID: Int32
+        /// The edge's HTTPS port; nil when it serves no HTTPS (or is older than HTTPS).
+        public var httpsPort: Int? = nil
     }
 
     private let options: Options
@@ -215,7 +217,7 @@ public actor EdgeLink {
             self.project = project
             let result = Registration(
                 key: reply.key ?? project.name, prefix: reply.prefix, rule: reply.rule ?? "", hosts: reply.hosts ?? [],
-                port: welcome?.port ?? options.paths.port, edgePID: welcome?.pid ?? 0)
+                port: welcome?.port ?? options.paths.port, edgePID: welcome?.pid ?? 0, httpsPort: welcome?.httpsPort)
             registration = result
             return result
         case .refused: throw .refused(reply.message ?? "refused")

@@ -21,6 +21,8 @@ public struct EdgeMessage: Codable, Sendable, Equatable {
     public var version: String?
     public var pid: Int32?
     public var port: Int?
+    /// welcome: the edge's HTTPS port, when it serves HTTPS.
+    public var httpsPort: Int?
     // register / routes
     public var project: EdgeProject?
     // registered

@@ -37,6 +37,8 @@ public final class EdgeServer: Sendable {
         public var status: @Sendable () -> EdgeStatus
         public var version: String
         public var port: Int
+        /// The HTTPS listener's port; nil: none.
+        public var httpsPort: Int? = nil
     }
 
     public static func start(path: String, registry: EdgeRegistry, hooks: Hooks, group: EventLoopGroup) async throws -> EdgeServer {
@@ -123,6 +125,7 @@ final class EdgeConnectionHandler: ChannelInboundHandler {
             welcome.version = hooks.version
             welcome.pid = getpid()
             welcome.port = hooks.port
+            welcome.httpsPort = hooks.httpsPort
             return send(context, welcome)
         }
         switch message.type {

@@ -12,7 +12,9 @@ extension StatusReport {
         }
         let proxy = try top.optional("proxy").map { value in
             let fields = try Fields(value, path: "proxy")
-            return Proxy(bind: try fields.string("bind"), port: try fields.integer("port"), domain: try fields.string("domain"))
+            return Proxy(
+                bind: try fields.string("bind"), port: try fields.integer("port"), domain: try fields.string("domain"),
+                httpsPort: try fields.optionalInteger("https_port"))
         }
         let services = try top.elements("services").map { path, value in
             let service = try Fields(value, path: path)
