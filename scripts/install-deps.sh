@@ -2,7 +2,7 @@
 # Installs what building and testing devhost needs, only when it is missing.
 #   scripts/install-deps.sh build   libgit2 (headers, and the static archives devhost links in)
 #   scripts/install-deps.sh test    + docker-compose (no engine) and check-jsonschema, used to validate compose files,
-#                                   and chromium (headless) for the dashboard test, kubectl (its built-in kustomize)
+#                                   and chromium (headless) for the dashboard and HTTPS browser tests, kubectl (its built-in kustomize)
 #                                   and kubernetes-validate for `devhost kube`, PostgreSQL, Redis and MariaDB
 #                                   servers for the protocol health checks, curl, openssl, certutil
 #                                   (libnss3-tools) and node for the HTTPS tests

@@ -109,8 +109,9 @@ final class HTTPSHarness: @unchecked Sendable {
     var securePort: Int { secure.port }
     var ca: String { LocalCAFiles(folder: data.file("ca")).certificate }
 
-    init() async throws {
-        folder = try TempProject(["upstream.py": httpsUpstreamScript])
+    /// `script` is the upstream (by default `httpsUpstreamScript`); it writes its port to `port`.
+    init(upstream script: String = httpsUpstreamScript) async throws {
+        folder = try TempProject(["upstream.py": script])
         data = try TempProject()
         upstream = try ChildProcess(argv: ["python3", "upstream.py"], directory: folder.path)
         let folder = folder
@@ -141,8 +142,8 @@ final class HTTPSHarness: @unchecked Sendable {
     }
 
     /// Runs `body` against a new harness and always stops it: its upstream must not outlive the test.
-    static func with(_ body: (HTTPSHarness) async throws -> Void) async throws {
-        let harness = try await HTTPSHarness()
+    static func with(upstream script: String = httpsUpstreamScript, _ body: (HTTPSHarness) async throws -> Void) async throws {
+        let harness = try await HTTPSHarness(upstream: script)
         do {
             try await body(harness)
         } catch {
