@@ -180,8 +180,15 @@ import Testing
             #expect(logged, "\(h.terminal.lines)")
             let line = h.terminal.lines.first { $0.contains("TLS handshake refused") } ?? ""
             #expect(line.contains("www.example.com") && line.contains("outside"), "\(line)")
+            // Refused again at once: no second line (one per name per minute, RefusalLogLimiterTests).
+            let again = try run([
+                "curl", "-sS", "--cacert", h.ca, "--resolve", "www.example.com:\(h.securePort):127.0.0.1",
+                "https://www.example.com:\(h.securePort)/",
+            ])
+            #expect(again.status == 35, "\(again.output)")
             // The listener still serves names inside.
             #expect(try h.curl(["--http2"], path: "/echo").output.contains("STATUS 200"))
+            #expect(h.terminal.lines.filter { $0.contains("TLS handshake refused") }.count == 1, "\(h.terminal.lines)")
         }
     }
 }
