@@ -100,6 +100,10 @@ struct ManifestValidator {
             for word in service.command.argv { check(word, "\(base).command", service.locations["command"]) }
             for word in service.setup?.argv ?? [] { check(word, "\(base).setup", service.locations["setup"]) }
             if case .exec(let command)? = service.health?.probe { check(command, "\(base).health.exec", service.locations["health"]) }
+            // Read from the instance's environment when the check runs (docs/manifest.md#interpolation).
+            if case .redis(_, let password?)? = service.health?.probe {
+                check(password, "\(base).health.redis.password", service.locations["health"])
+            }
         }
     }
 

@@ -10,25 +10,42 @@ struct HealthProbe: Sendable {
 
     /// nil when healthy, otherwise why not.
     func run(_ probe: HealthCheck.Probe, port: Int?, timeout: Duration, environment: [String: String], directory: String) async -> String? {
+        let outcome = await check(probe, port: port, timeout: timeout, environment: environment, directory: directory)
+        return outcome.healthy ? nil : outcome.detail
+    }
+
+    /// What the probe found either way: a passing one says what answered (`redis PONG`, `postgres
+    /// ready for queries as app@app`), which `devhost status` and the dashboard show.
+    func check(_ probe: HealthCheck.Probe, port: Int?, timeout: Duration, environment: [String: String], directory: String) async
+        -> ProbeOutcome
+    {
         switch probe {
         case .tcp:
-            guard let port else { return "no port yet" }
+            guard let port else { return .unhealthy("no port yet") }
             do {
                 let channel = try await connect(port: port, timeout: timeout)
                 try? await channel.close()
-                return nil
+                return .healthy("tcp :\(port) accepts connections")
             } catch {
-                return "connect to :\(port): \(Self.describe(error))"
+                return .unhealthy("connect to :\(port): \(Self.describe(error))")
             }
         case .http(let path):
-            guard let port else { return "no port yet" }
+            guard let port else { return .unhealthy("no port yet") }
             return await http(path: path, port: port, timeout: timeout)
         case .exec(let command):
-            return await exec(command, timeout: timeout, environment: environment, directory: directory)
+            return await exec(command, timeout: timeout, environment: environment, directory: directory).map(ProbeOutcome.unhealthy)
+                ?? .healthy("`\(command)` succeeded")
         case .postgres, .redis, .mysql, .kafka:
-            guard let port else { return "no port yet" }
+            guard let port else { return .unhealthy("no port yet") }
             let outcome = await speak(probe, port: port, timeout: timeout)
-            return outcome.healthy ? nil : outcome.detail
+            let name =
+                switch probe {
+                case .postgres: "postgres"
+                case .redis: "redis"
+                case .mysql: "mysql"
+                default: "kafka"
+                }
+            return outcome.healthy ? .healthy("\(name) \(outcome.detail)") : outcome
         }
     }
 
@@ -55,16 +72,16 @@ struct HealthProbe: Sendable {
     }
 
     /// A GET through the same bounded conversation as the wire-protocol probes: healthy on 2xx and 3xx.
-    private func http(path: String, port: Int, timeout: Duration) async -> String? {
+    private func http(path: String, port: Int, timeout: Duration) async -> ProbeOutcome {
         let request = Array(
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: devhost-health/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
                 .utf8)
         let outcome = await converse("GET \(path)", port: port, timeout: timeout) { session in
             try await session.send(request)
             let code = try await session.receive { (buffer: inout ByteBuffer) in Self.statusCode(in: buffer) }
-            return (200..<400).contains(code) ? .healthy("answered \(code)") : .unhealthy("GET \(path) answered \(code)")
+            return (200..<400).contains(code) ? .healthy("GET \(path) answered \(code)") : .unhealthy("GET \(path) answered \(code)")
         }
-        return outcome.healthy ? nil : outcome.detail
+        return outcome
     }
 
     static func statusCode(in buffer: ByteBuffer) -> Int? {

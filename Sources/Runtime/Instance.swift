@@ -20,6 +20,8 @@ final class Instance {
     var reportedSilence = false
     /// Whether a task is running this instance's spawn loop.
     var looping = false
+    /// What the last passing health check found (`redis PONG`); nil after a failing one.
+    var healthDetail: String?
     /// A forward's tunnel and its decisions about the remote (nil for a local process).
     var forward: ForwardRun?
 
@@ -39,7 +41,7 @@ final class Instance {
         InstanceSnapshot(
             service: service.name, index: index, pid: pid, assignedPort: assignedPort, listeningPort: listeningPort, state: state,
             restarts: lifecycle.restarts.totalRestarts, health: healthSummary, startedAt: pid == nil ? nil : startedAt, held: held,
-            lastError: forward?.lastError)
+            lastError: forward?.lastError, healthDetail: pid == nil ? nil : healthDetail)
     }
 
     /// `ok`, `failing`, `pending`, or `-` without a check.

@@ -69,12 +69,14 @@ extension Supervisor {
     func healthLoop(_ instance: Instance, generation: Int) async {
         guard let check = instance.service.health else { return }
         let probe = HealthProbe(group: group)
-        // Only exec probes run a command that needs the instance's environment.
+        // Only exec probes and a password written as `${VAR}` need the instance's environment.
+        let builder = serviceEnvironment()
         let environment =
-            check.probe.needsPort
+            check.probe.needsPort && !ProbeSecrets.readVariables(check.probe)
             ? [:]
-            : (try? serviceEnvironment().environment(
+            : (try? builder.environment(
                 for: instance.service, in: manifest, instance: .init(index: instance.index, port: instance.assignedPort))) ?? [:]
+        let resolved = ProbeSecrets.resolve(check.probe, environment: environment, reference: builder.reference)
         while !Task.isCancelled, instance.generation == generation, instance.pid != nil {
             // Until the first success probe quickly (like compose's start_interval), so "healthy" follows
             // "listening" within a few milliseconds; then at the configured interval.
@@ -84,9 +86,16 @@ extension Supervisor {
             // http and tcp probes wait for discovery; a missing port only counts once probing slows down.
             let port = instance.listeningPort
             if check.probe.needsPort, port == nil, fast { continue }
-            let failure = await probe.run(
-                check.probe, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
+            let outcome: ProbeOutcome
+            switch resolved {
+            case .success(let concrete):
+                outcome = await probe.check(
+                    concrete, port: port, timeout: check.timeout, environment: environment, directory: instance.service.cwd)
+            case .failure(let problem): outcome = .unhealthy(problem.message)
+            }
             guard instance.generation == generation else { return }
+            let failure = outcome.healthy ? nil : outcome.detail
+            instance.healthDetail = outcome.healthy ? outcome.detail : nil
             // A forward whose remote went away is waiting for it, not failing: its tunnel ends at no cost.
             if failure != nil, let forward = instance.service.forward, await remoteProblem(forward) != nil {
                 await endForward(label: instance.label, service: instance.service.name)

@@ -76,6 +76,14 @@ extension Supervisor {
         emit(SupervisorEvent(service: "devhost", instance: 0, kind: .note("reloading: " + report.summary)))
 
         for name in report.removed { await remove(name) }
+        // A forward's fixed `port:` is its local end, as at start: a new forward's relay listens there,
+        // and one whose port was edited moves there (it never gets an automatic port instead).
+        for service in new.services {
+            guard let port = Self.forwardPort(of: service), stablePorts[service.name] != port else { continue }
+            if let index = relays.firstIndex(where: { $0.service == service.name }) { await relays.remove(at: index).close() }
+            stablePorts[service.name] = port
+            if instances[service.name] != nil { try? await openRelay(for: service) }
+        }
         // Services that already have a stable port keep it (their relay listens there); only new ones get one.
         let needing = new.services.filter { $0.hasPort && stablePorts[$0.name] == nil }.map(\.name)
         if !needing.isEmpty,

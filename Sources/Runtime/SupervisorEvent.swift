@@ -97,6 +97,8 @@ public struct InstanceSnapshot: Sendable, Equatable {
     public var held = false
     /// A forward's last error (the remote unreachable, ssh's or kubectl's complaint), kept after recovery.
     public var lastError: String? = nil
+    /// What the last passing health check found (`redis PONG`, `postgres ready for queries as app@app`).
+    public var healthDetail: String? = nil
     public var label: String { "\(service).\(index)" }
 
     /// What the service is for, reached: healthy, running without a check, or completed.

@@ -79,11 +79,13 @@ enum StatusTable {
             }.joined(separator: "  ")
             text += (style.map { console.paint(line, $0) } ?? line) + "\n"
         }
-        // A forward's far end and last error, under the table (in it they would stretch its columns).
+        // A forward's far end, what its passing check found and its last error, under the table (in it
+        // they would stretch its columns).
         for service in report.services {
             guard let remote = service.remote else { continue }
+            let detail = service.instances.compactMap(\.healthDetail).first.map { " · \($0)" } ?? ""
             let error = service.instances.compactMap(\.lastError).first.map { " · last error: \($0)" } ?? ""
-            text += console.paint("\(service.name) → \(remote)\(error)", .dim) + "\n"
+            text += console.paint("\(service.name) → \(remote)\(detail)\(error)", .dim) + "\n"
         }
         let bad = report.services.flatMap(\.instances).filter { !$0.ok }.count
         if let proxy = report.proxy {

@@ -51,6 +51,23 @@ import Testing
         #expect(text.hasSuffix(summary + "\n"), "\(text)")
     }
 
+    /// Under the table, a forward's line says what its passing check found through the tunnel and
+    /// keeps the last error that took it down; a local service gets no such line.
+    @Test func aForwardShowsWhatItsHealthCheckFoundAndItsLastError() throws {
+        let healthy = Self.instance("cache.1").replacingOccurrences(
+            of: #""uptime_seconds":5"#, with: #""uptime_seconds":5,"health_detail":"redis PONG","last_error":"the cluster unreachable""#)
+        let report = try Self.report(
+            """
+            {"name":"cache","routes":[],"port":15432,"remote":"kubectl staging/data svc/redis:6379","instances":[\(healthy)]},
+            {"name":"api","routes":[],"port":8001,"instances":[\(Self.instance("api.1").replacingOccurrences(
+                of: #""uptime_seconds":5"#, with: #""uptime_seconds":5,"health_detail":"GET / answered 200""#))]}
+            """)
+        let text = StatusTable.render(report, console: Console(descriptor: -1))
+        #expect(
+            text.contains("cache → kubectl staging/data svc/redis:6379 · redis PONG · last error: the cluster unreachable\n"), "\(text)")
+        #expect(!text.contains("GET / answered 200"), "\(text)")
+    }
+
     @Test func counted() {
         #expect(devhost.counted(1, "service") == "1 service")
         #expect(devhost.counted(3, "service") == "3 services")

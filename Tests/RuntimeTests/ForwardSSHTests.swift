@@ -6,17 +6,19 @@ import Testing
 
 /// Forwards through real OpenSSH (client and sshd) on loopback; nothing leaves the machine.
 @Suite(.serialized) struct ForwardSSHTests {
-    /// A supervisor over `yaml` whose ssh reads the test's own client config.
+    /// A supervisor over `yaml` whose ssh reads the test's own client config (and kubectl its kubeconfig).
     final class ForwardHarness: @unchecked Sendable {
         let project: TempProject
         let supervisor: Supervisor
         let log = EventLog()
         private var pump: Task<Void, Never>?
 
-        init(_ yaml: String, sshConfig: String) throws {
+        /// `environment` is added to the test's own (ssh's config file, kubectl's KUBECONFIG and HOME).
+        init(_ yaml: String, sshConfig: String? = nil, environment extra: [String: String] = [:]) throws {
             project = try TempProject(["devhost.yml": yaml])
             var environment = ProcessInfo.processInfo.environment
             environment["DEVHOST_SSH_CONFIG"] = sshConfig
+            environment.merge(extra) { _, new in new }
             let output = LogOutput(options: .init(directory: project.path + "/.devhost/logs", descriptor: open("/dev/null", O_WRONLY)))
             supervisor = Supervisor(manifest: try project.load(), options: .init(log: output, environment: environment))
         }

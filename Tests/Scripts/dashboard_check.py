@@ -231,7 +231,7 @@ SNAPSHOT_JS = """(() => {
     const s = e.querySelector('[data-state]');
     states[e.dataset.instance] = s ? s.textContent : null;
   }
-  const remotes = {}, last_errors = {};
+  const remotes = {}, last_errors = {}, health_details = {};
   for (const e of document.querySelectorAll('[data-remote]')) if (e.textContent) remotes[e.dataset.remote] = e.textContent;
   for (const e of document.querySelectorAll('[data-last-error]')) {
     last_errors[e.dataset.lastError] = {text: e.textContent, color: getComputedStyle(e).color};
@@ -240,7 +240,9 @@ SNAPSHOT_JS = """(() => {
   for (const e of document.querySelectorAll('[data-service]:not(button)')) {
     routes[e.dataset.service] = [...e.querySelectorAll('.routes a')].map(a => a.getAttribute('href'));
   }
-  return {ready: !!document.body && document.body.dataset.ready === '1', services, states, remotes, last_errors, routes};
+  for (const e of document.querySelectorAll('[data-health-detail]')) health_details[e.dataset.healthDetail] = e.textContent;
+  return {ready: !!document.body && document.body.dataset.ready === '1', services, states, remotes, last_errors, routes,
+          health_details};
 })()"""
 
 
@@ -347,6 +349,7 @@ def run(args, browser):
         "remotes": snap["remotes"],
         "last_errors": snap["last_errors"],
         "routes": snap["routes"],
+        "health_details": snap["health_details"],
         "screenshot": args.screenshot,
         "screenshot_bytes": len(png),
         "clicked": clicked,

@@ -41,6 +41,7 @@ enum DashboardPage {
         .routes a{color:var(--link);margin-right:10px;text-decoration:none}.routes a:hover{text-decoration:underline}
         .port,.remote{color:var(--muted);font-size:12.5px}.remote:empty{display:none}
         .lasterr{color:var(--bad);font-size:12px;white-space:pre-wrap}
+        .probe{color:var(--muted);font-size:12px}
         .actions{display:flex;gap:6px;margin-left:auto}
         button{min-width:76px;padding:3px 10px;font:inherit;font-size:12.5px;color:var(--fg);background:var(--btn);
           border:1px solid var(--line);border-radius:6px;cursor:pointer}
@@ -135,7 +136,7 @@ enum DashboardPage {
           return c;
         }
 
-        function row(inst) {
+        function row(inst, forward) {
           const k = kind(inst);
           const up = h("td", {class: "num", "data-uptime": "", text: fmtDur(inst.uptime_seconds)});
           if (inst.uptime_seconds != null && k !== "off") { up.dataset.base = inst.uptime_seconds; up.dataset.at = inst._at; }
@@ -145,7 +146,9 @@ enum DashboardPage {
             h("td", {class: "state"}, h("span", {class: "pill " + k, "data-state": k, text: String(inst.state ?? "")}),
               // A forward's last error stays after it recovers: it says why the tunnel went down.
               inst.last_error ? h("div", {class: "lasterr", "data-last-error": inst.label, text: inst.last_error}) : null),
-            h("td", {text: inst.health ?? "-"}), num(inst.pid), num(inst.port), num(inst.restarts), up);
+            // A forward's passing check says what answered through the tunnel (`redis PONG`).
+            h("td", {text: inst.health ?? "-"}, forward && inst.health_detail
+              ? h("div", {class: "probe", "data-health-detail": inst.label, text: inst.health_detail}) : null), num(inst.pid), num(inst.port), num(inst.restarts), up);
         }
 
         function updateButtons(name) {
@@ -182,7 +185,7 @@ enum DashboardPage {
             c.port.textContent = svc.port == null ? "" : "port " + svc.port;
             c.remote.textContent = svc.remote ? "→ " + svc.remote : "";
             const inst = svc.instances || [];
-            c.tbody.replaceChildren(...(inst.length ? inst.map(row)
+            c.tbody.replaceChildren(...(inst.length ? inst.map(i => row(i, !!svc.remote))
               : [h("tr", null, h("td", {class: "none", colspan: "7", text: "no instances"}))]));
             bad += inst.filter(i => !i.ok).length;
             updateButtons(svc.name);

@@ -38,6 +38,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var uptimeSeconds: Double?
         /// A forward's last error (the remote unreachable, what ssh or kubectl said), kept after recovery.
         public var lastError: String? = nil
+        /// What the last passing health check found (`redis PONG`); nil while failing or without a check.
+        public var healthDetail: String? = nil
     }
 
     public var project: String
@@ -91,7 +93,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
                         state: instance.state.description, health: instance.health, ok: instance.isOK,
                         failed: instance.state.isFinal && instance.state != .completed && !instance.held, restarts: instance.restarts,
                         uptimeSeconds: instance.startedAt.map { Double(DurationText.millisecondsExact(now - $0)) / 1000 },
-                        lastError: instance.lastError)
+                        lastError: instance.lastError, healthDetail: instance.healthDetail)
                 }, remote: service.forward?.description)
         }
         return StatusReport(
