@@ -5,7 +5,7 @@
 #                                   and chromium (headless) for the dashboard and HTTPS browser tests, kubectl (its built-in kustomize)
 #                                   and kubernetes-validate for `devhost kube`, PostgreSQL, Redis and MariaDB
 #                                   servers for the protocol health checks, curl, openssl, certutil
-#                                   (libnss3-tools) and node for the HTTPS tests
+#                                   (libnss3-tools), node and nghttp (nghttp2-client) for the HTTPS tests
 set -euo pipefail
 need_apt=()
 if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
@@ -37,6 +37,8 @@ if [ "${1:-build}" = test ]; then
   command -v certutil >/dev/null 2>&1 || need_apt+=(libnss3-tools)
   command -v update-ca-certificates >/dev/null 2>&1 || [ -x /usr/sbin/update-ca-certificates ] || need_apt+=(ca-certificates)
   command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+  # nghttp (HTTP/2 frames as a client sees them: END_STREAM placement, streams on one connection).
+  command -v nghttp >/dev/null 2>&1 || need_apt+=(nghttp2-client)
 fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -10,6 +10,12 @@ final class FlushBatch: @unchecked Sendable {
     /// The list being flushed, kept to reuse its storage.
     private var spare: [ChannelHandlerContext] = []
     private var scheduled = false
+    /// HTTP/2 connections whose streams flushed during this batch: each goes to the socket once,
+    /// after every stream's frames are in (see `HTTP2ConnectionFlush`).
+    private var connections: [HTTP2ConnectionFlush] = []
+    private var spareConnections: [HTTP2ConnectionFlush] = []
+    /// The batch's contexts are being flushed right now.
+    private(set) var flushing = false
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -28,10 +34,22 @@ final class FlushBatch: @unchecked Sendable {
         }
     }
 
+    /// `connection`'s own flush, asked for by a stream flushed in this batch: done once the batch's
+    /// streams are all flushed.
+    func flushAfterStreams(_ connection: HTTP2ConnectionFlush) {
+        connections.append(connection)
+    }
+
     private func flushAll() {
         scheduled = false
         swap(&pending, &spare)
+        flushing = true
         for context in spare { context.flush() }
+        flushing = false
         spare.removeAll(keepingCapacity: true)
+        guard !connections.isEmpty else { return }
+        swap(&connections, &spareConnections)
+        for connection in spareConnections { connection.flushNow() }
+        spareConnections.removeAll(keepingCapacity: true)
     }
 }

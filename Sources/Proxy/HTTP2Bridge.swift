@@ -1,21 +1,22 @@
 import NIOCore
-import NIOHTTP1
+import NIOHPACK
 import NIOHTTP2
 
-/// One HTTP/2 stream in front of a `ProxyHandler`: the stream's request (from
-/// `HTTP2FramePayloadToHTTP1ServerCodec`) goes to the proxy handler as HTTP/1.1 bytes, and the
-/// HTTP/1.1 response bytes it writes come back as response parts, so every behaviour of the proxy
-/// (routing, retries, limits, forwarded headers, the wait page) holds over HTTP/2 unchanged.
+/// One HTTP/2 stream in front of a `ProxyHandler`: the stream's frames go to the proxy handler as
+/// an HTTP/1.1 request in bytes, and the HTTP/1.1 response bytes it writes come back as frames, so
+/// every behaviour of the proxy (routing, retries, limits, forwarded headers, the wait page) holds
+/// over HTTP/2 unchanged. Frames are read and written here directly, with no HTTP/1 parts between.
 ///
 /// The response is read with the proxy's own `HTTPHead` and `BodyFraming`: chunked framing is
-/// taken off (HTTP/2 frames the data itself), hop-by-hop fields are dropped, and a body that ends
-/// with the connection ends the stream. Body bytes go on as they arrive, so streaming and
-/// server-sent events are not held back. Loop-confined, like the handler behind it.
+/// taken off (HTTP/2 frames the data itself), hop-by-hop fields are dropped, END_STREAM rides on the
+/// head or the last DATA frame, and a body that ends with the connection ends the stream. Body bytes
+/// go on as they arrive, so streaming and server-sent events are not held back. Loop-confined, like
+/// the handler behind it.
 final class HTTP2Bridge: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = HTTP2Frame.FramePayload
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = HTTP2Frame.FramePayload
 
     /// NIO's defaults (100 concurrent streams a connection, 16 KiB frames, 64 KiB windows). No
     /// RFC 8441 extended CONNECT: WebSocket over TLS goes through HTTP/1.1 (clients fall back).
@@ -24,12 +25,12 @@ final class HTTP2Bridge: ChannelDuplexHandler {
 
     private enum Request {
         case head
-        /// The codec added `transfer-encoding: chunked` (no length, more frames to come): each DATA
-        /// frame becomes a chunk.
+        /// No length and more frames to come: each DATA frame becomes a chunk.
         case chunked
         /// A `content-length` (checked against the DATA frames by NIOHTTP2): the bytes as they are.
         case length
-        /// Neither: a body here would read as a second request on this stream, so the stream is reset.
+        /// A method without a body and no length: a body here would read as a second request on
+        /// this stream, so the stream is reset.
         case noBody
         case done
     }
@@ -47,77 +48,145 @@ final class HTTP2Bridge: ChannelDuplexHandler {
     /// Response bytes of a head not complete yet.
     private var pending: ByteBuffer?
 
-    // MARK: Request: parts in, HTTP/1.1 bytes out
+    // MARK: Request: frames in, HTTP/1.1 bytes out
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head):
-            guard case .head = request else { return context.close(promise: nil) }
-            requestIsHEAD = head.method == .HEAD
-            var out = context.channel.allocator.buffer(capacity: 256)
-            out.writeString(head.method.rawValue)
-            out.writeStaticString(" ")
-            out.writeString(head.uri)
-            out.writeStaticString(" HTTP/1.1\r\n")
-            var cookies: [String] = []
-            var chunked = false
-            var length = false
-            for (name, value) in head.headers {
-                // RFC 9113 §8.2.3: cookie crumbs are joined into one field for HTTP/1.1.
-                if name == "cookie" {
-                    cookies.append(value)
-                    continue
+        case .headers(let headers):
+            if case .head = request {
+                guard let head = requestBytes(headers.headers, endStream: headers.endStream, allocator: context.channel.allocator) else {
+                    return context.close(promise: nil)
                 }
-                if name == "transfer-encoding" { chunked = true }
+                context.fireChannelRead(wrapInboundOut(head))
+            } else if headers.endStream {
+                end(context, trailers: headers.headers)
+            } else {
+                context.close(promise: nil)
+            }
+        case .data(let frame):
+            guard case .byteBuffer(let body) = frame.data else { return context.close(promise: nil) }
+            switch request {
+            case .length:
+                if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(body)) }
+            case .chunked:
+                if body.readableBytes > 0 {
+                    var out = context.channel.allocator.buffer(capacity: body.readableBytes + 12)
+                    out.writeString(String(body.readableBytes, radix: 16))
+                    out.writeStaticString("\r\n")
+                    out.writeImmutableBuffer(body)
+                    out.writeStaticString("\r\n")
+                    context.fireChannelRead(wrapInboundOut(out))
+                }
+            case .noBody:
+                if body.readableBytes > 0 { return context.close(promise: nil) }
+            case .head, .done:
+                return context.close(promise: nil)
+            }
+            if frame.endStream { end(context, trailers: nil) }
+        default:
+            // Window updates, priority, resets: NIOHTTP2 handles them on the stream.
+            break
+        }
+    }
+
+    /// The request's head as HTTP/1.1 bytes, or nil when it cannot be one (the stream is reset).
+    /// NIOHTTP2 has checked the block (pseudo-fields first, lower-case names, no connection-specific
+    /// fields, no CR, LF or NUL in values); the proxy handler parses the bytes strictly again.
+    private func requestBytes(_ headers: HPACKHeaders, endStream: Bool, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        var method: String?
+        var path: String?
+        var authority: String?
+        var hasHost = false
+        var length = false
+        for (name, value, _) in headers {
+            guard name.utf8.first == UInt8(ascii: ":") else {
+                if name == "host" { hasHost = true }
                 if name == "content-length" { length = true }
+                // HTTP/2 has no transfer codings (RFC 9113 §8.2.2): a client sending one is broken.
+                if name == "transfer-encoding" { return nil }
+                continue
+            }
+            switch name {
+            case ":method": method = value
+            case ":path": path = value
+            case ":authority": authority = value
+            default: break
+            }
+        }
+        guard let method, let path, Self.isVisible(method), Self.isVisible(path) else { return nil }
+        requestIsHEAD = method == "HEAD"
+        var out = allocator.buffer(capacity: 256)
+        out.writeString(method)
+        out.writeStaticString(" ")
+        out.writeString(path)
+        out.writeStaticString(" HTTP/1.1\r\n")
+        if !hasHost, let authority {
+            out.writeStaticString("host: ")
+            out.writeString(authority)
+            out.writeStaticString("\r\n")
+        }
+        var cookies: [String] = []
+        for (name, value, _) in headers where name.utf8.first != UInt8(ascii: ":") {
+            // RFC 9113 §8.2.3: cookie crumbs are joined into one field for HTTP/1.1.
+            if name == "cookie" {
+                cookies.append(value)
+                continue
+            }
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        if !cookies.isEmpty {
+            out.writeStaticString("cookie: ")
+            out.writeString(cookies.joined(separator: "; "))
+            out.writeStaticString("\r\n")
+        }
+        if endStream {
+            request = .done
+            // As NIOHTTP2's own HTTP/1 translation does: a method that carries a body says it has none.
+            if !length, !Self.bodiless(method) { out.writeStaticString("content-length: 0\r\n") }
+        } else if length {
+            request = .length
+        } else if Self.bodiless(method) {
+            request = .noBody
+        } else {
+            request = .chunked
+            out.writeStaticString("transfer-encoding: chunked\r\n")
+        }
+        out.writeStaticString("\r\n")
+        return out
+    }
+
+    private static func bodiless(_ method: String) -> Bool {
+        switch method {
+        case "GET", "HEAD", "DELETE", "CONNECT", "TRACE": true
+        default: false
+        }
+    }
+
+    /// Method and path go into the request line as they are: visible ASCII only.
+    private static func isVisible(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    private func end(_ context: ChannelHandlerContext, trailers: HPACKHeaders?) {
+        if case .chunked = request {
+            var out = context.channel.allocator.buffer(capacity: 5)
+            out.writeStaticString("0\r\n")
+            for (name, value, _) in trailers ?? HPACKHeaders() where name.utf8.first != UInt8(ascii: ":") {
                 out.writeString(name)
                 out.writeStaticString(": ")
                 out.writeString(value)
                 out.writeStaticString("\r\n")
             }
-            if !cookies.isEmpty {
-                out.writeStaticString("cookie: ")
-                out.writeString(cookies.joined(separator: "; "))
-                out.writeStaticString("\r\n")
-            }
             out.writeStaticString("\r\n")
-            request = chunked ? .chunked : length ? .length : .noBody
             context.fireChannelRead(wrapInboundOut(out))
-        case .body(let body):
-            switch request {
-            case .length:
-                context.fireChannelRead(wrapInboundOut(body))
-            case .chunked:
-                guard body.readableBytes > 0 else { return }
-                var out = context.channel.allocator.buffer(capacity: body.readableBytes + 12)
-                out.writeString(String(body.readableBytes, radix: 16))
-                out.writeStaticString("\r\n")
-                out.writeImmutableBuffer(body)
-                out.writeStaticString("\r\n")
-                context.fireChannelRead(wrapInboundOut(out))
-            case .noBody:
-                if body.readableBytes > 0 { context.close(promise: nil) }
-            case .head, .done:
-                context.close(promise: nil)
-            }
-        case .end(let trailers):
-            if case .chunked = request {
-                var out = context.channel.allocator.buffer(capacity: 5)
-                out.writeStaticString("0\r\n")
-                for (name, value) in trailers ?? HTTPHeaders() {
-                    out.writeString(name)
-                    out.writeStaticString(": ")
-                    out.writeString(value)
-                    out.writeStaticString("\r\n")
-                }
-                out.writeStaticString("\r\n")
-                context.fireChannelRead(wrapInboundOut(out))
-            }
-            request = .done
         }
+        request = .done
     }
 
-    // MARK: Response: HTTP/1.1 bytes in, parts out
+    // MARK: Response: HTTP/1.1 bytes in, frames out
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var buffer = unwrapOutboundIn(data)
@@ -126,12 +195,12 @@ final class HTTP2Bridge: ChannelDuplexHandler {
             earlier.writeBuffer(&buffer)
             buffer = earlier
         }
-        // The caller's promise goes with the last part this write produces: it completes when that
-        // part has gone out (ProxyHandler closes after its last bytes are written).
-        var last: HTTPServerResponsePart?
-        func emit(_ part: HTTPServerResponsePart) {
+        // The caller's promise goes with the last frame this write produces: it completes when that
+        // frame has gone out (ProxyHandler closes after its last bytes are written).
+        var last: HTTP2Frame.FramePayload?
+        func emit(_ frame: HTTP2Frame.FramePayload) {
             if let last { context.write(wrapOutboundOut(last), promise: nil) }
-            last = part
+            last = frame
         }
         while buffer.readableBytes > 0 {
             switch response {
@@ -153,16 +222,14 @@ final class HTTP2Bridge: ChannelDuplexHandler {
                     let status = responseHead.status
                     // 101 has no place in HTTP/2 (no upgrades here); other interim answers pass.
                     if status == 101 { continue }
-                    emit(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: responseFields())))
-                    if status < 200 { continue }
+                    if status < 200 {
+                        emit(.headers(.init(headers: responseFields())))
+                        continue
+                    }
                     var framing = BodyFraming.response(responseHead, toHEAD: requestIsHEAD)
                     if case .chunked(let scanner) = framing { framing = .dechunked(scanner) }
-                    if framing.isDone {
-                        emit(.end(nil))
-                        response = .done
-                    } else {
-                        response = .body(framing)
-                    }
+                    emit(.headers(.init(headers: responseFields(), endStream: framing.isDone)))
+                    response = framing.isDone ? .done : .body(framing)
                 }
             case .body(var framing):
                 guard let piece = framing.take(from: &buffer) else {
@@ -170,13 +237,13 @@ final class HTTP2Bridge: ChannelDuplexHandler {
                     promise?.fail(ChannelError.ioOnClosedChannel)
                     return context.close(promise: nil)
                 }
-                if let piece, piece.readableBytes > 0 { emit(.body(.byteBuffer(piece))) }
-                if framing.isDone {
-                    emit(.end(nil))
-                    response = .done
-                } else {
-                    response = .body(framing)
+                let done = framing.isDone
+                if let piece, piece.readableBytes > 0 || done {
+                    emit(.data(.init(data: .byteBuffer(piece), endStream: done)))
+                } else if done {
+                    emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
                 }
+                response = done ? .done : .body(framing)
             }
         }
         if let last {
@@ -186,17 +253,18 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         }
     }
 
-    /// The response's fields for HTTP/2: connection-specific ones go (RFC 9113 §8.2.2); the codec
-    /// lower-cases the names.
-    private func responseFields() -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(responseHead.fields.count)
+    /// The response's fields for HTTP/2: `:status` first, names in lower case, connection-specific
+    /// fields left out (RFC 9113 §8.2.2).
+    private func responseFields() -> HPACKHeaders {
+        var headers = HPACKHeaders()
+        headers.reserveCapacity(responseHead.fields.count + 1)
+        headers.add(name: ":status", value: String(responseHead.status))
         for field in responseHead.fields {
             switch field.kind {
             case .connection, .keepAlive, .transferEncoding, .upgrade, .te, .trailer, .proxyConnection, .connectionToken:
                 continue
             default:
-                headers.add(name: responseHead.string(field.name), value: responseHead.string(field.value))
+                headers.add(name: responseHead.lowercasedString(field.name), value: responseHead.string(field.value))
             }
         }
         return headers
@@ -210,7 +278,7 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         if case .body(.untilClose) = response {
             response = .done
             let ended = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: ended)
+            context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: ended)
             if mode == .output {
                 ended.futureResult.cascade(to: promise)
                 return

@@ -8,6 +8,19 @@ extension HTTPHead {
         bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
     }
 
+    /// A field name in lower case (HTTP/2 sends no other), made in one pass over the bytes.
+    func lowercasedString(_ range: Range<Int>) -> String {
+        bytes.withUnsafeReadableBytes { raw in
+            let name = UnsafeRawBufferPointer(rebasing: raw[range])
+            return String(unsafeUninitializedCapacity: name.count) { out in
+                for (index, byte) in name.enumerated() {
+                    out[index] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                }
+                return name.count
+            }
+        }
+    }
+
     func first(_ kind: Kind) -> Field? {
         fields.first { $0.kind == kind }
     }

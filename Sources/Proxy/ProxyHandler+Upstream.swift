@@ -357,7 +357,7 @@ extension ProxyHandler {
             if let done = exchange { finish(done) }
             release(exchange)
             // The relay has its own life; this handler's deadline checks end with it.
-            ticker?.cancel()
+            stopTicking()
             exchange = nil
             machine.relayStarted()
             self.upstream = nil

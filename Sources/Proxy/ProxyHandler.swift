@@ -43,7 +43,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The request in flight; present exactly when the machine's state has a request.
     var exchange: ProxyExchange?
     var upstream: UpstreamConnection?
-    var client = ClientAddress("127.0.0.1")
+    var client = ClientAddress.loopback
     /// Client bytes not consumed yet: a partial head, or pipelined requests waiting their turn.
     var inbound: ByteBuffer?
     /// Upstream bytes not consumed yet (a response head split across reads).
@@ -62,9 +62,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// One repeating timer per connection checks the machine's deadlines: a timer per request
     /// cost more than the rest of the request's bookkeeping.
     var ticker: RepeatedTask?
+    /// An HTTP/2 stream's place in its connection's ticker instead (see `HTTP2Origin`).
+    var tickerSlot: Int?
     /// Request ids come from a per-connection generator, seeded once from the system (a system
     /// call per request is too dear).
-    var random = SplitMix64()
+    var random: SplitMix64
     /// When the client read being handled began: the clock is read once per read, not at every
     /// step of a request.
     var readTime: NIODeadline = .now()
@@ -84,9 +86,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// forwarding fields say `https`. Fixed per listener, read once per connection.
     let secure: Bool
 
-    init(shared: ProxyContext, secure: Bool = false) {
+    /// The HTTP/2 connection this handler's stream belongs to (nil: a connection of its own).
+    let origin: HTTP2Origin?
+
+    init(shared: ProxyContext, secure: Bool = false, origin: HTTP2Origin? = nil) {
         self.shared = shared
-        self.secure = secure
+        self.secure = secure || origin != nil
+        self.origin = origin
+        random = origin?.nextGenerator() ?? SplitMix64()
         let settings = shared.settings
         machine = ConnectionStateMachine(
             limits: .init(
@@ -100,12 +107,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let perLoop = shared.perLoop(context.eventLoop)
+        let perLoop = origin?.perLoop ?? shared.perLoop(context.eventLoop)
         pool = perLoop.pool
         flushes = perLoop.flushes
         accessLines = perLoop.accessLines
-        if case .v4(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host, secure: secure) }
-        if case .v6(let address)? = context.channel.remoteAddress { client = ClientAddress(address.host, secure: secure) }
+        if let origin {
+            client = origin.client
+        } else if case .v4(let address)? = context.channel.remoteAddress {
+            client = ClientAddress(address.host, secure: secure)
+        } else if case .v6(let address)? = context.channel.remoteAddress {
+            client = ClientAddress(address.host, secure: secure)
+        }
         shared.metrics.connectionOpened()
         let limits = machine.limits
         let shortest = min(limits.idle, limits.upstream, limits.upstreamRead).nanoseconds / 4
@@ -114,15 +126,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // Sendable, and the callbacks run on its loop. Held strongly, as one weak reference gives
         // an object a side table for good and puts each retain and release of it on the slow path.
         // Each callback ends in bounded time; the ticker is cancelled when the connection closes.
+        if let origin {
+            // A stream's deadlines are checked by its connection's one ticker: a timer per stream
+            // cost more than the stream's proxying.
+            tickerSlot = origin.startTicking(self, every: tick)
+            return
+        }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in handler.value.checkDeadlines() }
+    }
+
+    /// Ends this handler's deadline checks (its connection or stream has ended, or a relay took over).
+    func stopTicking() {
+        ticker?.cancel()
+        ticker = nil
+        if let slot = tickerSlot {
+            tickerSlot = nil
+            origin?.stopTicking(slot)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         // A channel that closes before it was active is removed without channelInactive.
-        ticker?.cancel()
-        ticker = nil
+        stopTicking()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -131,7 +158,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange = nil
         machine.closed()
         shared.metrics.connectionClosed()
-        ticker?.cancel()
+        stopTicking()
         dropUpstream()
         context.fireChannelInactive()
     }

@@ -142,6 +142,9 @@ struct ClientAddress {
     /// The connection came over TLS: `https` in `X-Forwarded-Proto` and `Forwarded`'s proto.
     let secure: Bool
 
+    /// Until the connection's address is known (made once, not per connection).
+    static let loopback = ClientAddress("127.0.0.1")
+
     init(_ ip: String, secure: Bool = false) {
         self.secure = secure
         var lines = Array("X-Forwarded-For: \(ip)\r\nX-Forwarded-Proto: \(secure ? "https" : "http")\r\n".utf8)

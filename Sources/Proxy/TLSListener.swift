@@ -51,15 +51,20 @@ public struct ProxyTLS: Sendable {
         }
         return channel.configureHTTP2SecureUpgrade(
             h2ChannelConfigurator: { channel in
-                channel.configureHTTP2Pipeline(
+                let origin = HTTP2Origin(channel: channel, shared: shared)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionFlush(origin: origin))
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return channel.configureHTTP2Pipeline(
                     mode: .server, connectionConfiguration: HTTP2Bridge.connectionConfiguration,
                     streamConfiguration: HTTP2Bridge.streamConfiguration
                 ) { stream in
                     stream.eventLoop.makeCompletedFuture {
                         let operations = stream.pipeline.syncOperations
-                        try operations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                         try operations.addHandler(HTTP2Bridge())
-                        try operations.addHandler(ProxyHandler(shared: shared, secure: true), name: "proxy")
+                        try operations.addHandler(ProxyHandler(shared: shared, origin: origin), name: "proxy")
                     }
                 }.map { _ in }
             },

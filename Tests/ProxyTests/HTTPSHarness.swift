@@ -110,7 +110,7 @@ final class HTTPSHarness: @unchecked Sendable {
     var ca: String { LocalCAFiles(folder: data.file("ca")).certificate }
 
     /// `script` is the upstream (by default `httpsUpstreamScript`); it writes its port to `port`.
-    init(upstream script: String = httpsUpstreamScript) async throws {
+    init(upstream script: String = httpsUpstreamScript, settings custom: ProxyContext.Settings? = nil) async throws {
         folder = try TempProject(["upstream.py": script])
         data = try TempProject()
         upstream = try ChildProcess(argv: ["python3", "upstream.py"], directory: folder.path)
@@ -121,7 +121,7 @@ final class HTTPSHarness: @unchecked Sendable {
             throw HarnessFailure(message: "upstream did not start: \(upstream.output)")
         }
         let routes = ProxyRoutes([.init(host: "api.localhost", target: .address(host: "127.0.0.1", port: port))])
-        var settings = ProxyContext.Settings()
+        var settings = custom ?? ProxyContext.Settings()
         settings.accessLog = .off
         let context = ProxyContext(routes: routes, instances: RouteTable(), settings: settings, log: terminal)
         do {
@@ -142,8 +142,10 @@ final class HTTPSHarness: @unchecked Sendable {
     }
 
     /// Runs `body` against a new harness and always stops it: its upstream must not outlive the test.
-    static func with(upstream script: String = httpsUpstreamScript, _ body: (HTTPSHarness) async throws -> Void) async throws {
-        let harness = try await HTTPSHarness(upstream: script)
+    static func with(
+        upstream script: String = httpsUpstreamScript, settings: ProxyContext.Settings? = nil, _ body: (HTTPSHarness) async throws -> Void
+    ) async throws {
+        let harness = try await HTTPSHarness(upstream: script, settings: settings)
         do {
             try await body(harness)
         } catch {

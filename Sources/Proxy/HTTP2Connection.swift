@@ -1,0 +1,116 @@
+import NIOCore
+
+/// What the streams of one HTTP/2 connection share: the client's address (its forwarding fields
+/// made once, not per stream), the event loop's pool and flush batch (looked up once), seeds for
+/// each stream's request-id generator (no system call per stream), and one ticker that checks every
+/// open stream's deadlines. Made when the connection has chosen HTTP/2; used only on its event loop.
+final class HTTP2Origin: @unchecked Sendable {
+    let perLoop: ProxyContext.PerLoop
+    let client: ClientAddress
+    private var seeds = SplitMix64()
+    private let loop: EventLoop
+    /// The streams whose deadlines the ticker checks; a stream's slot is reused once it ends.
+    private var ticking: [ProxyHandler?] = []
+    private var freeSlots: [Int] = []
+    private var ticker: RepeatedTask?
+    private var closed = false
+
+    init(channel: Channel, shared: ProxyContext) {
+        loop = channel.eventLoop
+        perLoop = shared.perLoop(channel.eventLoop)
+        switch channel.remoteAddress {
+        case .v4(let address)?: client = ClientAddress(address.host, secure: true)
+        case .v6(let address)?: client = ClientAddress(address.host, secure: true)
+        default: client = ClientAddress("127.0.0.1", secure: true)
+        }
+    }
+
+    func nextGenerator() -> SplitMix64 {
+        SplitMix64(seed: seeds.next())
+    }
+
+    /// Checks `handler`'s deadlines every `tick` (every stream of a connection has the same
+    /// limits, so the first stream's tick serves all) until `stopTicking(slot)`.
+    func startTicking(_ handler: ProxyHandler, every tick: TimeAmount) -> Int? {
+        guard !closed else { return nil }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            ticking[slot] = handler
+        } else {
+            slot = ticking.count
+            ticking.append(handler)
+        }
+        if ticker == nil {
+            let origin = NIOLoopBound(self, eventLoop: loop)
+            ticker = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in origin.value.tick() }
+        }
+        return slot
+    }
+
+    func stopTicking(_ slot: Int) {
+        guard slot < ticking.count else { return }
+        ticking[slot] = nil
+        freeSlots.append(slot)
+    }
+
+    private func tick() {
+        // By index: a check may close its stream, which empties its slot meanwhile.
+        var index = 0
+        while index < ticking.count {
+            ticking[index]?.checkDeadlines()
+            index += 1
+        }
+    }
+
+    /// The connection has ended: no more checks, and no stream kept alive by this list.
+    func close() {
+        closed = true
+        ticker?.cancel()
+        ticker = nil
+        ticking = []
+        freeSlots = []
+    }
+}
+
+/// Sits between TLS and the HTTP/2 handler. Responses mostly end while the proxy reads its
+/// upstreams, and the loop's `FlushBatch` then flushes each finished stream; every stream flush
+/// reaches the connection as a flush of its own, and each would be a TLS record and a write. Here
+/// the flushes that arrive while the batch runs become one, done when the batch's streams are all
+/// in; any other flush (settings, window updates, a stream flushed on its own) passes at once.
+final class HTTP2ConnectionFlush: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = Any
+
+    private let batch: FlushBatch
+    private let origin: HTTP2Origin
+    private var context: ChannelHandlerContext?
+    private var queued = false
+
+    init(origin: HTTP2Origin) {
+        self.origin = origin
+        batch = origin.perLoop.flushes
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// The connection has closed (every handler leaves its pipeline then).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        origin.close()
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard batch.flushing else { return context.flush() }
+        if !queued {
+            queued = true
+            batch.flushAfterStreams(self)
+        }
+    }
+
+    func flushNow() {
+        queued = false
+        context?.flush()
+    }
+}
