@@ -103,6 +103,13 @@ public struct ComposeGenerator: Sendable {
         if let setup = service.setup {
             notes.append("setup (\(setup)) is not run by compose: it belongs in the Dockerfile")
         }
+        for route in service.routeEntries {
+            guard let path = route.path else { continue }
+            let host = route.host == "@" ? "the project's host" : route.host
+            notes.append(
+                "route \(path) under \(host)\(route.stripPrefix ? " (prefix stripped)" : "") is not carried over: compose has no routing; "
+                    + "the service is published on its own port, so put a reverse proxy in front for one origin")
+        }
         pairs.append(
             (
                 "command",

@@ -3,27 +3,46 @@ import Foundation
 
 /// The project-wide files: the Ingress, the Role that lets pods wait for Jobs, and kustomization.yaml.
 extension KubeExport {
-    func ingress(_ plan: Plan) -> YAMLNode? {
-        var rules: [YAMLNode] = []
+    /// The Ingress: one rule per host, its paths longest first (a host route is `/`), each a
+    /// `Prefix` path, which Kubernetes matches by whole segments as devhost does. A stripped prefix
+    /// has no generic Ingress field (each controller has its own rewrite annotation): the notes say
+    /// which paths need one.
+    func ingress(_ plan: Plan) -> (document: YAMLNode, notes: [String])? {
+        var hosts: [String] = []
+        var paths: [String: [(path: String, backend: YAMLNode)]] = [:]
+        var notes: [String] = []
         for service in manifest.services {
             guard let port = plan.ports[service.name] else { continue }
             let backend = YAMLNode.map([
                 ("service", .map([("name", .string(plan.names[service.name]!)), ("port", .map([("number", .int(port))]))]))
             ])
-            for route in service.routes {
-                // devhost routes are whole hosts; every path of a host goes to its service.
-                let path = YAMLNode.map([("path", .string("/")), ("pathType", .string("Prefix")), ("backend", backend)])
-                rules.append(.map([("host", .string(plan.host(forRoute: route))), ("http", .map([("paths", .list([path]))]))]))
+            for route in service.routeEntries {
+                let host = plan.host(forRoute: route.host)
+                if paths[host] == nil { hosts.append(host) }
+                paths[host, default: []].append((route.path ?? "/", backend))
+                if route.stripPrefix, let path = route.path {
+                    notes.append(
+                        "\(host)\(path) → \(service.name) strips \(path) in devhost (strip_prefix): a generic Ingress cannot; "
+                            + "add your controller's rewrite annotation (ingress-nginx: nginx.ingress.kubernetes.io/rewrite-target) in an overlay"
+                    )
+                }
             }
         }
-        guard !rules.isEmpty else { return nil }
+        guard !hosts.isEmpty else { return nil }
+        let rules = hosts.map { host -> YAMLNode in
+            let list = paths[host]!.sorted { $0.path.count > $1.path.count }.map {
+                YAMLNode.map([("path", .string($0.path)), ("pathType", .string("Prefix")), ("backend", $0.backend)])
+            }
+            return .map([("host", .string(host)), ("http", .map([("paths", .list(list))]))])
+        }
         var spec: [(String, YAMLNode)] = []
         if let ingressClass = options.ingressClass { spec.append(("ingressClassName", .string(ingressClass))) }
         spec.append(("rules", .list(rules)))
-        return .map([
+        let document = YAMLNode.map([
             ("apiVersion", .string("networking.k8s.io/v1")), ("kind", .string("Ingress")), ("metadata", metadata(manifest.name)),
             ("spec", .map(spec)),
         ])
+        return (document, notes)
     }
 
     /// `kubectl wait` in an init container reads Jobs through the API: a ServiceAccount allowed just that.

@@ -57,7 +57,7 @@ public struct KubeExport: Sendable {
             resources.append("\(Self.jobWaiter).yaml")
         }
         if let ingress = ingress(plan) {
-            files.append(File(name: "ingress.yaml", content: finish([ingress])))
+            files.append(File(name: "ingress.yaml", content: finish([ingress.document], notes: ingress.notes)))
             resources.append("ingress.yaml")
         }
         let (kustomization, warnings) = try self.kustomization(plan: plan, resources: resources.sorted(), directory: directory)
@@ -135,7 +135,9 @@ struct Plan {
         case .port: return String(port)
         case .url: return "http://\(name):\(port)"
         case .publicURL, .publicHTTPURL:
-            if let route = manifest.service(named: ref.service)?.routes.first { return "http://\(host(forRoute: route))" }
+            if let route = manifest.service(named: ref.service)?.routeEntries.first {
+                return "http://\(host(forRoute: route.host))\(route.pathSuffix)"
+            }
             return "http://\(name):\(port)"
         }
     }

@@ -37,7 +37,7 @@ extension Service {
             ("command", commandValue),
             ("cwd", .string(cwd)),
             ("port", portValue),
-            ("routes", .array(routes.map { .string(manifest.host(forRoute: $0)) })),
+            ("routes", .array(routeEntries.map { .string(manifest.address(of: $0)) })),
             ("replicas", .int(replicas)),
             (
                 "depends_on",

@@ -48,6 +48,16 @@ public struct Manifest: Sendable, Equatable {
         return proxy.hostPrefix.map { "\($0).\(host)" } ?? host
     }
 
+    /// A route's host and path: `shop.localhost/api`.
+    public func address(of route: ServiceRoute) -> String {
+        host(forRoute: route.host) + route.pathSuffix
+    }
+
+    /// A route's URL through the proxy on `port`: `http://shop.localhost:7777/api`.
+    public func url(of route: ServiceRoute, port: Int) -> String {
+        "http://\(host(forRoute: route.host)):\(port)\(route.pathSuffix)"
+    }
+
     /// Services ordered so that each comes after everything it depends on (file order otherwise).
     public var startOrder: [Service] {
         var ordered: [Service] = []

@@ -162,7 +162,7 @@ struct ManifestDecoder {
             reader.fail("\(base).command", "is missing: say what runs this service", at: entry.keyLocation)
         }
         if !maxRestartsSet, service.restart == .no { service.maxRestarts = 0 }
-        service.routes = decodeRoutes(routeNode, service: service, path: "\(base).route")
+        service.routeEntries = decodeRoutes(routeNode, service: service, path: "\(base).route")
         service.health = decodeHealth(healthNode, service: service, path: "\(base).health")
         if case .fixed = service.port, service.replicas > 1 {
             reader.fail(
@@ -190,31 +190,6 @@ struct ManifestDecoder {
         }
         reader.fail(path, "expected auto, none or a port number, found \(reader.describe(node))", at: node.location)
         return nil
-    }
-
-    private mutating func decodeRoutes(_ node: YAMLNode?, service: Service, path: String) -> [String] {
-        guard let node else {
-            // A service with a port is reachable by its own name unless it says otherwise.
-            return service.hasPort ? [service.name.replacingOccurrences(of: "_", with: "-").lowercased()] : []
-        }
-        if node.isNull { return [] }
-        if case .scalar(let text, quoted: false) = node.kind, text == "false" || text == "none" { return [] }
-        guard let labels = reader.stringList(node, path) else { return [] }
-        if !service.hasPort {
-            reader.fail(path, "a service with port: none cannot have a route", at: node.location)
-            return []
-        }
-        var routes: [String] = []
-        for label in labels {
-            if label == "@" {
-                routes.append(label)
-            } else if let problem = DNSLabel.problem(label, allowDots: true) {
-                reader.fail(path, "\"\(label)\" \(problem) (use \"@\" for the project's own host name)", at: node.location)
-            } else {
-                routes.append(label.lowercased())
-            }
-        }
-        return routes
     }
 
     private mutating func decodeDependencies(_ node: YAMLNode, _ path: String) -> [Dependency] {

@@ -14,6 +14,7 @@ public enum ManifestKeys {
     public static let postgresHealth = ["user", "database"]
     public static let redisHealth = ["user", "password"]
     public static let dependency = ["condition"]
+    public static let route = ["host", "path", "strip_prefix"]
     public static let forward = ["ssh", "kubectl", "remote"]
     public static let forwardSSH = ["host", "user", "port", "jump", "identity_file"]
     public static let forwardKubectl = ["context", "namespace", "target", "remote_port"]

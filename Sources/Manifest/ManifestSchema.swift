@@ -120,10 +120,11 @@ public enum ManifestSchema {
                 "route": {
                   "oneOf": [
                     { "type": "string" },
-                    { "type": "array", "items": { "type": "string" } },
+                    { "$ref": "#/definitions/pathRoute" },
+                    { "type": "array", "items": { "oneOf": [{ "type": "string" }, { "$ref": "#/definitions/pathRoute" }] } },
                     { "enum": [false, null] }
                   ],
-                  "description": "Host label(s): api → api.NAME.localhost; @ → NAME.localhost. Default: the service name."
+                  "description": "Host label(s): api → api.NAME.localhost; @ → NAME.localhost; or { host, path, strip_prefix } for a path prefix under a host. Default: the service name."
                 },
                 "replicas": { "type": "integer", "minimum": 1, "maximum": 64, "default": 1 },
                 "depends_on": {
@@ -162,6 +163,16 @@ public enum ManifestSchema {
                   "description": "Start this service only when one of these profiles is active (devhost up --profile NAME)."
                 },
                 "forward": { "$ref": "#/definitions/forward", "description": "A remote port brought here by ssh or kubectl port-forward, instead of a command." }
+              }
+            },
+            "pathRoute": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["host"],
+              "properties": {
+                "host": { "type": "string", "description": "@ (the project's host) or a label." },
+                "path": { "type": "string", "pattern": "^/", "description": "A path prefix, matched by whole segments: /api matches /api, /api/x and /api?q, not /apix." },
+                "strip_prefix": { "type": "boolean", "default": false, "description": "Send the request without the prefix (/api/x → /x), with X-Forwarded-Prefix: /api." }
               }
             },
             "forward": {

@@ -107,18 +107,21 @@ struct ManifestValidator {
         }
     }
 
+    /// One service per host, or per host and path: the same pair twice is an error naming both
+    /// places (different services, or one service saying it twice).
     private mutating func checkRoutes(_ manifest: Manifest) {
-        var owners: [String: String] = [:]
+        var owners: [String: (service: String, location: SourceLocation?)] = [:]
         for service in manifest.services {
-            for route in service.routes {
-                let host = manifest.host(forRoute: route)
-                if let owner = owners[host], owner != service.name {
-                    reader.fail(
-                        "services.\(service.name).route", "\(host) is already the route of \"\(owner)\"",
-                        at: service.locations["route"] ?? service.location)
-                } else {
-                    owners[host] = service.name
+            for route in service.routeEntries {
+                let key = manifest.host(forRoute: route.host) + route.pathSuffix
+                let location = route.location ?? service.locations["route"] ?? service.location
+                guard let owner = owners[key] else {
+                    owners[key] = (service.name, location)
+                    continue
                 }
+                let other = owner.service == service.name ? "another route of this service" : "the route of \"\(owner.service)\""
+                let place = owner.location.map { " (\($0))" } ?? ""
+                reader.fail("services.\(service.name).route", "\(key) is already \(other)\(place)", at: location)
             }
         }
     }

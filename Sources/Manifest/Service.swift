@@ -7,8 +7,14 @@ public struct Service: Sendable, Equatable {
     /// `cwd` as written, relative to the manifest (compose uses it as the build context).
     public var relativeCwd: String
     public var port: PortSpec
-    /// Host labels; empty when the service has no route.
-    public var routes: [String]
+    /// Its `route:` entries (host labels, each with an optional path prefix); empty when the
+    /// service has no route.
+    public var routeEntries: [ServiceRoute]
+    /// The host label of each route entry (a label with several paths appears once per path).
+    public var routes: [String] {
+        get { routeEntries.map(\.host) }
+        set { routeEntries = newValue.map { ServiceRoute(host: $0) } }
+    }
     public var replicas: Int
     public var dependsOn: [Dependency]
     public var health: HealthCheck?
@@ -51,7 +57,7 @@ public struct Service: Sendable, Equatable {
         self.cwd = cwd
         self.relativeCwd = relativeCwd
         self.port = port
-        self.routes = routes
+        self.routeEntries = routes.map { ServiceRoute(host: $0) }
         self.replicas = replicas
         self.dependsOn = dependsOn
         self.health = health

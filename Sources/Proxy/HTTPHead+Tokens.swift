@@ -39,7 +39,9 @@ extension HTTPHead {
         case 17:
             if equalsIgnoringCase(p, name, "transfer-encoding") { return .transferEncoding }
             return equalsIgnoringCase(p, name, "x-forwarded-proto") ? .xForwardedProto : .other
-        case 18: return equalsIgnoringCase(p, name, "proxy-authenticate") ? .proxyAuthenticate : .other
+        case 18:
+            if equalsIgnoringCase(p, name, "x-forwarded-prefix") { return .xForwardedPrefix }
+            return equalsIgnoringCase(p, name, "proxy-authenticate") ? .proxyAuthenticate : .other
         case 19: return equalsIgnoringCase(p, name, "proxy-authorization") ? .proxyAuthorization : .other
         default: return .other
         }

@@ -10,7 +10,7 @@ struct HTTPHead {
     enum Kind: UInt8 {
         case other, host, contentLength, transferEncoding, connection, keepAlive, upgrade, te, trailer
         case proxyConnection, proxyAuthenticate, proxyAuthorization
-        case forwarded, xForwardedFor, xForwardedHost, xForwardedProto, xRealIP, xRequestID, accept
+        case forwarded, xForwardedFor, xForwardedHost, xForwardedProto, xForwardedPrefix, xRealIP, xRequestID, accept
         /// Not a field: a name listed by `Connection`, recorded after it (see `isNamedByConnection`).
         case connectionToken
         /// A name that reads as one of the above once `_` is taken for `-` (`X_Forwarded_For`): CGI
@@ -29,7 +29,7 @@ struct HTTPHead {
         /// Forwarding fields a client sends are dropped: devhost sets its own, so none can be spoofed.
         var isForwarding: Bool {
             switch self {
-            case .forwarded, .xForwardedFor, .xForwardedHost, .xForwardedProto, .xRealIP, .xRequestID: return true
+            case .forwarded, .xForwardedFor, .xForwardedHost, .xForwardedProto, .xForwardedPrefix, .xRealIP, .xRequestID: return true
             default: return false
             }
         }

@@ -121,7 +121,7 @@ public final class ProxyContext: @unchecked Sendable {
         let domain = settings.domain.lowercased()
         if host == domain || host.hasSuffix("." + domain) { return true }
         if host.hasPrefix("127."), host.split(separator: ".").count == 4, host.allSatisfy({ $0.isNumber || $0 == "." }) { return true }
-        return routes.resolve(hostHeader: host).target != nil
+        return routes.serves(hostHeader: host)
     }
 
 }

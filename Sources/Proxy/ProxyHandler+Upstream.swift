@@ -108,7 +108,7 @@ extension ProxyHandler {
         prepare(&upstreamOut)
         ProxyHeaders.upstreamRequest(
             current.head, client: client, requestID: current.requestID,
-            rewriteHost: route.rewriteHost ? (connection.key.host, connection.key.port) : nil, into: &upstreamOut)
+            rewriteHost: route.rewriteHost ? (connection.key.host, connection.key.port) : nil, strip: route.strip, into: &upstreamOut)
         connection.handler.write(upstreamOut)
         release(current)
         if route.isService, let instance = connection.instance {

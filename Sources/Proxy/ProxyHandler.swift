@@ -334,7 +334,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             machine.requestBegan(ended: true, now: time)
             return writeSimple(refusal.status, message: refusal.message, close: true)
         }
-        let route = cached ?? resolve(head)
+        // One lookup per head: the host's routes come from the connection's cache, and only a host
+        // with path routes compares the target with its prefixes.
+        let route = (cached ?? resolve(head)).route(for: head)
         guard let framing = BodyFraming.request(head) else {
             exchange = ProxyExchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: time)
             machine.requestBegan(ended: true, now: time)
@@ -351,8 +353,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if route.target != nil, redirectsToHTTPS(head, host: route.host) { return }
         guard route.target != nil else {
             let serves = shared.serves(host: route.host)
+            // A host with paths only: the path is what has no route.
+            let missing = route.paths.isEmpty ? route.host : route.host + (head.string(head.target).split(separator: "?").first ?? "")
             let (type, body) = ProxyPages.notFound(
-                host: route.host, routes: serves ? shared.routes.all : [], note: serves ? shared.explainMissing(route.host) : nil,
+                host: missing, routes: serves ? shared.routes.all : [], note: serves ? shared.explainMissing(route.host) : nil,
                 port: (context?.channel.localAddress?.port) ?? 0, secure: secure, json: head.wantsJSON, requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
@@ -370,8 +374,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let field = head.host ?? 0..<0
         // Read before the lookup: a change in between then only makes the next request look again.
         let generation = shared.routes.generation
-        let (host, target) = shared.routes.resolve(hostHeader: head.string(field))
-        let route = ResolvedRoute(header: head.byteArray(field), generation: generation, host: host, target: target)
+        let (host, routes) = shared.routes.lookup(hostHeader: head.string(field))
+        let route = ResolvedRoute(
+            header: head.byteArray(field), generation: generation, host: host, target: routes?.catchAll, paths: routes?.prefixes ?? [])
         lastRoute = route
         return route
     }

@@ -6,9 +6,11 @@ enum ProxyHeaders {
     /// The request as the upstream sees it: hop-by-hop fields gone (framing fields stay, because the
     /// body is forwarded with its framing), forwarding fields replaced so a client cannot spoof its
     /// address, the request id set, and `Host` kept unless `rewriteHost` gives the upstream's address.
+    /// `strip`: a path route's prefix comes off the target, and `X-Forwarded-Prefix` names it (a
+    /// client's own `X-Forwarded-Prefix` never goes through, like every forwarding field).
     static func upstreamRequest(
         _ head: HTTPHead, client: ClientAddress, requestID: RequestID, rewriteHost: (host: String, port: Int)?,
-        into out: inout ByteBuffer
+        strip: PathPrefix? = nil, into out: inout ByteBuffer
     ) {
         let upgrade = head.isUpgrade
         out.reserveCapacity(minimumWritableBytes: head.bytes.readableBytes + 256)
@@ -17,7 +19,13 @@ enum ProxyHeaders {
             // Start line: method and target byte for byte (an absolute-form target goes in origin
             // form: its authority is the Host). HTTP/1.1 upstream keeps the connection alive; an
             // HTTP/1.0 client's request stays 1.0 so the answer needs no chunked decoding.
-            if head.absoluteTarget {
+            if let strip {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method]))
+                out.writeStaticString(" ")
+                let (slash, rest) = strip.rest(p, head.target)
+                if slash { out.writeStaticString("/") }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[rest]))
+            } else if head.absoluteTarget {
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method]))
                 out.writeStaticString(" ")
                 if head.target.isEmpty { out.writeStaticString("/") }
@@ -62,6 +70,11 @@ enum ProxyHeaders {
                 out.writeStaticString("\r\n")
             }
         }
+        if let strip {
+            out.writeStaticString("X-Forwarded-Prefix: ")
+            out.writeBytes(strip.bytes)
+            out.writeStaticString("\r\n")
+        }
         let originalHost = host.map { head.bytes.getSlice(at: head.bytes.readerIndex + $0.lowerBound, length: $0.count)! } ?? ByteBuffer()
         client.lines.withUnsafeBytes { lines in
             out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[..<client.forwardedStart]))
@@ -104,7 +117,7 @@ enum ProxyHeaders {
                     lengthWritten = true
                 case .transferEncoding:
                     if dechunk { continue }
-                case .other, .host, .accept, .forwarded, .xForwardedFor, .xForwardedHost, .xForwardedProto, .xRealIP:
+                case .other, .host, .accept, .forwarded, .xForwardedFor, .xForwardedHost, .xForwardedProto, .xForwardedPrefix, .xRealIP:
                     if field.kind == .other, head.isNamedByConnection(field) { continue }
                 case .upgrade:
                     if !switching { continue }

@@ -23,13 +23,18 @@ enum ProxyPages {
     ) -> (String, String) {
         let scheme = secure ? "https" : "http"
         if json {
-            let list = JSONValue.array(routes.map { .string("\(scheme)://\($0.host):\(port)/") })
+            let list = JSONValue.array(routes.map { .string("\(scheme)://\($0.host):\(port)\($0.path ?? "/")") })
             var fields: [(String, JSONValue)] = [("error", .string(note ?? "no route for \(host)")), ("routes", list)]
             if note != nil { fields.append(("not_running", .bool(true))) }
             let body = JSONValue.object(fields + [("request_id", .string(requestID))]).serialized()
             return ("application/json", body)
         }
-        let items = routes.map { "<li><a href=\"\(scheme)://\(escape($0.host)):\(port)/\">\(escape($0.host))</a></li>" }.joined()
+        let items = routes.map { route in
+            let path = route.path ?? "/"
+            let strip = route.stripPrefix ? " <small>(prefix stripped)</small>" : ""
+            return
+                "<li><a href=\"\(scheme)://\(escape(route.host)):\(port)\(escape(path))\">\(escape(route.host))\(escape(route.path ?? ""))</a>\(strip)</li>"
+        }.joined()
         return (
             "text/html; charset=utf-8",
             html(
@@ -82,6 +87,7 @@ enum ProxyPages {
                 .array(
                     context.routes.all.map { route in
                         var pairs: [(String, JSONValue)] = [("host", .string(route.host))]
+                        if let path = route.path { pairs += [("path", .string(path)), ("strip_prefix", .bool(route.stripPrefix))] }
                         switch route.target {
                         case .service(let name, _):
                             let healthy = context.instances.healthy(name)

@@ -20,20 +20,26 @@ public enum ProxyTarget: Sendable, Equatable {
     }
 }
 
-/// Host name → target, swapped atomically as a whole when routes change (requests in flight keep
-/// the target they resolved).
+/// Host name → target (and, under a host, path prefix → target), swapped atomically as a whole
+/// when routes change (requests in flight keep the target they resolved).
 public final class ProxyRoutes: @unchecked Sendable {
     public struct Route: Sendable, Equatable {
         public var host: String
         public var target: ProxyTarget
-        public init(host: String, target: ProxyTarget) {
+        /// A path prefix under the host (`/api`, no trailing `/`); nil: the host's catch-all.
+        public var path: String?
+        /// The prefix is taken off the target before the request goes upstream.
+        public var stripPrefix: Bool
+        public init(host: String, target: ProxyTarget, path: String? = nil, stripPrefix: Bool = false) {
             self.host = host
             self.target = target
+            self.path = path
+            self.stripPrefix = stripPrefix
         }
     }
 
     private let lock = NSLock()
-    private var table: [String: ProxyTarget] = [:]
+    private var table: [String: HostRoutes] = [:]
     private var ordered: [Route] = []
     /// Bumped on every change, so connections know when a host they looked up may route elsewhere.
     /// An atomic, as every request reads it: taking the lock for it showed in profiles.
@@ -44,8 +50,21 @@ public final class ProxyRoutes: @unchecked Sendable {
     }
 
     public func replace(with routes: [Route]) {
-        var table: [String: ProxyTarget] = [:]
-        for route in routes { table[route.host.lowercased()] = route.target }
+        var catchAll: [String: ProxyTarget] = [:]
+        var prefixes: [String: [PathPrefix]] = [:]
+        for route in routes {
+            let host = route.host.lowercased()
+            if let path = route.path {
+                prefixes[host, default: []].removeAll { $0.path == path }
+                prefixes[host, default: []].append(PathPrefix(path: path, target: route.target, strip: route.stripPrefix))
+            } else {
+                catchAll[host] = route.target
+            }
+        }
+        var table: [String: HostRoutes] = [:]
+        for host in Set(catchAll.keys).union(prefixes.keys) {
+            table[host] = HostRoutes(catchAll: catchAll[host], prefixes: prefixes[host] ?? [])
+        }
         lock.withLock {
             self.table = table
             self.ordered = routes
@@ -58,10 +77,22 @@ public final class ProxyRoutes: @unchecked Sendable {
 
     public var all: [Route] { lock.withLock { ordered } }
 
-    /// Looks up a `Host` header value: the port is ignored and case does not matter.
+    /// Looks up a `Host` header value: the port is ignored and case does not matter. `target` is the
+    /// host's catch-all (a host with path routes only has none).
     public func resolve(hostHeader: String) -> (host: String, target: ProxyTarget?) {
+        let (host, routes) = lookup(hostHeader: hostHeader)
+        return (host, routes?.catchAll)
+    }
+
+    /// Everything a host routes to: its catch-all and its path prefixes.
+    func lookup(hostHeader: String) -> (host: String, routes: HostRoutes?) {
         let host = Self.hostName(hostHeader)
         return (host, lock.withLock { table[host] })
+    }
+
+    /// The host serves something (a catch-all or a path).
+    func serves(hostHeader: String) -> Bool {
+        lookup(hostHeader: hostHeader).routes != nil
     }
 
     static func hostName(_ header: String) -> String {
@@ -80,11 +111,13 @@ public final class ProxyRoutes: @unchecked Sendable {
         return String(Substring(header.utf8[start..<end])).lowercased()
     }
 
-    /// The routes of a manifest: `api.shop.localhost` → service api.
+    /// The routes of a manifest: `api.shop.localhost` → service api, `shop.localhost/api` → service api.
     public static func routes(for manifest: Manifest) -> [Route] {
         manifest.services.flatMap { service in
-            service.routes.map {
-                Route(host: manifest.host(forRoute: $0), target: .service(service.name, rewriteHost: service.rewriteHost))
+            service.routeEntries.map {
+                Route(
+                    host: manifest.host(forRoute: $0.host), target: .service(service.name, rewriteHost: service.rewriteHost),
+                    path: $0.path, stripPrefix: $0.stripPrefix)
             }
         }
     }

@@ -17,11 +17,21 @@ final class ResolvedRoute {
     /// The metrics counters of `label`, found on first use.
     var counters: ProxyMetrics.Route?
 
-    init(header: [UInt8], generation: Int, host: String, target: ProxyTarget?) {
+    /// The host's path routes, longest prefix first, each resolved like this one: empty for a host
+    /// without paths, whose requests then skip the path lookup altogether.
+    let paths: [ResolvedRoute]
+    /// For a path route: its prefix (as `PathPrefix` compares it); nil for the host itself.
+    let prefix: PathPrefix?
+
+    init(header: [UInt8], generation: Int, host: String, target: ProxyTarget?, paths: [PathPrefix] = [], prefix: PathPrefix? = nil) {
         self.header = header
         self.generation = generation
         self.host = host
         self.target = target
+        self.prefix = prefix
+        self.paths = paths.map {
+            ResolvedRoute(header: header, generation: generation, host: host, target: $0.target, prefix: $0)
+        }
         switch target {
         case .service(let name, _)?:
             label = name
@@ -45,6 +55,19 @@ final class ResolvedRoute {
     var rewriteHost: Bool {
         if case .service(_, let rewrite)? = target { return rewrite }
         return false
+    }
+
+    /// The route of one request: the longest path prefix its target matches, else the host's own.
+    func route(for head: HTTPHead) -> ResolvedRoute {
+        if paths.isEmpty { return self }
+        let index = head.bytes.withUnsafeReadableBytes { p in paths.firstIndex { $0.prefix!.matches(p, head.target) } }
+        return index.map { paths[$0] } ?? self
+    }
+
+    /// The prefix to take off the target before it goes upstream, when this route strips one.
+    var strip: PathPrefix? {
+        guard let prefix, prefix.strip else { return nil }
+        return prefix
     }
 
     /// The same host with no target: a request refused before routing still logs its host.

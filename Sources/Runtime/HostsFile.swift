@@ -197,7 +197,8 @@ extension HostsFile {
         var hosts: [String] = []
         if let proxy = report.proxy { hosts.append("devhost.\(proxy.domain)") }
         for route in report.services.flatMap(\.routes) {
-            guard let host = URLComponents(string: route)?.host, !host.isEmpty else { continue }
+            // Path routes put one host in several URLs.
+            guard let host = URLComponents(string: route)?.host, !host.isEmpty, !hosts.contains(host) else { continue }
             hosts.append(host)
         }
         return hosts

@@ -125,7 +125,7 @@ extension Supervisor {
         text += "\n" + manifest.env.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
         if text.contains("public_url") || text.contains("public_http_url") {
             text +=
-                "\n" + manifest.services.map { "\($0.name)=\($0.routes)" }.joined(separator: ",")
+                "\n" + manifest.services.map { "\($0.name)=\($0.routeEntries.map { $0.host + $0.pathSuffix })" }.joined(separator: ",")
                 + "@\(manifest.proxy.domain):\(manifest.proxy.port) https=\(manifest.proxy.https):\(manifest.proxy.httpsPort ?? -1)"
         }
         for path in [manifest.envFile, service.envFile].compactMap({ $0 }) {

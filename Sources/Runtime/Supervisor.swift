@@ -266,9 +266,9 @@ public actor Supervisor {
             case .port: return String(port)
             case .url: return "http://127.0.0.1:\(port)"
             case .publicURL, .publicHTTPURL:
-                guard let route = manifest.service(named: reference.service)?.routes.first else { return nil }
-                let host = manifest.host(forRoute: route)
-                return reference.field == .publicURL ? endpoints.url(host: host) : endpoints.httpURL(host: host)
+                guard let route = manifest.service(named: reference.service)?.routeEntries.first else { return nil }
+                let host = manifest.host(forRoute: route.host)
+                return (reference.field == .publicURL ? endpoints.url(host: host) : endpoints.httpURL(host: host)) + route.pathSuffix
             }
         }
     }

@@ -332,7 +332,7 @@ public actor UpSession {
             guard let port = ports[service.name] else { continue }
             var line = "\(service.name):"
             if let endpoints {
-                line += service.routes.map { " " + endpoints.url(host: manifest.host(forRoute: $0)) }.joined()
+                line += service.routeEntries.map { " " + endpoints.url(host: manifest.host(forRoute: $0.host)) + $0.pathSuffix }.joined()
             }
             line += "  (services use http://127.0.0.1:\(port), ${\(service.name).url})"
             log.event(line)

@@ -32,8 +32,9 @@ struct ValidateCommand: ParsableCommand {
             }
             out.line("  \(out.paint(service.name, .cyan))  \(service.command)")
             out.line("    " + facts.joined(separator: " · "))
-            for route in service.routes {
-                out.line("    → http://\(manifest.host(forRoute: route)):\(manifest.proxy.port)")
+            for route in service.routeEntries {
+                let strip = route.stripPrefix ? " (prefix stripped)" : ""
+                out.line("    → http://\(manifest.host(forRoute: route.host)):\(manifest.proxy.port)\(route.pathSuffix)\(strip)")
             }
         }
         for warning in manifest.warnings { Console.standardError.warning(warning.description) }

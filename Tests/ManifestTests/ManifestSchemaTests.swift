@@ -19,6 +19,7 @@ import Testing
         #expect(propertyNames(proxy) == ManifestKeys.proxy.sorted())
         #expect(propertyNames(definitions["service"]) == ManifestKeys.service.sorted())
         #expect(propertyNames(definitions["health"]) == ManifestKeys.health.sorted())
+        #expect(propertyNames(definitions["pathRoute"]) == ManifestKeys.route.sorted())
     }
 
     /// The schema and the parser must agree on real manifests: every bundled one passes both,

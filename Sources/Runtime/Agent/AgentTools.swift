@@ -170,7 +170,7 @@ public enum AgentTools {
             let services = manifest.services.map { service in
                 JSONValue.object([
                     ("name", .string(service.name)), ("port", .string(service.port.description)),
-                    ("routes", .array(service.routes.map { .string("http://\(manifest.host(forRoute: $0)):\(manifest.proxy.port)") })),
+                    ("routes", .array(service.routeEntries.map { .string(manifest.url(of: $0, port: manifest.proxy.port)) })),
                 ])
             }
             let source = ([manifest.file] + manifest.overlays).joined(separator: " + ")

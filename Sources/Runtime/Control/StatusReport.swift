@@ -83,7 +83,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
         // Services `up` did not select are listed without instances (`devhost start` can still start them).
         let services = manifest.services.map { service -> ServiceStatus in
             let mine = snapshot.filter { $0.service == service.name }
-            let routes = endpoints.map { endpoints in service.routes.map { endpoints.url(host: manifest.host(forRoute: $0)) } } ?? []
+            let routes =
+                endpoints.map { endpoints in
+                    service.routeEntries.map { endpoints.url(host: manifest.host(forRoute: $0.host)) + $0.pathSuffix }
+                } ?? []
             return ServiceStatus(
                 name: service.name, routes: routes, port: stablePorts[service.name],
                 instances: mine.map { instance in

@@ -207,6 +207,11 @@ public actor EdgeLink {
     @discardableResult
     public func register(_ project: EdgeProject) async throws(EdgeError) -> Registration {
         guard let connection else { throw .unreachable("not connected to the edge proxy") }
+        if project.routes.contains(where: { $0.path != nil }), !(welcome?.features ?? []).contains("path-routes") {
+            throw .invalid(
+                "the running edge proxy (\(welcomeSummary)) predates path routes, which this project uses: "
+                    + "restart it with `devhost proxy restart` (running projects register again by themselves)")
+        }
         var project = project
         if project.prefix == nil { project.prefix = registration?.prefix }
         var message = EdgeMessage(self.project == nil ? .register : .routes)

@@ -8,6 +8,11 @@ public enum EdgeProtocol {
     /// Bumped on any change a peer of the previous version would misread; both sides refuse a
     /// peer of another version instead of guessing.
     public static let version = 1
+    /// What this edge understands beyond version 1, said in its welcome. A project needs a feature
+    /// only when it uses it, so additions that older edges would merely not act on keep the version:
+    /// a project with path routes refuses an edge that does not list `path-routes` (which would take
+    /// `shop.localhost/api` for all of `shop.localhost`), and every other project still joins it.
+    public static let features = ["path-routes"]
     /// No message is longer: a peer that sends more is cut off.
     static let maxLine = 1 << 20
 }
@@ -23,6 +28,8 @@ public struct EdgeMessage: Codable, Sendable, Equatable {
     public var port: Int?
     /// welcome: the edge's HTTPS port, when it serves HTTPS.
     public var httpsPort: Int?
+    /// welcome: `EdgeProtocol.features` (absent from edges older than path routes).
+    public var features: [String]?
     // register / routes
     public var project: EdgeProject?
     // registered
@@ -87,11 +94,17 @@ public struct EdgeProject: Codable, Sendable, Equatable {
         public var host: String
         public var service: String
         public var rewriteHost: Bool
+        /// A path prefix under the host (absent for a host route, so older edges read host routes
+        /// as before).
+        public var path: String?
+        public var stripPrefix: Bool?
 
-        public init(host: String, service: String, rewriteHost: Bool = false) {
+        public init(host: String, service: String, rewriteHost: Bool = false, path: String? = nil, stripPrefix: Bool? = nil) {
             self.host = host
             self.service = service
             self.rewriteHost = rewriteHost
+            self.path = path
+            self.stripPrefix = stripPrefix
         }
     }
 
@@ -167,8 +180,10 @@ extension EdgeProject {
         var plain = manifest
         plain.proxy.hostPrefix = nil
         let routes = manifest.services.flatMap { service in
-            service.routes.map {
-                Route(host: plain.host(forRoute: $0).lowercased(), service: service.name, rewriteHost: service.rewriteHost)
+            service.routeEntries.map {
+                Route(
+                    host: plain.host(forRoute: $0.host).lowercased(), service: service.name, rewriteHost: service.rewriteHost,
+                    path: $0.path, stripPrefix: $0.path == nil ? nil : $0.stripPrefix)
             }
         }
         let identity = identity ?? (try? ProjectIdentity.of(folder: manifest.directory))

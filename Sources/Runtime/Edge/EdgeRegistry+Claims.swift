@@ -12,7 +12,8 @@ extension EdgeRegistry {
     /// while those hosts are still free, so its URLs do not move.
     static func claim(_ project: EdgeProject, among others: [Entry]) -> Decision {
         let running = others.map { HostClaim.Running(folder: $0.project.folder, commonDir: $0.project.repository, hosts: $0.hosts) }
-        let wanted = project.routes.map { $0.host.lowercased() }
+        // A host with several paths is claimed once.
+        let wanted = project.routes.map { $0.host.lowercased() }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         if let kept = project.prefix {
             let again = HostClaim.Claim(folder: project.folder, commonDir: nil, branch: nil, hosts: wanted.map { prefixed($0, kept) })
             if HostClaim.decide(existing: running, new: again) == .accept {

@@ -74,7 +74,8 @@ public final class EdgeRegistry: Sendable {
                 registered.key = entry.key
                 registered.prefix = prefix
                 registered.rule = rule
-                registered.hosts = hosts
+                // One host per name, however many paths it carries.
+                registered.hosts = hosts.reduce(into: [String]()) { list, host in if !list.contains(host) { list.append(host) } }
                 return registered
             }
         }
@@ -168,7 +169,7 @@ public final class EdgeRegistry: Sendable {
             var order: [String] = []
             for (route, host) in zip(entry.project.routes, entry.hosts) {
                 if services[route.service] == nil { order.append(route.service) }
-                services[route.service, default: []].append(host)
+                services[route.service, default: []].append(host + (route.path ?? ""))
             }
             for service in entry.states.keys.sorted() where services[service] == nil {
                 order.append(service)
@@ -199,19 +200,23 @@ public final class EdgeRegistry: Sendable {
     /// project's host wins over a standalone route of the same name), its dashboard, and the edge's.
     private func rebuild() {
         let list: [ProxyRoutes.Route] = state.withLockedValue { state in
+            // Keyed by host and path: a project's host (or path under it) replaces the same one before it.
             var byHost: [String: ProxyRoutes.Route] = [:]
             var order: [String] = []
             func add(_ route: ProxyRoutes.Route) {
-                let host = route.host.lowercased()
-                if byHost[host] == nil { order.append(host) }
-                byHost[host] = route
+                let key = route.host.lowercased() + (route.path ?? "")
+                if byHost[key] == nil { order.append(key) }
+                byHost[key] = route
             }
             for route in state.standalone { add(route) }
             var domains: Set<String> = ["localhost"]
             for entry in state.entries.values.sorted(by: { $0.key < $1.key }) {
                 domains.insert(entry.project.domain)
                 for (route, host) in zip(entry.project.routes, entry.hosts) {
-                    add(.init(host: host, target: .service(entry.key + "/" + route.service, rewriteHost: route.rewriteHost)))
+                    add(
+                        .init(
+                            host: host, target: .service(entry.key + "/" + route.service, rewriteHost: route.rewriteHost),
+                            path: route.path, stripPrefix: route.stripPrefix ?? false))
                 }
                 add(.init(host: "devhost.\(entry.key).\(entry.project.domain)", target: .socket(path: entry.project.controlSocket)))
             }

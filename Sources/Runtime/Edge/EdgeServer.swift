@@ -126,6 +126,7 @@ final class EdgeConnectionHandler: ChannelInboundHandler {
             welcome.pid = getpid()
             welcome.port = hooks.port
             welcome.httpsPort = hooks.httpsPort
+            welcome.features = EdgeProtocol.features
             return send(context, welcome)
         }
         switch message.type {
