@@ -28,10 +28,12 @@ extension StatusReport {
                     label: try fields.string("label"), index: try fields.integer("index"), pid: try fields.optionalInteger("pid"),
                     port: try fields.optionalInteger("port"), state: try fields.string("state"), health: try fields.string("health"),
                     ok: try fields.bool("ok"), failed: try fields.bool("failed"), restarts: try fields.integer("restarts"),
-                    uptimeSeconds: try fields.optionalDouble("uptime_seconds"))
+                    uptimeSeconds: try fields.optionalDouble("uptime_seconds"), lastError: try fields.optionalString("last_error"),
+                    healthDetail: try fields.optionalString("health_detail"))
             }
             return ServiceStatus(
-                name: try service.string("name"), routes: routes, port: try service.optionalInteger("port"), instances: instances)
+                name: try service.string("name"), routes: routes, port: try service.optionalInteger("port"), instances: instances,
+                remote: try service.optionalString("remote"))
         }
         return StatusReport(
             project: try top.string("project"), directory: try top.string("directory"), pid: try top.integer("pid"),
@@ -71,6 +73,11 @@ private struct Fields {
     func string(_ key: String) throws -> String {
         guard case .string(let text) = try required(key) else { throw wrong(key, "a string") }
         return text
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard optional(key) != nil else { return nil }
+        return try string(key)
     }
 
     func bool(_ key: String) throws -> Bool {
