@@ -56,14 +56,8 @@ import Testing
         #expect(ssh.remoteHost == "::1" && ssh.remotePort == 6379)
     }
 
-    struct Case: CustomTestStringConvertible, Sendable {
-        var yaml: String
-        var path: String
-        var message: String
-        var line: Int
-        var column: Int
-        var testDescription: String { path + ": " + message }
-    }
+    /// A manifest with one mistake, where it is and what is said (the validation suite's table row).
+    typealias Case = ManifestValidationTests.Case
 
     static let cases: [Case] = [
         Case(

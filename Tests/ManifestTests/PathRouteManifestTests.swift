@@ -65,14 +65,8 @@ import Testing
         #expect(try run(["check-jsonschema", "--schemafile", schemaFile.path, bad.path + "/devhost.yml"]).status != 0)
     }
 
-    struct Problem: CustomTestStringConvertible, Sendable {
-        var yaml: String
-        var path: String
-        var message: String
-        var line: Int
-        var column: Int
-        var testDescription: String { path + ": " + message }
-    }
+    /// A manifest with one mistake, where it is and what is said (the validation suite's table row).
+    typealias Problem = ManifestValidationTests.Case
 
     static let problems: [Problem] = [
         Problem(
