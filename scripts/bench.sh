@@ -22,6 +22,10 @@ python3 scripts/bench/top_bench.py
 # Five interleaved rounds of 5 s rather than two of 10 s: on this 2-core machine one round differs
 # from the next by 10-25% (the table's spread column), so the best of more rounds depends less on luck.
 scripts/bench/proxy_bench.sh --rounds 5 --duration 5 --out .build/proxy-bench.json
+# The request inspector's cost (issue #20): the same binary without (A) and with (B) recording,
+# interleaved; req/s and CPU µs per request each.
+echo "request inspector: A off, B on"
+B_ARGS=--inspect scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 6
 # HTTPS/1.1 (wrk) and HTTP/2 (h2load, 100 streams over 10 connections) through devhost next to nginx
 # with ssl and http2, one worker each (issue #18).
 scripts/bench/tls_bench.sh 5 5

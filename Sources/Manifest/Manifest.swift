@@ -88,6 +88,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var httpsPort: Int?
     /// `proxy.https`: whether HTTPS is served and whether browsers are sent to it.
     public var https: HTTPSMode = .prefer
+    /// `proxy.inspect`: whether the proxy keeps recent exchanges for the request inspector.
+    public var inspect = true
 
     public init(port: Int = ProxySettings.defaultPort, bind: String = "127.0.0.1", domain: String = "localhost") {
         self.port = port

@@ -68,6 +68,7 @@ struct ManifestDecoder {
                     }
                 }
             case "https_port": if let port = reader.int(entry.value, path, in: 0...65535) { proxy.httpsPort = port }
+            case "inspect": if let inspect = reader.bool(entry.value, path) { proxy.inspect = inspect }
             case "https":
                 if let text = reader.string(entry.value, path) {
                     if let mode = HTTPSMode(rawValue: text) {

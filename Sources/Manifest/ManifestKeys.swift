@@ -2,7 +2,7 @@
 /// test checks it names exactly these keys, so the editor's view and the parser's never drift apart.
 public enum ManifestKeys {
     public static let root = ["name", "proxy", "env_file", "env", "services", "compose"]
-    public static let proxy = ["port", "bind", "domain", "https_port", "https"]
+    public static let proxy = ["port", "bind", "domain", "https_port", "https", "inspect"]
     public static let service = [
         "command", "cwd", "env", "env_file", "port", "route", "replicas", "depends_on", "health", "restart",
         "max_restarts", "setup", "setup_inputs", "stop_signal", "stop_timeout", "image", "compose", "host_header",

@@ -21,7 +21,8 @@ public enum ManifestSchema {
                 "bind": { "type": "string", "default": "127.0.0.1" },
                 "domain": { "type": "string", "default": "localhost" },
                 "https_port": { "type": "integer", "minimum": 0, "maximum": 65535, "default": 7443, "description": "HTTPS (HTTP/2 and HTTP/1.1) with certificates from devhost's CA; 0: none." },
-                "https": { "enum": ["prefer", "both", "off"], "default": "prefer", "description": "prefer: browser navigations on HTTP go to HTTPS once the CA is trusted; both: no redirect; off: no HTTPS." }
+                "https": { "enum": ["prefer", "both", "off"], "default": "prefer", "description": "prefer: browser navigations on HTTP go to HTTPS once the CA is trusted; both: no redirect; off: no HTTPS." },
+                "inspect": { "type": "boolean", "default": true, "description": "Keep the most recent exchanges for the request inspector (devhost requests, the dashboard); false: record nothing." }
               }
             },
             "env_file": { "type": "string", "description": "A .env file loaded for every service (skipped when absent)." },

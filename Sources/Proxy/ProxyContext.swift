@@ -44,6 +44,8 @@ public final class ProxyContext: @unchecked Sendable {
     let log: (any LogTerminal)?
     /// nil when the access log is off.
     public let accessLog: AccessLog?
+    /// The request inspector (nil: `--no-inspect`, `proxy.inspect: false`).
+    public let inspector: Inspector?
     /// Opens a connection to an upstream endpoint on the given event loop, with the initializer
     /// applied to its channel. Sockets by default; tests put `EmbeddedChannel`s here to see the
     /// exact bytes both ways without a socket.
@@ -75,6 +77,8 @@ public final class ProxyContext: @unchecked Sendable {
         let flushes: FlushBatch
         /// Access-log lines waiting for the end of the loop's tick.
         let accessLines: AccessBatch?
+        /// The request inspector's entries of this loop (nil when the inspector is off).
+        let inspection: InspectorRing?
     }
 
     private let loopsLock = NSLock()
@@ -84,7 +88,8 @@ public final class ProxyContext: @unchecked Sendable {
         loopsLock.withLock {
             if let existing = loops[ObjectIdentifier(loop)] { return existing }
             let created = PerLoop(
-                pool: UpstreamPool(), flushes: FlushBatch(loop: loop), accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) })
+                pool: UpstreamPool(), flushes: FlushBatch(loop: loop), accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) },
+                inspection: inspector?.ring(for: loop))
             loops[ObjectIdentifier(loop)] = created
             return created
         }
@@ -94,7 +99,7 @@ public final class ProxyContext: @unchecked Sendable {
     /// format (none when that is `off`).
     public init(
         routes: ProxyRoutes, instances: RouteTable, settings: Settings = Settings(), log: (any LogTerminal)? = nil,
-        accessLog: AccessLog? = nil,
+        accessLog: AccessLog? = nil, inspector: Inspector? = nil,
         describe: @escaping @Sendable (String) -> (state: String, lines: [String]) = { _ in ("unknown", []) },
         explainMissing: @escaping @Sendable (String) -> String? = { _ in nil }
     ) {
@@ -109,6 +114,7 @@ public final class ProxyContext: @unchecked Sendable {
         } else {
             self.accessLog = nil
         }
+        self.inspector = inspector
         self.describe = describe
         self.explainMissing = explainMissing
     }

@@ -30,6 +30,8 @@ final class ProxyExchange {
     var endpoint: (key: UpstreamPool.Key, instance: String?)?
     /// The service instance this request is counted against while in flight (RouteTable.drain).
     var counted: (service: String, instance: String)?
+    /// The request inspector's record of this exchange (nil when the inspector is off).
+    var inspected: InspectedExchange?
 
     init(head: HTTPHead, route: ResolvedRoute, requestID: RequestID, requestBody: BodyFraming, now: NIODeadline) {
         self.head = head

@@ -69,6 +69,7 @@ extension ProxyHandler {
         }
         out.writeStaticString(answer.closing ? "Connection: close\r\n\r\n" : (minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n"))
         if current?.isHEAD != true { out.writeString(body) }
+        current?.inspected?.answeredLocally(out, status: Int(status.code))
         release(current)
         exchange = nil
         // Any upstream attempt still under way for this request is abandoned.

@@ -110,6 +110,7 @@ extension ProxyHandler {
             current.head, client: client, requestID: current.requestID,
             rewriteHost: route.rewriteHost ? (connection.key.host, connection.key.port) : nil, strip: route.strip, into: &upstreamOut)
         connection.handler.write(upstreamOut)
+        current.inspected?.sentUpstream(at: now, instance: connection.instance)
         release(current)
         if route.isService, let instance = connection.instance {
             shared.instances.began(service: route.label, instance: instance)
@@ -212,6 +213,7 @@ extension ProxyHandler {
                 guard let body = current.responseBody.take(from: &buffer) else { return abandonResponse(context) }
                 if let body {
                     current.bytes += body.readableBytes
+                    current.inspected?.responseBytes(body)
                     context.write(wrapOutboundOut(body), promise: nil)
                     if !context.channel.isWritable { handler.pauseReading() }
                 }
@@ -251,6 +253,7 @@ extension ProxyHandler {
         switch decision {
         case .relay:
             current.status = 101
+            current.inspected?.responded(head: head.bytes, chunked: false, status: 101)
             var out = allocator.buffer(capacity: 0)
             ProxyHeaders.downstreamResponse(head, clientMinor: request.minor, requestID: current.requestID, closing: false, into: &out)
             context.write(wrapOutboundOut(out), promise: nil)
@@ -270,6 +273,7 @@ extension ProxyHandler {
             current.status = head.status
             current.responseBody = framing
             if dechunk, case .chunked(let scanner) = framing { current.responseBody = .dechunked(scanner) }
+            current.inspected?.responded(head: head.bytes, chunked: chunked && !dechunk, status: head.status)
             prepare(&clientOut)
             ProxyHeaders.downstreamResponse(
                 head, clientMinor: request.minor, requestID: current.requestID, closing: closing, dechunk: dechunk, into: &clientOut)
@@ -281,6 +285,7 @@ extension ProxyHandler {
                 }
                 if var body {
                     current.bytes += body.readableBytes
+                    current.inspected?.responseBytes(body)
                     clientOut.writeBuffer(&body)
                 }
             }

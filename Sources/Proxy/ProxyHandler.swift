@@ -39,6 +39,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var flushes: FlushBatch?
     /// This event loop's access-log lines (nil when the log is off).
     var accessLines: AccessBatch?
+    /// This event loop's request-inspector entries (nil when the inspector is off).
+    var inspection: InspectorRing?
     var context: ChannelHandlerContext?
     /// The request in flight; present exactly when the machine's state has a request.
     var exchange: ProxyExchange?
@@ -111,6 +113,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         pool = perLoop.pool
         flushes = perLoop.flushes
         accessLines = perLoop.accessLines
+        inspection = perLoop.inspection
         if let origin {
             client = origin.client
         } else if case .v4(let address)? = context.channel.remoteAddress {
@@ -153,6 +156,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        exchange?.inspected?.cutOff(at: .now())
         release(exchange)
         // Connect and wait callbacks still under way find no exchange and send nothing.
         exchange = nil
@@ -240,6 +244,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 }
                 if let body {
                     machine.bodyReceived(now: now)
+                    current.inspected?.requestBytes(body)
                     forward(body)
                 }
                 if current.requestBody.isDone { machine.requestEnded(now: now) }
@@ -331,6 +336,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // A refused head's host is only logged: never looked up, never kept for the next request.
             let route = ResolvedRoute(header: [], generation: -1, host: head.host.map { head.string($0) } ?? "", target: nil)
             exchange = ProxyExchange(head: head, route: route, requestID: requestID, requestBody: .none, now: time)
+            inspect(exchange!)
             machine.requestBegan(ended: true, now: time)
             return writeSimple(refusal.status, message: refusal.message, close: true)
         }
@@ -339,10 +345,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let route = (cached ?? resolve(head)).route(for: head)
         guard let framing = BodyFraming.request(head) else {
             exchange = ProxyExchange(head: head, route: route.unrouted, requestID: requestID, requestBody: .none, now: time)
+            inspect(exchange!)
             machine.requestBegan(ended: true, now: time)
             return writeSimple(.badRequest, message: "the request body's length is ambiguous", close: true)
         }
         exchange = ProxyExchange(head: head, route: route, requestID: requestID, requestBody: framing, now: time)
+        inspect(exchange!)
         machine.requestBegan(ended: framing.isDone, now: time)
 
         // Devhost's own answers, and the list of routes, only for hosts it serves: a page on
@@ -401,6 +409,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             done.route.counters = counters
         }
         shared.metrics.record(counters, status: done.status, seconds: Double(nanoseconds) / 1e9)
+        done.inspected?.finished(status: done.status, instance: done.instance, at: finished)
         accessLines?.record(
             method: done.head.methodBytes, host: done.host, target: done.head.targetBytes, status: done.status, bytes: done.bytes,
             nanoseconds: nanoseconds, requestID: done.requestID, instance: done.instance)

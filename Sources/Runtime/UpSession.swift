@@ -67,8 +67,17 @@ public actor UpSession {
         public var settings: ProxyContext.Settings
         public var accessLog: AccessLog?
         public var routeFile: RouteFile
+        /// Record exchanges for the request inspector (`--no-inspect` turns it off; so does
+        /// `proxy.inspect: false` in the manifest).
+        public var inspect: Bool
+        public var inspectorLimits: Inspector.Limits
 
-        public init(host: String, port: Int, settings: ProxyContext.Settings, accessLog: AccessLog?, routeFile: RouteFile) {
+        public init(
+            host: String, port: Int, settings: ProxyContext.Settings, accessLog: AccessLog?, routeFile: RouteFile, inspect: Bool = true,
+            inspectorLimits: Inspector.Limits = Inspector.Limits()
+        ) {
+            self.inspect = inspect
+            self.inspectorLimits = inspectorLimits
             self.host = host
             self.port = port
             self.settings = settings
@@ -102,6 +111,8 @@ public actor UpSession {
     public private(set) var proxyPort: Int?
     /// The project's own HTTPS listener's port, when it serves one.
     public private(set) var httpsPort: Int?
+    /// The request inspector, when the project's own proxy records exchanges.
+    public private(set) var inspector: Inspector?
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -172,6 +183,8 @@ public actor UpSession {
         // Before any service starts: `${svc.public_url}` names the ports the routes are served on.
         if let proxyPort { await supervisor.proxyServes(httpPort: proxyPort, httpsPort: httpsPort) }
         let (edge, state) = (configuration.edge, configuration.state)
+        let inspection = ControlInspection(
+            inspector: inspector, offReason: Self.inspectorOffReason(configuration), proxyHost: configuration.proxy?.host ?? "")
         let reloader = Reloader(
             supervisor: supervisor, log: log, load: configuration.reload,
             applied: { new in
@@ -189,7 +202,7 @@ public actor UpSession {
             })
         let api = ControlAPI(
             supervisor: supervisor, log: log, proxyPort: proxyPort, httpsPort: httpsPort, reload: { await reloader.reload() },
-            shutdown: { await supervisor.stop() })
+            shutdown: { await supervisor.stop() }, inspection: inspection)
         // The control socket opens before any service starts: `status` and a second `up` work from
         // the first moment, and no child is forked while the socket's umask is in force.
         let path = configuration.state.controlSocket
@@ -274,8 +287,11 @@ public actor UpSession {
         var settings = proxy.settings
         settings.domain = configuration.manifest.proxy.domain
         let board = supervisor.board
+        if proxy.inspect, configuration.manifest.proxy.inspect {
+            inspector = Inspector(limits: proxy.inspectorLimits)
+        }
         let context = ProxyContext(
-            routes: routes, instances: supervisor.routes, settings: settings, log: log, accessLog: proxy.accessLog,
+            routes: routes, instances: supervisor.routes, settings: settings, log: log, accessLog: proxy.accessLog, inspector: inspector,
             describe: { service in (board.summary(of: service), log.recentLines(of: service).suffix(20)) })
         let server: ProxyServer
         do {
@@ -325,6 +341,18 @@ public actor UpSession {
             configuration.log.event("no HTTPS: \(error)\(holder); HTTP only (proxy.https_port picks another port)")
             return nil
         }
+    }
+
+    /// What `/v1/requests` says when nothing is recorded.
+    static func inspectorOffReason(_ configuration: Configuration) -> String {
+        if let proxy = configuration.proxy {
+            return proxy.inspect ? "proxy.inspect is false in devhost.yml" : "devhost up was started with --no-inspect"
+        }
+        if configuration.edge != nil {
+            return "this project is served by the shared edge proxy, whose exchanges projects cannot read yet; "
+                + "`devhost up --proxy-port PORT` runs a proxy of the project's own that records them"
+        }
+        return "devhost up was started with --no-proxy"
     }
 
     static func printSummary(manifest: Manifest, ports: [String: Int], endpoints: PublicEndpoints?, log: LogOutput) {

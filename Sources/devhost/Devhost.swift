@@ -19,7 +19,8 @@ struct Devhost: AsyncParsableCommand {
             InitCommand.self, TemplatesCommand.self, TemplateCommand.self, UpCommand.self, StatusCommand.self, LogsCommand.self,
             RestartCommand.self, StopCommand.self, StartCommand.self, DownCommand.self, ReloadCommand.self, DoctorCommand.self,
             ProxyCommand.self, RouteCommand.self, ValidateCommand.self, ComposeCommand.self, KubeCommand.self, SchemaCommand.self,
-            MCPCommand.self, TopCommand.self, TrustCommand.self, HostsCommand.self, ImportCommand.self,
+            MCPCommand.self, TopCommand.self, TrustCommand.self, HostsCommand.self, ImportCommand.self, RequestsCommand.self,
+            ReplayCommand.self,
             AddAlias.self, ListAlias.self, RemoveAlias.self,
         ]
     )

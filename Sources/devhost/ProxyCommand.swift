@@ -53,6 +53,11 @@ struct ProxyCommand: AsyncParsableCommand {
         )
         var httpsPort: Int?
 
+        /// Measurement only (scripts/bench/proxy_ab.sh): the edge records every exchange as a
+        /// project's own proxy does, though no project can read them from the edge yet.
+        @Flag(name: .customLong("inspect"), help: .hidden)
+        var inspect = false
+
         /// `--https-port`, then `$DEVHOST_EDGE_HTTPS_PORT`, then 7443 (where a taken port only means no HTTPS).
         func https(environment: [String: String]) throws -> HTTPSPort {
             if let httpsPort {
@@ -92,6 +97,9 @@ struct ProxyCommand: AsyncParsableCommand {
                 accessLog: try proxyOptions.accessLog(terminal: log), routeFile: file, extraRoutes: extra, exitWhenIdle: idle,
                 version: Devhost.version, log: log, group: group)
             configuration.https = try https(environment: ProcessInfo.processInfo.environment)
+            if inspect {
+                configuration.inspector = Inspector(loops: threads.map { max(1, $0) } ?? ProcessInfo.processInfo.activeProcessorCount)
+            }
             let edge: Edge
             do {
                 edge = try await Edge.start(configuration)

@@ -41,6 +41,9 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-proxy"), help: "Do not start the reverse proxy (stable service ports still work).")
     var noProxy = false
 
+    @Flag(name: .customLong("no-inspect"), help: "Record no requests for the request inspector (`devhost requests`, the dashboard).")
+    var noInspect = false
+
     /// Set on the background process `up -d` starts.
     @Flag(name: .customLong("detached"), help: .hidden)
     var detached = false
@@ -97,7 +100,8 @@ struct UpCommand: AsyncParsableCommand {
             case .isolated(let port):
                 proxy = UpSession.Proxy(
                     host: manifest.proxy.bind, port: port, settings: try proxyOptions.settings(),
-                    accessLog: try proxyOptions.accessLog(terminal: log), routeFile: RouteFile(path: RouteFile.defaultPath()))
+                    accessLog: try proxyOptions.accessLog(terminal: log), routeFile: RouteFile(path: RouteFile.defaultPath()),
+                    inspect: !noInspect)
             case .shared(let paths):
                 let link = try await Self.joinEdge(paths, log: log)
                 let registration: EdgeLink.Registration

@@ -16,10 +16,13 @@ final class EmbeddedProxy {
     /// When set, a connection attempt waits for this promise (a slow connect) or fails with it.
     var pendingConnect: EventLoopPromise<Void>?
 
-    init(routes: [ProxyRoutes.Route] = [.init(host: "api.localhost", target: .address(host: "127.0.0.1", port: 9000))]) throws {
+    init(
+        routes: [ProxyRoutes.Route] = [.init(host: "api.localhost", target: .address(host: "127.0.0.1", port: 9000))],
+        inspector: Inspector? = nil
+    ) throws {
         var settings = ProxyContext.Settings()
         settings.accessLog = .off
-        context = ProxyContext(routes: ProxyRoutes(routes), instances: RouteTable(), settings: settings)
+        context = ProxyContext(routes: ProxyRoutes(routes), instances: RouteTable(), settings: settings, inspector: inspector)
         client = EmbeddedChannel(loop: loop)
         client.localAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 7777)
         let box = Box(self)

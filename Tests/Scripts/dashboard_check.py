@@ -341,9 +341,12 @@ def run(args, browser):
             raise Failure(f"{args.click} failed: {error.strip()}")
         clicked = args.click
 
+    requests = check_requests(page, args.requests) if args.requests else None
+
     snap = page.eval(SNAPSHOT_JS)
     browser.pump(0)  # collect console events already queued
     return {
+        "requests": requests,
         "services": snap["services"],
         "states": snap["states"],
         "remotes": snap["remotes"],
@@ -357,12 +360,35 @@ def run(args, browser):
     }
 
 
+def check_requests(page, target):
+    """The request inspector's panel: the exchange for TARGET is listed, its detail opens on a
+    click, Replay sends it again and the replay is listed too."""
+    row = json.dumps(f'#rq-list tr[data-request]')
+    page.wait_for(f"""[...document.querySelectorAll({row})].some(r => r.querySelector('[data-target]').dataset.target === {json.dumps(target)})""",
+                  f"the request list to show {target}")
+    listed = page.eval(f"""[...document.querySelectorAll({row})].reverse().map(r => ({{id: +r.dataset.request,
+        target: r.querySelector('[data-target]').dataset.target, status: +r.querySelector('[data-status]').dataset.status}}))""")
+    chosen = next(r for r in listed if r["target"] == target)
+    page.eval(f"""document.querySelector('#rq-list tr[data-request="{chosen['id']}"]').click()""")
+    page.wait_for(f"""(document.getElementById('rq-detail').dataset.id || '') === '{chosen['id']}'""", "the detail view")
+    detail = page.eval("""({response: document.querySelector('pre[data-body=response]').textContent,
+        request: document.querySelector('pre[data-body=request]').textContent,
+        curl: document.querySelector('pre[data-curl]').textContent})""")
+    page.eval("document.querySelector('button[data-rq-action=replay]').click()")
+    page.wait_for("/^replayed as #\\d+: \\d+/.test(document.querySelector('[data-replay-result]').textContent)", "the replay to be answered")
+    replay = page.eval("document.querySelector('[data-replay-result]').textContent")
+    new_id = int(replay.split("#")[1].split(":")[0])
+    page.wait_for(f"""!!document.querySelector('#rq-list tr[data-request="{new_id}"]')""", "the replay to be listed")
+    return {"listed": listed, "chosen": chosen, "detail": detail, "replay": replay, "replay_id": new_id}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", required=True)
     p.add_argument("--screenshot", required=True)
     p.add_argument("--expect", required=True, help="SERVICE[,SERVICE...]")
     p.add_argument("--click", help="SERVICE:ACTION (restart, stop or start)")
+    p.add_argument("--requests", help="TARGET: check the request inspector with this request's row (list, detail, replay)")
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--chromium")
     args = p.parse_args()

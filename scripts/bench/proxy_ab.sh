@@ -4,6 +4,8 @@
 # port; wrk -t2 -c64 -d3 runs against A, then B, ROUNDS times; each line gives req/s and the
 # proxy's CPU µs per request (from /proc/PID/stat). Compare medians; swap A and B for a second set.
 #   scripts/bench/proxy_ab.sh OLD/devhost .build/release/devhost 10
+# A_ARGS and B_ARGS are added to each proxy's command line: the request inspector's cost is
+#   B_ARGS=--inspect scripts/bench/proxy_ab.sh .build/release/devhost .build/release/devhost 10
 # Needs nginx and wrk (scripts/bench/proxy_bench.sh installs them). Ports 18080, 18101-18104.
 set -u
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo 'needs wrk and nginx (apt-get install wrk nginx)' >&2; exit 2; }
@@ -19,8 +21,8 @@ events { worker_connections 4096; }
 http { access_log off; server { listen 127.0.0.1:18080; location / { return 200 "$(head -c 100 /dev/zero | tr '\0' x)"; } } }
 NG
 setsid nginx -c $D/nginx.conf & NG=$!
-DEVHOST_EDGE_HTTPS_PORT=18103 setsid $A proxy --proxy-port 18101 --threads 1 --log-format off --route api.localhost=127.0.0.1:18080 > /dev/null 2>&1 & PA=$!
-DEVHOST_EDGE_HTTPS_PORT=18104 setsid $B proxy --proxy-port 18102 --threads 1 --log-format off --route api.localhost=127.0.0.1:18080 > /dev/null 2>&1 & PB=$!
+DEVHOST_EDGE_HTTPS_PORT=18103 setsid $A proxy --proxy-port 18101 --threads 1 --log-format off --route api.localhost=127.0.0.1:18080 ${A_ARGS:-} > /dev/null 2>&1 & PA=$!
+DEVHOST_EDGE_HTTPS_PORT=18104 setsid $B proxy --proxy-port 18102 --threads 1 --log-format off --route api.localhost=127.0.0.1:18080 ${B_ARGS:-} > /dev/null 2>&1 & PB=$!
 trap 'kill $NG $PA $PB 2>/dev/null; rm -rf $D' EXIT
 for i in $(seq 50); do curl -s -o /dev/null -H "Host: api.localhost" http://127.0.0.1:18101/ && curl -s -o /dev/null -H "Host: api.localhost" http://127.0.0.1:18102/ && break; sleep 0.1; done
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }

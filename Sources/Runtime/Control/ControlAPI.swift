@@ -8,6 +8,8 @@ public struct ControlRequest: Sendable {
     public var query: [String: [String]]
     /// Lower-cased names.
     public var headers: [String: String]
+    /// The request's body (a replay's edits), at most `ControlHandler.bodyLimit` bytes.
+    public var body: [UInt8] = []
 
     public init(method: String, target: String, headers: [String: String]) {
         self.method = method
@@ -62,12 +64,14 @@ public final class ControlAPI: Sendable {
     let startedAt: Date
     let reload: Reload
     let shutdown: @Sendable () async -> Void
+    let inspection: ControlInspection
 
     public init(
         supervisor: Supervisor, log: LogOutput, proxyPort: Int?, httpsPort: Int? = nil, startedAt: Date = Date(),
         reload: @escaping Reload,
-        shutdown: @escaping @Sendable () async -> Void
+        shutdown: @escaping @Sendable () async -> Void, inspection: ControlInspection = ControlInspection(inspector: nil)
     ) {
+        self.inspection = inspection
         self.supervisor = supervisor
         self.log = log
         self.history = LogHistory(directory: supervisor.stateDirectory + "/logs")
@@ -96,6 +100,7 @@ public final class ControlAPI: Sendable {
         }
         let method = request.method
         let path = segments.joined(separator: "/")
+        if let answer = await requests(request, segments: segments) { return answer }
         if method == "GET" || method == "HEAD" {
             switch path {
             case "", "index.html": return .full(status: 200, contentType: "text/html; charset=utf-8", body: DashboardPage.html)

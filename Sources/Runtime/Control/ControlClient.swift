@@ -49,9 +49,9 @@ public struct ControlClient: Sendable {
         try request("POST", target)
     }
 
-    public func request(_ method: String, _ target: String) throws(Failure) -> Response {
+    public func request(_ method: String, _ target: String, body requestBody: [UInt8] = []) throws(Failure) -> Response {
         var data = Data()
-        let status = try exchange(method, target) { chunk in
+        let status = try exchange(method, target, requestBody: requestBody) { chunk in
             data.append(contentsOf: chunk)
             return true
         }
@@ -80,7 +80,7 @@ public struct ControlClient: Sendable {
         return status
     }
 
-    private func exchange(_ method: String, _ target: String, body: ([UInt8]) -> Bool) throws(Failure) -> Int {
+    private func exchange(_ method: String, _ target: String, requestBody: [UInt8] = [], body: ([UInt8]) -> Bool) throws(Failure) -> Int {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .io(String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -99,8 +99,9 @@ public struct ControlClient: Sendable {
             if errno == ENOENT || errno == ECONNREFUSED { throw .notRunning(path) }
             throw .io("\(path): \(String(cString: strerror(errno)))")
         }
-        let request = "\(method) \(target) HTTP/1.0\r\nHost: devhost\r\nX-Devhost-Request: 1\r\nContent-Length: 0\r\n\r\n"
-        writeAll(fd, Array(request.utf8))
+        let request =
+            "\(method) \(target) HTTP/1.0\r\nHost: devhost\r\nX-Devhost-Request: 1\r\nContent-Length: \(requestBody.count)\r\n\r\n"
+        writeAll(fd, Array(request.utf8) + requestBody)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var head = [UInt8]()
         var status = 0

@@ -75,7 +75,10 @@ final class ControlHandler: ChannelInboundHandler {
 
     private let api: ControlAPI
     private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
     private var task: Task<Void, Never>?
+    /// A replay's edits carry a body of up to the inspector's kept size, and some headers.
+    static let bodyLimit = 8 << 20
 
     /// Requests being answered across all connections (`close` lets them finish).
     private let inFlight: NIOLockedValueBox<Int>
@@ -87,15 +90,21 @@ final class ControlHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
+        case .head(let head):
+            self.head = head
+            body = []
+        case .body(var part):
+            // Bounded: control bodies are small (a replay's edits); past the limit the rest is dropped.
+            if body.count + part.readableBytes <= Self.bodyLimit, let bytes = part.readBytes(length: part.readableBytes) { body += bytes }
         case .end:
             guard let head else { return }
             self.head = nil
             inFlight.withLockedValue { $0 += 1 }
-            let request = ControlRequest(
+            var request = ControlRequest(
                 method: head.method.rawValue, target: head.uri,
                 headers: Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first }))
+            request.body = body
+            body = []
             task = Self.answer(
                 request, api: api, inFlight: inFlight, channel: context.channel, version: head.version, keepAlive: head.isKeepAlive)
         }

@@ -281,6 +281,7 @@ enum DashboardPage {
         connect();
         fetch("/v1/status").then(r => r.ok ? r.json() : null).then(s => { if (s && !status) onStatus(s); }).catch(() => {});
         </script>
+        \#(DashboardRequests.section)
         </body>
         </html>
         """#

@@ -22,6 +22,9 @@ public final class Edge: Sendable {
         public var group: EventLoopGroup
         /// HTTPS beside HTTP (`--https-port`, `$DEVHOST_EDGE_HTTPS_PORT`); off unless set.
         public var https: HTTPSPort = .off
+        /// Records every exchange in one request inspector (`devhost proxy --inspect`): what the
+        /// recording costs, measured by scripts/bench/proxy_ab.sh. Projects cannot read it yet.
+        public var inspector: Inspector?
 
         public init(
             paths: EdgePaths, bind: String = "127.0.0.1", settings: ProxyContext.Settings, accessLog: AccessLog?, routeFile: RouteFile,
@@ -84,7 +87,8 @@ public final class Edge: Sendable {
         let registry = EdgeRegistry(pagesSocket: paths.pages)
         let context = ProxyContext(
             routes: registry.routes, instances: registry.instances, settings: configuration.settings, log: configuration.log,
-            accessLog: configuration.accessLog, describe: { registry.describe($0) }, explainMissing: { registry.departure(of: $0) })
+            accessLog: configuration.accessLog, inspector: configuration.inspector, describe: { registry.describe($0) },
+            explainMissing: { registry.departure(of: $0) })
         let proxy: ProxyServer
         do {
             proxy = try await ProxyServer.start(host: configuration.bind, port: paths.port, context: context, group: configuration.group)

@@ -1,0 +1,91 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// The request inspector: the most recent exchanges of a proxy, for `devhost requests`, the
+/// dashboard and replay. Recording is cheap and lock-free: each event loop appends to its own
+/// `InspectorRing` (a copy of each head, the first `bodyBytes` of each body) and ids come from one
+/// atomic counter. Readers go to each loop in turn to copy its entries out; parsing, de-chunking,
+/// masking and JSON happen in the reader, never on the proxy's path.
+public final class Inspector: Sendable {
+    public struct Limits: Sendable {
+        /// Exchanges listed (and kept by each event loop).
+        public var entries = 500
+        /// Bytes kept in all, shared out evenly between the event loops.
+        public var bytes = 64 << 20
+        /// Bytes kept of each body; the rest is counted.
+        public var bodyBytes = 64 << 10
+        public init() {}
+    }
+
+    /// Fields whose values are masked when shown (unless masking is off).
+    public static let secretFields: Set<String> = ["authorization", "cookie", "set-cookie", "proxy-authorization"]
+    public static let mask = "••••••"
+
+    public let limits: Limits
+    private let ids = Atomic<Int>(0)
+    private let masking = Atomic<Bool>(true)
+    /// Wall-clock time of a monotonic instant: exchanges carry monotonic instants only.
+    private let epoch: (wall: Date, monotonic: NIODeadline)
+    private let loops: Int
+    private let rings = Mutex<[NIOLoopBound<InspectorRing>]>([])
+
+    /// `loops`: how many event loops share the byte budget (the proxy's group; all cores by default).
+    public init(limits: Limits = Limits(), loops: Int = System.coreCount) {
+        self.limits = limits
+        self.loops = max(1, loops)
+        epoch = (Date(), .now())
+    }
+
+    /// Whether secrets (`secretFields`) are shown masked; on until turned off for the session.
+    public var masksSecrets: Bool {
+        get { masking.load(ordering: .relaxed) }
+        set { masking.store(newValue, ordering: .relaxed) }
+    }
+
+    func nextID() -> Int { ids.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    /// The ring of `loop` (made once per loop, by `ProxyContext.perLoop`).
+    func ring(for loop: EventLoop) -> InspectorRing {
+        let ring = InspectorRing(inspector: self, capacity: limits.entries, byteLimit: limits.bytes / loops, bodyLimit: limits.bodyBytes)
+        let bound = NIOLoopBound(ring, eventLoop: loop)
+        rings.withLock { $0.append(bound) }
+        return ring
+    }
+
+    func wallTime(_ instant: NIODeadline) -> Date {
+        epoch.wall.addingTimeInterval(Double((instant - epoch.monotonic).nanoseconds) / 1e9)
+    }
+
+    /// The newest `limits.entries` exchanges with an id above `after`, oldest first.
+    public func requests(after: Int = 0) async -> [InspectedRequest] {
+        let snapshots = await snapshot(after: after)
+        return snapshots.suffix(limits.entries).map { InspectedRequest($0, inspector: self) }
+    }
+
+    /// One exchange, while it is still kept.
+    public func request(id: Int) async -> InspectedRequest? {
+        await snapshot(after: id - 1).first { $0.id == id }.map { InspectedRequest($0, inspector: self) }
+    }
+
+    /// What the rings hold: entries and the bytes they account for, per event loop.
+    public func usage() async -> [(entries: Int, bytes: Int)] {
+        var usage: [(entries: Int, bytes: Int)] = []
+        for ring in rings.withLock({ $0 }) {
+            if let one = try? await ring.eventLoop.submit({ (ring.value.count, ring.value.bytes) }).get() {
+                usage.append((one.0, one.1))
+            }
+        }
+        return usage
+    }
+
+    private func snapshot(after: Int) async -> [InspectedSnapshot] {
+        var all: [InspectedSnapshot] = []
+        for ring in rings.withLock({ $0 }) {
+            if let taken = try? await ring.eventLoop.submit({ ring.value.snapshot(after: after) }).get() {
+                all += taken
+            }
+        }
+        return all.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,119 @@
+import DevhostRuntime
+import DevhostTestSupport
+import Foundation
+import Testing
+
+/// `devhost requests` and `devhost replay` against a real `devhost up`, and the two ways to turn
+/// recording off.
+@Suite(.serialized) struct InspectorCLITests {
+    static func manifest(_ name: String, inspect: Bool? = nil) -> String {
+        """
+        name: \(name)
+        proxy: { https_port: 0\(inspect.map { ", inspect: \($0)" } ?? "") }
+        services:
+          api:
+            command: python3 server.py
+            route: api
+            health: { http: /healthz, interval: 100ms, retries: 1 }
+        """
+    }
+
+    static func jsonLines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    @Test func requestsListsFiltersShowsAndReplays() async throws {
+        let devhost = try DevhostRun(Self.manifest("inspcli"), files: ["server.py": mirrorUpstreamScript])
+        defer { devhost.shutDown() }
+        try await devhost.startForeground()
+        let host = "api.inspcli.localhost"
+        #expect(await devhost.waitForStatus { $0.services.first?.instances.first?.state == "healthy" } != nil)
+        _ = try run([
+            "curl", "-s", "-H", "Host: \(host)", "-H", "Authorization: Bearer s3cret", "http://127.0.0.1:\(devhost.proxyPort)/plain/a",
+        ])
+        _ = try run(["curl", "-s", "-H", "Host: \(host)", "http://127.0.0.1:\(devhost.proxyPort)/status/503"])
+
+        let all = Self.jsonLines(try devhost.devhost(["requests", "--json"]).output)
+        #expect(all.map { $0["target"] as? String } == ["/plain/a", "/status/503"])
+        let failing = Self.jsonLines(try devhost.devhost(["requests", "--json", "--status", "5xx", "--service", "api"]).output)
+        #expect(failing.map { $0["status"] as? Int } == [503])
+        let id = try #require(all.first?["id"] as? Int)
+        let plain = try devhost.devhost(["requests"]).output
+        #expect(plain.contains("GET \(host)/plain/a 200") && plain.contains("/status/503 503"), "\(plain)")
+
+        let masked = try devhost.devhost(["requests", String(id)])
+        #expect(
+            masked.status == 0 && masked.output.contains("Authorization: ••••••") && !masked.output.contains("s3cret"), "\(masked.output)")
+        let shown = try devhost.devhost(["requests", "--unmask", String(id)])
+        #expect(shown.output.contains("Authorization: Bearer s3cret"), "\(shown.output)")
+        _ = try devhost.devhost(["requests", "--mask"])
+
+        let replay = try devhost.devhost(["replay", String(id), "-H", "X-Extra: 1"])
+        #expect(replay.status == 0 && replay.output.contains("replayed #\(id) as #") && replay.output.contains(": 200"), "\(replay.output)")
+        let after = Self.jsonLines(try devhost.devhost(["requests", "--json"]).output)
+        let last = try #require(after.last)
+        #expect((last["request_id"] as? String)?.hasPrefix("replay-\(id)-") == true && last["target"] as? String == "/plain/a")
+        let bad = try devhost.devhost(["requests", "--status", "6xx"])
+        #expect(bad.status != 0 && bad.output.contains("6xx"))
+
+        // Following prints requests as they end.
+        let follower = try ChildProcess(
+            argv: [devhostBinary, "requests", "-f", "--json"], directory: devhost.project.path, environment: devhost.environment)
+        defer { follower.stop() }
+        #expect(await eventually(timeout: .seconds(10)) { follower.output.contains("/status/503") })
+        _ = try run(["curl", "-s", "-H", "Host: \(host)", "http://127.0.0.1:\(devhost.proxyPort)/mirror/followed"])
+        #expect(await eventually(timeout: .seconds(10)) { follower.output.contains("/mirror/followed") }, "\(follower.output)")
+    }
+
+    @Test(arguments: [true, false]) func turnedOffNothingIsRecorded(byFlag: Bool) async throws {
+        let devhost = try DevhostRun(
+            Self.manifest(byFlag ? "inspoff" : "inspno", inspect: byFlag ? nil : false), files: ["server.py": mirrorUpstreamScript])
+        defer { devhost.shutDown() }
+        try await devhost.startForeground(byFlag ? ["--no-inspect"] : [])
+        #expect(await devhost.waitForStatus { $0.services.first?.instances.first?.state == "healthy" } != nil)
+        let host = byFlag ? "api.inspoff.localhost" : "api.inspno.localhost"
+        let answer = try run([
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: \(host)", "http://127.0.0.1:\(devhost.proxyPort)/mirror/x",
+        ])
+        #expect(answer.output == "200")
+        let listed = try devhost.devhost(["requests"])
+        #expect(listed.status == 1)
+        #expect(listed.output.contains(byFlag ? "--no-inspect" : "proxy.inspect is false"), "\(listed.output)")
+    }
+
+    @Test func theDashboardListsRequestsShowsOneAndReplaysItInChromium() async throws {
+        let devhost = try DevhostRun(Self.manifest("inspdash"), files: ["server.py": mirrorUpstreamScript])
+        defer { devhost.shutDown() }
+        try await devhost.startForeground()
+        #expect(await devhost.waitForStatus { $0.services.first?.instances.first?.state == "healthy" } != nil)
+        let url = "http://api.inspdash.localhost:\(devhost.proxyPort)"
+        _ = try run(["curl", "-s", "--resolve", "api.inspdash.localhost:\(devhost.proxyPort):127.0.0.1", url + "/mirror/first"])
+        _ = try run([
+            "curl", "-s", "--resolve", "api.inspdash.localhost:\(devhost.proxyPort):127.0.0.1", "-H", "Content-Type: application/json",
+            "--data",
+            #"{"order":{"id":7,"items":["a","b"]}}"#, url + "/mirror/dash",
+        ])
+        let script = repositoryRoot.appendingPathComponent("Tests/Scripts/dashboard_check.py").path
+        let check = try run([
+            "python3", script, "--url", "http://devhost.localhost:\(devhost.proxyPort)/", "--screenshot",
+            devhost.project.file("dashboard.png"),
+            "--expect", "api", "--requests", "/mirror/dash", "--timeout", "60",
+        ])
+        #expect(check.status == 0, "\(check.output)")
+        let json = check.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(check.output)")
+        let requests = try #require(result["requests"] as? [String: Any], "\(result)")
+        let listed = (requests["listed"] as? [[String: Any]] ?? []).map { $0["target"] as? String ?? "" }
+        #expect(listed == ["/mirror/first", "/mirror/dash"], "the list shows the proxy's requests in order, not the dashboard's own")
+        let detail = requests["detail"] as? [String: String] ?? [:]
+        #expect(detail["request"]?.contains("\"items\": [\n      \"a\",") == true, "the JSON body pretty-printed: \(detail)")
+        #expect(detail["response"]?.contains("\n  \"method\": \"POST\"") == true, "\(detail)")
+        #expect(detail["curl"]?.hasPrefix("curl -X POST '\(url)/mirror/dash'") == true, "\(detail)")
+        #expect((requests["replay"] as? String)?.hasSuffix(": 200") == true, "\(requests)")
+        #expect((result["console_errors"] as? [Any])?.isEmpty == true, "\(result)")
+        let replayID = try #require(requests["replay_id"] as? Int)
+        let shown = try devhost.devhost(["requests", String(replayID), "--json"]).output
+        #expect(
+            shown.contains("\"target\":\"/mirror/dash\"") && shown.contains("\"method\":\"POST\"") && shown.contains("items"), "\(shown)")
+    }
+}
