@@ -98,6 +98,8 @@ extension Supervisor {
             instance.healthDetail = outcome.healthy ? outcome.detail : nil
             // A forward whose remote went away is waiting for it, not failing: its tunnel ends at no cost.
             if failure != nil, let forward = instance.service.forward, await remoteProblem(forward) != nil {
+                // The check took a while: the tunnel it was about may have been replaced meanwhile.
+                guard instance.generation == generation else { return }
                 await endForward(label: instance.label, service: instance.service.name)
                 return
             }

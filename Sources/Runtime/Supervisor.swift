@@ -56,6 +56,9 @@ public actor Supervisor {
     var pendingServices: Set<String> = []
     /// ssh master connections, one per destination, shared by the forwards to it (Forward/).
     var sshMasters: [String: SSHMaster] = [:]
+    /// Reachability checks of forwards' remotes, shared by the forwards of one remote.
+    var remoteChecks = RemoteChecks()
+    var remoteCheckTasks: [String: Task<String?, Never>] = [:]
     /// Compares the clocks while forwards run, to check them all at once after a suspend.
     var forwardClockTask: Task<Void, Never>?
     /// The ports the proxy (the project's own, or the shared edge) serves the routes on, once it

@@ -99,6 +99,77 @@ import Testing
         #expect(machine.phase == test.phase)
     }
 
+    static let keyExchangeClosed = [
+        "kex_exchange_identification: Connection closed by remote host", "Connection closed by 127.0.0.1 port 22",
+    ]
+
+    /// ssh turned away by a remote that accepts TCP (sshd past MaxStartups): waiting, never a crash,
+    /// retried after 250 ms doubling to 5 s, each delay within ±50 % and different from forward to forward.
+    @Test func aRefusalByAReachableRemoteIsWaitedOutWithGrowingJitteredDelays() {
+        var machine = ForwardLifecycle(host: "bastion", seed: 7)
+        _ = machine.handle(.start)
+        #expect(machine.handle(.remoteChecked(reachable: true, detail: nil)) == [.connect])
+        var delays: [Duration] = []
+        for _ in 1...7 {
+            #expect(machine.handle(.ended(output: Self.keyExchangeClosed)) == [.checkRemote(after: .zero)])
+            let actions = machine.handle(.remoteChecked(reachable: true, detail: nil))
+            guard actions.count == 2, case .waitForRemote(let reason) = actions[0], case .checkRemote(let delay) = actions[1] else {
+                Issue.record("expected waiting and a delayed check, got \(actions)")
+                return
+            }
+            #expect(reason == "bastion: Connection closed by 127.0.0.1 port 22")
+            #expect(machine.phase == .waitingForRemote)
+            delays.append(delay)
+            #expect(machine.handle(.remoteChecked(reachable: true, detail: nil)) == [.connect])
+        }
+        let bases: [Duration] = [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)]
+        for (delay, base) in zip(delays, bases) { #expect(delay >= base * 0.5 && delay < base * 1.5, "\(delay) for \(base)") }
+        #expect(machine.refusals == 7)
+        _ = machine.handle(.connected(at: Self.t0))
+        #expect(machine.refusals == 0, "a tunnel that came up starts the delays over")
+        // Twenty forwards that lost one master together: their first retries are spread out.
+        let firsts = (1...20).map { seed -> Duration in
+            var each = ForwardLifecycle(host: "bastion", seed: UInt64(seed))
+            _ = each.handle(.start)
+            _ = each.handle(.remoteChecked(reachable: true, detail: nil))
+            _ = each.handle(.ended(output: Self.keyExchangeClosed))
+            guard case .checkRemote(let delay) = each.handle(.remoteChecked(reachable: true, detail: nil)).last else { return .zero }
+            return delay
+        }
+        #expect(Set(firsts).count == 20)
+        #expect(firsts.allSatisfy { $0 >= .milliseconds(125) && $0 < .milliseconds(375) })
+    }
+
+    struct SharingCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// `begin` (remote, ms) or `finish` (remote, problem, ms) in order; the last `begin`'s decision is checked.
+        var steps: [(String, String?, Int, Bool)]
+        var expected: RemoteChecks.Decision
+        var testDescription: String { name }
+    }
+
+    static let sharing: [SharingCase] = [
+        SharingCase(name: "the first asker connects", steps: [("a", nil, 0, true)], expected: .probe),
+        SharingCase(name: "a second asker joins the check under way", steps: [("a", nil, 0, true), ("a", nil, 5, true)], expected: .join),
+        SharingCase(name: "another remote is checked on its own", steps: [("a", nil, 0, true), ("b", nil, 5, true)], expected: .probe),
+        SharingCase(
+            name: "a fresh answer is reused", steps: [("a", nil, 0, true), ("a", "refused", 40, false), ("a", nil, 200, true)],
+            expected: .reuse("refused")),
+        SharingCase(
+            name: "an answer 250 ms old is asked again", steps: [("a", nil, 0, true), ("a", nil, 40, false), ("a", nil, 290, true)],
+            expected: .probe),
+    ]
+
+    @Test(arguments: sharing) func remoteChecksAreShared(_ test: SharingCase) {
+        var checks = RemoteChecks()
+        var last: RemoteChecks.Decision?
+        for (remote, problem, ms, isBegin) in test.steps {
+            let now = Self.t0 + .milliseconds(ms)
+            if isBegin { last = checks.begin(remote, at: now) } else { checks.finish(remote, problem: problem, at: now) }
+        }
+        #expect(last == test.expected)
+    }
+
     @Test func classifiesWhatSSHAndKubectlSay() {
         let table: [([String], String)] = [
             (Self.hostKey, "hostKey"),

@@ -6,6 +6,12 @@
 /// Unreachable means `waiting for remote`, polled every `pollInterval`, nothing spent; reachable means
 /// the tunnel itself failed, which is a crash the instance's `RestartTracker` counts. Host key and
 /// authentication failures are final whatever the remote's state.
+///
+/// A tunnel that ssh or kubectl could not get through (refused, closed during key exchange) while the
+/// first hop accepts TCP is waited for too: sshd drops unauthenticated connections past its
+/// `MaxStartups` (10 by default), a host behind a jump may be down, sshd may be restarting. Those
+/// retries wait longer each time, with jitter, so forwards that lost one master together do not come
+/// back in step and trip the same limit again.
 public struct ForwardLifecycle: Sendable, Equatable {
     public enum Phase: Sendable, Equatable {
         case idle
@@ -45,6 +51,9 @@ public struct ForwardLifecycle: Sendable, Equatable {
     public static let pollInterval: Duration = .milliseconds(500)
     /// A wall clock that ran this much further than the monotonic one means a suspend.
     public static let suspendThreshold: Duration = .seconds(2)
+    /// The first retry after a refusal by a reachable remote, doubled each time up to `refusalCap`.
+    public static let refusalBase: Duration = .milliseconds(250)
+    public static let refusalCap: Duration = .seconds(5)
 
     public let host: String
     public private(set) var phase: Phase = .idle
@@ -52,13 +61,19 @@ public struct ForwardLifecycle: Sendable, Equatable {
     /// Why the tunnel last ended, kept until the reachability check says what that means.
     private var pendingEnd: ForwardFailure?
     private var lastClocks: (monotonic: ContinuousClock.Instant, wallSeconds: Double)?
+    /// Refusals by a reachable remote since the tunnel was last up.
+    public private(set) var refusals = 0
+    /// The jitter's generator state (SplitMix64): seeded per forward, fixed in tests.
+    private var seed: UInt64
 
-    public init(host: String) {
+    public init(host: String, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) {
         self.host = host
+        self.seed = seed
     }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.host == b.host && a.phase == b.phase && a.lastError == b.lastError && a.pendingEnd == b.pendingEnd
+            && a.refusals == b.refusals
     }
 
     public mutating func handle(_ event: Event) -> [Action] {
@@ -72,6 +87,7 @@ public struct ForwardLifecycle: Sendable, Equatable {
         case .connected:
             guard phase == .connecting else { return [] }
             phase = .up
+            refusals = 0
             return []
         case .ended(let output):
             guard phase == .connecting || phase == .up else { return [] }
@@ -102,6 +118,13 @@ public struct ForwardLifecycle: Sendable, Equatable {
             phase = .waitingForRemote
             return (entering ? [.waitForRemote(lastError!)] : []) + [.checkRemote(after: Self.pollInterval)]
         }
+        if case .unreachable(let message) = pendingEnd {
+            pendingEnd = nil
+            refusals += 1
+            lastError = message
+            phase = .waitingForRemote
+            return [.waitForRemote(message), .checkRemote(after: nextRefusalDelay())]
+        }
         if let ended = pendingEnd {
             // The remote answers, so the tunnel's own failure is real: the restart policy decides.
             pendingEnd = nil
@@ -110,5 +133,18 @@ public struct ForwardLifecycle: Sendable, Equatable {
         }
         phase = .connecting
         return [.connect]
+    }
+
+    /// `refusalBase × 2^(refusals−1)`, at most `refusalCap`, times a factor in [0.5, 1.5).
+    private mutating func nextRefusalDelay() -> Duration {
+        let doublings = min(refusals - 1, 16)
+        let base = min(Self.refusalBase * (1 << doublings), Self.refusalCap)
+        seed &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = seed
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        mixed ^= mixed >> 31
+        let unit = Double(mixed >> 11) / Double(1 << 53)
+        return base * (0.5 + unit)
     }
 }

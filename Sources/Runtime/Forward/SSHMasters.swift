@@ -98,16 +98,18 @@ extension Supervisor {
         let cancel = command.control("cancel", inner: inner)
         let tunnel = Tunnel(pid: master.pid, inner: inner) {
             _ = try? await self.runQuiet(cancel)
-            await self.closeSSHTunnel(label: label, key: command.masterKey)
+            await self.closeSSHTunnel(label: label, key: command.masterKey, inner: inner)
         }
         master.tunnels[label] = tunnel
         return .success(tunnel)
     }
 
-    /// After `-O cancel`: the tunnel is over; the master goes when nothing else uses it.
-    func closeSSHTunnel(label: String, key: String) async {
-        guard let master = sshMasters[key] else { return }
-        master.tunnels.removeValue(forKey: label)?.finish(TunnelEnd(status: .signaled(SIGTERM), lines: []))
+    /// After `-O cancel`: the tunnel is over; the master goes when nothing else uses it. `inner` tells
+    /// this tunnel from a newer one of the same instance (a late close must not end that one).
+    func closeSSHTunnel(label: String, key: String, inner: Int) async {
+        guard let master = sshMasters[key], let tunnel = master.tunnels[label], tunnel.inner == inner else { return }
+        master.tunnels[label] = nil
+        tunnel.finish(TunnelEnd(status: .signaled(SIGTERM), lines: []))
         master.users.remove(label)
         await retireMasterIfUnused(master)
     }

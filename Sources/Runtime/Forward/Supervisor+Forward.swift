@@ -20,7 +20,7 @@ extension Supervisor {
             case .checkRemote(let delay):
                 if delay > .zero { await sleepUnlessStopping(delay, or: instance) }
                 if phase.isStopping || !instance.lifecycle.mayRun { break }
-                let problem = await remoteProblem(forward)
+                let problem = await remoteProblem(forward, trustLiveMaster: true)
                 queue += run.machine.handle(.remoteChecked(reachable: problem == nil, detail: problem))
             case .waitForRemote(let reason):
                 emit(SupervisorEvent(service: instance.service.name, instance: instance.index, kind: .note("\(instance.label): \(reason)")))
@@ -107,8 +107,36 @@ extension Supervisor {
     }
 
     /// nil when the first hop answers a TCP connect (the ssh host or first jump host, the kube API
-    /// server), else why not (DNS, refused, timed out).
-    func remoteProblem(_ forward: Forward) async -> String? {
+    /// server), else why not (DNS, refused, timed out). One check per remote runs at a time, shared by
+    /// every forward asking (`RemoteChecks`). With `trustLiveMaster`, an ssh master to the host that is
+    /// running or connecting answers instead: another forward is bringing it up, and a probe beside its
+    /// key exchange would only add to what sshd's `MaxStartups` counts.
+    func remoteProblem(_ forward: Forward, trustLiveMaster: Bool = false) async -> String? {
+        let key: String
+        switch forward.via {
+        case .ssh(let ssh):
+            let masterKey = ForwardCommand(ssh: ssh, configFile: options.environment["DEVHOST_SSH_CONFIG"], controlDirectory: "/").masterKey
+            if trustLiveMaster, let master = sshMasters[masterKey], master.exitStatus == nil { return nil }
+            key = "ssh\u{1}" + masterKey
+        case .kubectl(let kube):
+            key = "kubectl\u{1}" + (kube.context ?? "")
+        }
+        switch remoteChecks.begin(key, at: .now) {
+        case .reuse(let problem):
+            return problem
+        case .join:
+            return await remoteCheckTasks[key]?.value ?? nil
+        case .probe:
+            let task = Task { await self.connectToFirstHop(of: forward) }
+            remoteCheckTasks[key] = task
+            let problem = await task.value
+            remoteCheckTasks[key] = nil
+            remoteChecks.finish(key, problem: problem, at: .now)
+            return problem
+        }
+    }
+
+    private func connectToFirstHop(of forward: Forward) async -> String? {
         guard let (host, port) = await firstHop(of: forward) else { return nil }
         do {
             let channel = try await ClientBootstrap(group: group).connectTimeout(.seconds(2)).connect(host: host, port: port).get()
