@@ -104,6 +104,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                // The gRPC health check's header blocks (Health/GRPCHealthProbe.swift).
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             path: "Sources/Runtime"
         ),
@@ -131,7 +133,10 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["devhost"], path: "Tests/CLITests"),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["DevhostRuntime", "DevhostProxy", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "DevhostRuntime", "DevhostProxy", "DevhostManifest", "DevhostTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
             path: "Tests/RuntimeTests"),
         // The proxy on its own: parsing, framing, refusals and the access log without sockets, and
         // hostile input against a real proxy in front of an upstream that reads with h11.

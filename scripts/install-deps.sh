@@ -5,7 +5,8 @@
 #                                   and chromium (headless) for the dashboard and HTTPS browser tests, kubectl (its built-in kustomize)
 #                                   and kubernetes-validate for `devhost kube`, PostgreSQL, Redis and MariaDB
 #                                   servers for the protocol health checks, curl, openssl, certutil
-#                                   (libnss3-tools), node and nghttp (nghttp2-client) for the HTTPS tests
+#                                   (libnss3-tools), node and nghttp (nghttp2-client) for the HTTPS tests, grpcio
+#                                   for the gRPC tests
 set -euo pipefail
 need_apt=()
 if ! pkg-config --exists libgit2 2>/dev/null; then need_apt+=(libgit2-dev pkg-config); fi
@@ -66,4 +67,10 @@ fi
 if [ "${1:-build}" = test ] && ! python3 -c 'import mcp.client.stdio' >/dev/null 2>&1; then
   echo "installing: mcp (PyPI)"
   python3 -m pip install -q 'mcp==2.3.0'
+fi
+# grpcio and grpcio-health-checking: a real gRPC server and client (generic handlers on bytes, no
+# generated code) for the h2c/grpc upstream protocols and the grpc health check.
+if [ "${1:-build}" = test ] && ! python3 -c 'import grpc, grpc_health.v1.health' >/dev/null 2>&1; then
+  echo "installing: grpcio grpcio-health-checking (PyPI)"
+  python3 -m pip install -q 'grpcio==1.85.4' 'grpcio-health-checking==1.85.1'
 fi

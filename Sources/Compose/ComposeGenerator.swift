@@ -161,6 +161,7 @@ public struct ComposeGenerator: Sendable {
                 image: service.image, dockerfile: hasDockerfile ? readFile(dockerfilePath) : nil, command: service.command)
             let port = endpoint?.containerPort ?? Self.autoContainerPort
             var probe = health.probe
+            if let note = ComposeHealthcheck.note(for: probe) { notes.append(note) }
             if case .exec(let command) = probe {
                 probe = .exec(try ContainerText.shellLine(command, reference: reference))
             }

@@ -88,7 +88,20 @@ enum ComposeHealthcheck {
             // kafka-broker-api-versions.sh, apache/kafka keeps it in /opt/kafka/bin and needs a JVM start of
             // seconds), so compose checks that the port accepts connections.
             return ["CMD-SHELL", tcpLine(port)]
+        case .grpc(let service):
+            // grpc_health_probe (grpc-ecosystem) speaks grpc.health.v1 but is in few images: where it is
+            // missing, the port accepting connections is what compose can check (the generator says so).
+            var line = "grpc_health_probe -addr=127.0.0.1:\(port)"
+            if !service.isEmpty { line += " -service=\(quoted(service))" }
+            return ["CMD-SHELL", orTCP("grpc_health_probe", line, port: port)]
         }
+    }
+
+    /// What the compose file says above a service whose check it can only approximate.
+    static func note(for probe: HealthCheck.Probe) -> String? {
+        guard case .grpc(let service) = probe else { return nil }
+        return "health.grpc (\(service.isEmpty ? "the server" : service)): compose runs grpc_health_probe when the image has it "
+            + "(it is not in common images: add it to the Dockerfile), otherwise it only checks that the port accepts connections"
     }
 
     private static func tcpLine(_ port: Int) -> String {

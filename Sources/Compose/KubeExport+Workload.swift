@@ -95,7 +95,7 @@ extension KubeExport {
         container.append(("env", .list(env.env.map { .map([("name", .string($0.0)), ("value", .string($0.1))]) })))
         if !env.envFrom.isEmpty { container.append(("envFrom", .list(env.envFrom))) }
         if let health = service.health, !plan.jobs.contains(service.name) {
-            let handler = try probeHandler(health.probe, service: service, reference: reference)
+            let handler = try probeHandler(health.probe, service: service, port: plan.ports[service.name], reference: reference)
             let period = Self.seconds(health.interval)
             var readiness = handler
             readiness += [("periodSeconds", .int(period)), ("timeoutSeconds", .int(Self.seconds(health.timeout)))]
@@ -124,7 +124,7 @@ extension KubeExport {
     }
 
     private func probeHandler(
-        _ probe: HealthCheck.Probe, service: Service, reference: (Interpolation.ServiceReference) -> String
+        _ probe: HealthCheck.Probe, service: Service, port: Int?, reference: (Interpolation.ServiceReference) -> String
     ) throws -> [(String, YAMLNode)] {
         switch probe {
         case .http(let path):
@@ -133,6 +133,12 @@ extension KubeExport {
             // The wire-protocol probes need a client in the image (pg_isready, redis-cli); a TCP check
             // is what every image supports.
             return [("tcpSocket", .map([("port", .string(portName(service)))]))]
+        case .grpc(let name):
+            // Kubernetes >= 1.24 calls grpc.health.v1 itself; its port is a number, not a port's name.
+            guard let port else { return [("tcpSocket", .map([("port", .string(portName(service)))]))] }
+            var action: [(String, YAMLNode)] = [("port", .int(port))]
+            if !name.isEmpty { action.append(("service", .string(name))) }
+            return [("grpc", .map(action))]
         case .exec(let command):
             // Kubernetes expands $(VAR) in exec probes too, so the line is escaped as a command is.
             return [("exec", .map([("command", .strings(["/bin/sh", "-c", try ContainerText.shellLine(command, reference: reference)]))]))]

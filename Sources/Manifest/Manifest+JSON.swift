@@ -53,6 +53,7 @@ extension Service {
             ("env", Manifest.json(env)),
             ("env_file", envFile.map(JSONValue.string) ?? .null),
             ("host_header", .string(rewriteHost ? "upstream" : "preserve")),
+            ("protocol", .string(upstreamProtocol.rawValue)),
             ("watch", .array(watch.map(JSONValue.string))),
         ])
     }
@@ -75,6 +76,7 @@ extension HealthCheck {
             pairs = [("redis", fields.isEmpty ? .bool(true) : .object(fields))]
         case .mysql: pairs = [("mysql", .bool(true))]
         case .kafka: pairs = [("kafka", .bool(true))]
+        case .grpc(let service): pairs = [("grpc", .string(service))]
         }
         pairs += [
             ("interval", .string(DurationText.format(interval))),

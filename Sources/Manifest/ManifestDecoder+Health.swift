@@ -34,6 +34,9 @@ extension ManifestDecoder {
                 if reader.bool(value, keyPath) == true { probes.append((entry.key, .mysql)) }
             case "kafka":
                 if reader.bool(value, keyPath) == true { probes.append((entry.key, .kafka)) }
+            case "grpc":
+                // An empty name is grpc.health.v1's "the server as a whole", so it is allowed.
+                if let name = reader.string(value, keyPath) { probes.append((entry.key, .grpc(service: name))) }
             case "interval": check.interval = reader.duration(value, keyPath) ?? check.interval
             case "timeout": check.timeout = reader.duration(value, keyPath) ?? check.timeout
             case "retries": check.retries = reader.int(value, keyPath, in: 1...1000) ?? check.retries

@@ -152,6 +152,7 @@ struct ManifestDecoder {
                     }
                 }
             case "watch": service.watch = reader.stringList(node, path) ?? []
+            case "protocol": service.upstreamProtocol = decodeProtocol(node, path) ?? service.upstreamProtocol
             case "forward": service.forward = decodeForward(node, path)
             case "profiles": service.profiles = decodeProfiles(node, path)
             default: break
@@ -165,12 +166,26 @@ struct ManifestDecoder {
         if !maxRestartsSet, service.restart == .no { service.maxRestarts = 0 }
         service.routeEntries = decodeRoutes(routeNode, service: service, path: "\(base).route")
         service.health = decodeHealth(healthNode, service: service, path: "\(base).health")
+        if service.upstreamProtocol != .http1, !service.hasPort, let location = service.locations["protocol"] {
+            reader.fail(
+                "\(base).protocol", "\(service.upstreamProtocol.rawValue) needs a port, but the service has port: none", at: location)
+        }
         if case .fixed = service.port, service.replicas > 1 {
             reader.fail(
                 "\(base).replicas", "\(service.replicas) replicas cannot share the fixed port \(service.port); use port: auto",
                 at: entry.keyLocation)
         }
         return service
+    }
+
+    private mutating func decodeProtocol(_ node: YAMLNode, _ path: String) -> UpstreamProtocol? {
+        guard let text = reader.string(node, path) else { return nil }
+        if let value = UpstreamProtocol(rawValue: text) { return value }
+        let names = UpstreamProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+        // h2 and http2 are what people write; the upstream is spoken to in cleartext, which is h2c.
+        let hint = ["h2", "http2"].contains(text.lowercased()) ? "; HTTP/2 in cleartext with prior knowledge is h2c" : ""
+        reader.fail(path, "\"\(text)\" is not an upstream protocol (\(names)\(hint))", at: node.location)
+        return nil
     }
 
     private mutating func decodePort(_ node: YAMLNode, _ path: String) -> PortSpec? {

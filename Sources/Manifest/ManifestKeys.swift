@@ -6,10 +6,10 @@ public enum ManifestKeys {
     public static let service = [
         "command", "cwd", "env", "env_file", "port", "route", "replicas", "depends_on", "health", "restart",
         "max_restarts", "setup", "setup_inputs", "stop_signal", "stop_timeout", "image", "compose", "host_header",
-        "watch", "forward", "profiles",
+        "watch", "forward", "profiles", "protocol",
     ]
     public static let health = [
-        "http", "tcp", "exec", "postgres", "redis", "mysql", "kafka", "interval", "timeout", "retries", "start_period",
+        "http", "tcp", "exec", "postgres", "redis", "mysql", "kafka", "grpc", "interval", "timeout", "retries", "start_period",
     ]
     public static let postgresHealth = ["user", "database"]
     public static let redisHealth = ["user", "password"]

@@ -95,6 +95,7 @@ public enum ManifestSchema {
                 },
                 "mysql": { "type": "boolean", "description": "Healthy when the server sends a protocol 10 greeting." },
                 "kafka": { "type": "boolean", "description": "Healthy when the broker answers an ApiVersions request." },
+                "grpc": { "type": "string", "description": "grpc.health.v1 Health/Check for this service name over h2c (\"\": the server as a whole); healthy when SERVING." },
                 "interval": { "$ref": "#/definitions/duration", "default": "1s" },
                 "timeout": { "$ref": "#/definitions/duration", "default": "1s" },
                 "retries": { "type": "integer", "minimum": 1, "default": 3 },
@@ -157,6 +158,7 @@ public enum ManifestSchema {
                 "image": { "type": "string" },
                 "compose": { "type": "object" },
                 "host_header": { "enum": ["preserve", "upstream"], "default": "preserve" },
+                "protocol": { "enum": ["http1", "h2c", "grpc"], "default": "http1", "description": "What the port speaks: HTTP/1.1, HTTP/2 cleartext with prior knowledge (h2c), or gRPC (h2c with trailers; reached from HTTP/2 clients)." },
                 "watch": { "$ref": "#/definitions/stringOrList" },
                 "profiles": {
                   "type": "array",

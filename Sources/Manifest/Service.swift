@@ -34,6 +34,8 @@ public struct Service: Sendable, Equatable {
     public var compose: YAMLNode?
     /// Proxy: send the upstream's address as `Host` instead of the client's.
     public var rewriteHost: Bool
+    /// Proxy: what the service's port speaks (`protocol:`); HTTP/1.1 unless it says otherwise.
+    public var upstreamProtocol: UpstreamProtocol = .http1
     /// Globs (relative to `cwd`) whose changes restart the service.
     public var watch: [String]
     /// Not a local process but a tunnel to a remote port (`forward:`); such a service has no command.
@@ -148,6 +150,9 @@ public struct HealthCheck: Sendable, Equatable {
         case mysql
         /// An ApiVersions (v0) request answered with the same correlation id and no error.
         case kafka
+        /// grpc.health.v1.Health/Check over h2c for this service name (empty: the server as a whole);
+        /// healthy when the answer is SERVING.
+        case grpc(service: String)
 
         /// Every probe but exec connects to the instance's port.
         public var needsPort: Bool {

@@ -41,6 +41,9 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         case done
     }
 
+    /// Where the stream came from: a request for an h2c or gRPC service leaves the bridge for an
+    /// `HTTP2Relay` (nil in tests of the bridge alone).
+    private let origin: HTTP2Origin?
     private var request = Request.head
     private var response = Response.head
     private var requestIsHEAD = false
@@ -48,12 +51,19 @@ final class HTTP2Bridge: ChannelDuplexHandler {
     /// Response bytes of a head not complete yet.
     private var pending: ByteBuffer?
 
+    init(origin: HTTP2Origin? = nil) {
+        self.origin = origin
+    }
+
     // MARK: Request: frames in, HTTP/1.1 bytes out
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .headers(let headers):
             if case .head = request {
+                if let origin, let relay = HTTP2Relay.claim(headers.headers, endStream: headers.endStream, origin: origin) {
+                    return HTTP2Relay.takeOver(context, from: self, relay: relay)
+                }
                 guard let head = requestBytes(headers.headers, endStream: headers.endStream, allocator: context.channel.allocator) else {
                     return context.close(promise: nil)
                 }

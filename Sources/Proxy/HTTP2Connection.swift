@@ -5,8 +5,11 @@ import NIOCore
 /// each stream's request-id generator (no system call per stream), and one ticker that checks every
 /// open stream's deadlines. Made when the connection has chosen HTTP/2; used only on its event loop.
 final class HTTP2Origin: @unchecked Sendable {
+    let shared: ProxyContext
     let perLoop: ProxyContext.PerLoop
     let client: ClientAddress
+    /// The client's address as text (the h2c and gRPC relay's forwarding fields).
+    let clientIP: String
     private var seeds = SplitMix64()
     private let loop: EventLoop
     /// The streams whose deadlines the ticker checks; a stream's slot is reused once it ends.
@@ -17,13 +20,17 @@ final class HTTP2Origin: @unchecked Sendable {
 
     init(channel: Channel, shared: ProxyContext) {
         loop = channel.eventLoop
+        self.shared = shared
         perLoop = shared.perLoop(channel.eventLoop)
         switch channel.remoteAddress {
-        case .v4(let address)?: client = ClientAddress(address.host, secure: true)
-        case .v6(let address)?: client = ClientAddress(address.host, secure: true)
-        default: client = ClientAddress("127.0.0.1", secure: true)
+        case .v4(let address)?: clientIP = address.host
+        case .v6(let address)?: clientIP = address.host
+        default: clientIP = "127.0.0.1"
         }
+        client = ClientAddress(clientIP, secure: true)
     }
+
+    var http2Upstreams: HTTP2UpstreamPool { perLoop.http2Upstreams }
 
     func nextGenerator() -> SplitMix64 {
         SplitMix64(seed: seeds.next())

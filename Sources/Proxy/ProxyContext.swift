@@ -73,6 +73,8 @@ public final class ProxyContext: @unchecked Sendable {
     struct PerLoop {
         /// Idle upstream connections.
         let pool: UpstreamPool
+        /// HTTP/2 connections to h2c and gRPC upstreams.
+        let http2Upstreams = HTTP2UpstreamPool()
         /// Flushes waiting for the end of the loop's tick.
         let flushes: FlushBatch
         /// Access-log lines waiting for the end of the loop's tick.

@@ -22,6 +22,11 @@ extension ProxyHandler {
             }
             use(key: UpstreamPool.Key(host: "localhost", port: 0, path: path), instance: nil, context: context)
         case .service(let name, _)?:
+            if shared.routes.hasHTTP2Upstreams,
+                let refusal = HTTP2Relay.refusalOverHTTP1(shared.routes.upstreamProtocol(of: name), service: name)
+            {
+                return writeSimple(.httpVersionNotSupported, message: refusal, close: false)
+            }
             if let endpoint = shared.instances.next(name, excluding: current.tried) {
                 return use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
             }

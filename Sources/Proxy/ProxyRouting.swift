@@ -30,17 +30,26 @@ public final class ProxyRoutes: @unchecked Sendable {
         public var path: String?
         /// The prefix is taken off the target before the request goes upstream.
         public var stripPrefix: Bool
-        public init(host: String, target: ProxyTarget, path: String? = nil, stripPrefix: Bool = false) {
+        /// What a service target's port speaks (h2c and gRPC go through `HTTP2Relay`).
+        public var upstreamProtocol: UpstreamProtocol
+        public init(
+            host: String, target: ProxyTarget, path: String? = nil, stripPrefix: Bool = false, upstreamProtocol: UpstreamProtocol = .http1
+        ) {
             self.host = host
             self.target = target
             self.path = path
             self.stripPrefix = stripPrefix
+            self.upstreamProtocol = upstreamProtocol
         }
     }
 
     private let lock = NSLock()
     private var table: [String: HostRoutes] = [:]
     private var ordered: [Route] = []
+    /// Services that speak HTTP/2 (h2c, gRPC); most projects have none, and then `hasHTTP2Upstreams`
+    /// spares every HTTP/2 stream the lookup.
+    private var protocols: [String: UpstreamProtocol] = [:]
+    private let anyHTTP2 = Atomic<Bool>(false)
     /// Bumped on every change, so connections know when a host they looked up may route elsewhere.
     /// An atomic, as every request reads it: taking the lock for it showed in profiles.
     private let version = Atomic<Int>(0)
@@ -61,6 +70,10 @@ public final class ProxyRoutes: @unchecked Sendable {
                 catchAll[host] = route.target
             }
         }
+        var protocols: [String: UpstreamProtocol] = [:]
+        for route in routes where route.upstreamProtocol != .http1 {
+            if case .service(let name, _) = route.target { protocols[name] = route.upstreamProtocol }
+        }
         var table: [String: HostRoutes] = [:]
         for host in Set(catchAll.keys).union(prefixes.keys) {
             table[host] = HostRoutes(catchAll: catchAll[host], prefixes: prefixes[host] ?? [])
@@ -68,12 +81,21 @@ public final class ProxyRoutes: @unchecked Sendable {
         lock.withLock {
             self.table = table
             self.ordered = routes
+            self.protocols = protocols
+            anyHTTP2.store(!protocols.isEmpty, ordering: .relaxed)
             // Inside the lock, after the table: whoever sees the new generation finds the new table.
             version.add(1, ordering: .releasing)
         }
     }
 
     var generation: Int { version.load(ordering: .acquiring) }
+
+    /// Some route goes to an h2c or gRPC service.
+    var hasHTTP2Upstreams: Bool { anyHTTP2.load(ordering: .relaxed) }
+
+    func upstreamProtocol(of service: String) -> UpstreamProtocol {
+        lock.withLock { protocols[service] ?? .http1 }
+    }
 
     public var all: [Route] { lock.withLock { ordered } }
 
@@ -117,7 +139,7 @@ public final class ProxyRoutes: @unchecked Sendable {
             service.routeEntries.map {
                 Route(
                     host: manifest.host(forRoute: $0.host), target: .service(service.name, rewriteHost: service.rewriteHost),
-                    path: $0.path, stripPrefix: $0.stripPrefix)
+                    path: $0.path, stripPrefix: $0.stripPrefix, upstreamProtocol: service.upstreamProtocol)
             }
         }
     }

@@ -63,7 +63,7 @@ public struct ProxyTLS: Sendable {
                 ) { stream in
                     stream.eventLoop.makeCompletedFuture {
                         let operations = stream.pipeline.syncOperations
-                        try operations.addHandler(HTTP2Bridge())
+                        try operations.addHandler(HTTP2Bridge(origin: origin))
                         try operations.addHandler(ProxyHandler(shared: shared, origin: origin), name: "proxy")
                     }
                 }.map { _ in }

@@ -35,7 +35,7 @@ struct HealthProbe: Sendable {
         case .exec(let command):
             return await exec(command, timeout: timeout, environment: environment, directory: directory).map(ProbeOutcome.unhealthy)
                 ?? .healthy("`\(command)` succeeded")
-        case .postgres, .redis, .mysql, .kafka:
+        case .postgres, .redis, .mysql, .kafka, .grpc:
             guard let port else { return .unhealthy("no port yet") }
             let outcome = await speak(probe, port: port, timeout: timeout)
             let name =
@@ -43,6 +43,7 @@ struct HealthProbe: Sendable {
                 case .postgres: "postgres"
                 case .redis: "redis"
                 case .mysql: "mysql"
+                case .grpc: "grpc"
                 default: "kafka"
                 }
             return outcome.healthy ? .healthy("\(name) \(outcome.detail)") : outcome
@@ -60,6 +61,8 @@ struct HealthProbe: Sendable {
             return await converse("mysql", port: port, timeout: timeout, MySQLProbe.conversation())
         case .kafka:
             return await converse("kafka", port: port, timeout: timeout, KafkaProbe.conversation())
+        case .grpc(let service):
+            return await converse("grpc", port: port, timeout: timeout, GRPCHealthProbe.conversation(service: service, port: port))
         case .http, .tcp, .exec:
             return .unhealthy("not a wire-protocol probe")
         }

@@ -51,6 +51,8 @@ extension HealthCheck {
         case .redis(_, let password): return "redis PING\(password == nil ? "" : " after AUTH") every \(DurationText.format(interval))"
         case .mysql: return "mysql greeting every \(DurationText.format(interval))"
         case .kafka: return "kafka ApiVersions every \(DurationText.format(interval))"
+        case .grpc(let service):
+            return "grpc Health/Check \(service.isEmpty ? "(server)" : service) every \(DurationText.format(interval))"
         }
     }
 }

@@ -1,0 +1,141 @@
+import DevhostManifest
+import DevhostTestSupport
+import Foundation
+import NIOPosix
+import Testing
+
+@testable import DevhostProxy
+
+/// gRPC and h2c upstreams behind the HTTPS listener: a real grpcio server (Tests/Scripts/grpc_peer.py)
+/// as service `echo`, grpcio and curl as clients over TLS with the CA made for the test.
+@Suite("gRPC and h2c upstreams", .serialized)
+struct GRPCProxyTests {
+    static let script = repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_peer.py").path
+
+    final class World: @unchecked Sendable {
+        let data: TempProject
+        let server: ChildProcess
+        let instances = RouteTable()
+        let secure: ProxyServer
+        let plain: ProxyServer
+        let serverPort: Int
+        var ca: String { LocalCAFiles(folder: data.file("ca")).certificate }
+
+        init(protocol upstream: UpstreamProtocol = .grpc) async throws {
+            data = try TempProject()
+            server = try ChildProcess(argv: ["python3", GRPCProxyTests.script, "server"])
+            let server = server
+            let started = await eventually(timeout: .seconds(10)) { server.output.contains("port ") }
+            guard started, let port = Int(server.output.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            else {
+                server.stop()
+                throw HarnessFailure(message: "the gRPC server did not start: \(server.output)")
+            }
+            serverPort = port
+            instances.set(service: "echo", instance: "echo-1", endpoint: .init(instance: "echo-1", port: port))
+            let routes = ProxyRoutes([
+                .init(host: "echo.localhost", target: .service("echo", rewriteHost: false), upstreamProtocol: upstream),
+                .init(host: "gone.localhost", target: .service("gone", rewriteHost: false), upstreamProtocol: .grpc),
+            ])
+            var settings = ProxyContext.Settings()
+            settings.accessLog = .off
+            settings.waitForHealthy = .milliseconds(100)
+            let context = ProxyContext(routes: routes, instances: instances, settings: settings)
+            do {
+                let tls = try ProxyTLS.make(port: 0, files: LocalCAFiles(folder: data.file("ca")), domain: "localhost", log: nil)
+                secure = try await ProxyServer.start(
+                    host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton, tls: tls.sslContext)
+                plain = try await ProxyServer.start(
+                    host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton)
+            } catch {
+                server.stop()
+                throw error
+            }
+        }
+
+        func stop() async {
+            await secure.close()
+            await plain.close()
+            server.stop()
+        }
+
+        /// grpc_peer.py's client through the HTTPS listener: its one JSON line.
+        func peer(_ arguments: [String], host: String = "echo.localhost") throws -> [String: Any] {
+            let result = try run(
+                ["python3", GRPCProxyTests.script] + arguments.prefix(1) + ["127.0.0.1:\(secure.port)"] + arguments.dropFirst()
+                    + ["--ca", ca, "--authority", host])
+            let line = result.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+            guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw HarnessFailure(message: "no JSON from the client: \(result.output)")
+            }
+            return json
+        }
+    }
+
+    static func with(protocol upstream: UpstreamProtocol = .grpc, _ body: (World) async throws -> Void) async throws {
+        let world = try await World(protocol: upstream)
+        do {
+            try await body(world)
+        } catch {
+            await world.stop()
+            throw error
+        }
+        await world.stop()
+    }
+
+    @Test func unaryServerStreamingBidirectionalAndStatusInTrailersThroughTheProxy() async throws {
+        try await Self.with { world in
+            let out = try world.peer(["client"])
+            // The upstream saw the proxy's forwarding fields.
+            #expect(out["unary"] as? String == "echo:hello via https", "\(out)")
+            #expect(out["stream"] as? [String] == ["item 0", "item 1", "item 2"], "\(out)")
+            #expect(out["bidi"] as? [String] == ["back:a", "back:b", "back:c"], "\(out)")
+            let fail = try #require(out["fail"] as? [String: Any], "\(out)")
+            #expect(fail["code"] as? String == "FAILED_PRECONDITION" && fail["details"] as? String == "not today: x", "\(fail)")
+            // Trailing metadata, binary included, arrives as the server sent it.
+            #expect(fail["why"] as? String == "asked" && fail["bin"] as? [Int] == [0, 1], "\(fail)")
+            #expect(out["missing"] as? String == "UNIMPLEMENTED", "\(out)")
+        }
+    }
+
+    @Test func aServiceWithNoInstanceOrARefusingOneIsUnavailableInTrailers() async throws {
+        try await Self.with { world in
+            let none = try world.peer(["unary", "x"], host: "gone.localhost")
+            #expect(none["code"] as? String == "UNAVAILABLE", "\(none)")
+            #expect((none["details"] as? String)?.contains("service gone: no healthy instance") == true, "\(none)")
+            // The instance's port closes: connecting fails, no other instance, UNAVAILABLE.
+            world.server.stop()
+            let refused = try world.peer(["unary", "x"])
+            #expect(refused["code"] as? String == "UNAVAILABLE", "\(refused)")
+            #expect((refused["details"] as? String)?.hasPrefix("devhost: service echo:") == true, "\(refused)")
+        }
+    }
+
+    @Test func aGRPCRequestOverHTTP1IsAnsweredWithWhatItNeeds() async throws {
+        try await Self.with { world in
+            let result = try run([
+                "curl", "-sS", "--http1.1", "-H", "Host: echo.localhost", "-H", "content-type: application/grpc", "--data-binary", "x",
+                "-w", "\n%{http_code}", "http://127.0.0.1:\(world.plain.port)/devhost.test.Echo/Unary",
+            ])
+            #expect(result.output.hasSuffix("\n505"), "\(result.output)")
+            #expect(result.output.contains("speaks gRPC (protocol: grpc), which needs HTTP/2"), "\(result.output)")
+        }
+    }
+
+    /// An h2c service reached by curl over HTTP/2: a gRPC call written by hand (1 byte flag, 4 byte
+    /// length, the message), its answer and its trailers as curl prints them.
+    @Test func anH2CServiceAnswersCurlOverHTTP2() async throws {
+        try await Self.with(protocol: .h2c) { world in
+            let message = world.data.file("message")
+            try Data([0, 0, 0, 0, 2] + Array("hi".utf8)).write(to: URL(fileURLWithPath: message))
+            let result = try run([
+                "curl", "-sS", "--http2", "--cacert", world.ca, "--resolve", "echo.localhost:\(world.secure.port):127.0.0.1",
+                "-H", "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "@\(message)", "-D", "-",
+                "-w", "\nHTTP_VERSION %{http_version}", "https://echo.localhost:\(world.secure.port)/devhost.test.Echo/Unary",
+            ])
+            #expect(result.output.contains("HTTP_VERSION 2"), "\(result.output)")
+            #expect(result.output.contains("echo:hi via https"), "\(result.output)")
+            #expect(result.output.contains("grpc-status: 0"), "trailers reach the client: \(result.output)")
+        }
+    }
+}
