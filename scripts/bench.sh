@@ -26,6 +26,11 @@ scripts/bench/proxy_bench.sh --rounds 5 --duration 5 --out .build/proxy-bench.js
 # interleaved; req/s and CPU µs per request each.
 echo "request inspector: A off, B on"
 B_ARGS=--inspect scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 6
+# A 0% fault rule on the measured route (B) next to no fault (A), then the other way round, same
+# binary (issue 20: the fault path must cost nothing measurable when it does nothing).
+zero="--fault=api.localhost?error=503&rate=0&for=1h"
+echo "fault injection: A none, B a 0% rule"; B_ARGS="$zero" scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 5
+echo "fault injection: A a 0% rule, B none"; A_ARGS="$zero" scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 5
 # HTTPS/1.1 (wrk) and HTTP/2 (h2load, 100 streams over 10 connections) through devhost next to nginx
 # with ssl and http2, one worker each (issue #18).
 scripts/bench/tls_bench.sh 5 5

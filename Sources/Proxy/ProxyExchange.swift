@@ -32,6 +32,10 @@ final class ProxyExchange {
     var counted: (service: String, instance: String)?
     /// The request inspector's record of this exchange (nil when the inspector is off).
     var inspected: InspectedExchange?
+    /// What an injected fault does to this request (its id goes on the response), and the pace of
+    /// its response body under a bandwidth fault.
+    var fault: FaultDecision?
+    var pacer: FaultPacer?
 
     init(head: HTTPHead, route: ResolvedRoute, requestID: RequestID, requestBody: BodyFraming, now: NIODeadline) {
         self.head = head

@@ -46,7 +46,9 @@ extension ProxyHandler {
 
     /// Writes a whole response of devhost's own; whether the connection closes afterwards is the
     /// machine's call.
-    func respond(_ status: HTTPResponseStatus, contentType: String, body: String, close: Bool = false, location: String? = nil) {
+    func respond(
+        _ status: HTTPResponseStatus, contentType: String, body: String, close: Bool = false, location: String? = nil, fault: String? = nil
+    ) {
         guard let context else { return }
         let current = exchange
         let minor = current?.head.minor ?? 1
@@ -62,6 +64,7 @@ extension ProxyHandler {
             "HTTP/1.\(minor) \(status.code) \(status.reasonPhrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\n"
         )
         if let location { out.writeString("Location: \(location)\r\n") }
+        if let fault { out.writeString("X-Devhost-Fault: \(fault)\r\n") }
         if let id = current?.requestID {
             out.writeStaticString("X-Request-ID: ")
             id.write(into: &out)

@@ -182,7 +182,7 @@ extension ProxyHandler {
     /// The upstream closed: the end of a response without a length, a failed attempt, or (an idle
     /// connection) nothing to report.
     func upstreamClosed(_ handler: UpstreamHandler) {
-        guard isCurrent(handler) else { return }
+        guard isCurrent(handler), !closeWaitsForPacing() else { return }
         switch machine.upstreamClosed() {
         case .forget:
             upstream = nil
@@ -215,6 +215,7 @@ extension ProxyHandler {
         }
         while buffer.readableBytes > 0 {
             if machine.responseStarted {
+                if current.pacer != nil, holdBack(&buffer, current, handler) { return }
                 guard let body = current.responseBody.take(from: &buffer) else { return abandonResponse(context) }
                 if let body {
                     current.bytes += body.readableBytes
@@ -281,7 +282,9 @@ extension ProxyHandler {
             current.inspected?.responded(head: head.bytes, chunked: chunked && !dechunk, status: head.status)
             prepare(&clientOut)
             ProxyHeaders.downstreamResponse(
-                head, clientMinor: request.minor, requestID: current.requestID, closing: closing, dechunk: dechunk, into: &clientOut)
+                head, clientMinor: request.minor, requestID: current.requestID, closing: closing, dechunk: dechunk,
+                fault: current.fault?.id,
+                into: &clientOut)
             // A small body that came with the head leaves in the same write.
             if !current.responseBody.isDone, buffer.readableBytes > 0, buffer.readableBytes <= 16 * 1024 {
                 guard let body = current.responseBody.take(from: &buffer) else {

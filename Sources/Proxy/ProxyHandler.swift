@@ -83,6 +83,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// Keep-alive connections ask for the same host again and again: the last answer is kept until
     /// the route table changes.
     var lastRoute: ResolvedRoute?
+    /// The connection's copy of the fault rules, and the table generation it is of.
+    var faults: (generation: Int, set: FaultSet)?
     var ownUser: Bool?
     /// The connection came over TLS (the HTTPS listener, HTTP/1.1 or an HTTP/2 stream): the
     /// forwarding fields say `https`. Fixed per listener, read once per connection.
@@ -368,6 +370,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 port: (context?.channel.localAddress?.port) ?? 0, secure: secure, json: head.wantsJSON, requestID: requestID.string)
             return respond(.notFound, contentType: type, body: body)
         }
+        if !shared.instances.faults.isEmpty, injectFault(route, head) { return }
         connect()
     }
 

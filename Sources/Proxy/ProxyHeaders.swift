@@ -96,7 +96,8 @@ enum ProxyHeaders {
     /// `dechunk`: the body goes to the client without its chunked framing (an HTTP/1.0 client,
     /// which cannot read it), so neither framing field is kept and the connection closes after.
     static func downstreamResponse(
-        _ head: HTTPHead, clientMinor: Int, requestID: RequestID, closing: Bool, dechunk: Bool = false, into out: inout ByteBuffer
+        _ head: HTTPHead, clientMinor: Int, requestID: RequestID, closing: Bool, dechunk: Bool = false, fault: String? = nil,
+        into out: inout ByteBuffer
     ) {
         let switching = head.status == 101
         var lengthWritten = false
@@ -131,6 +132,7 @@ enum ProxyHeaders {
                 }
             }
         }
+        if let fault { out.writeString("X-Devhost-Fault: " + fault + "\r\n") }
         out.writeStaticString("X-Request-ID: ")
         requestID.write(into: &out)
         if switching {

@@ -35,6 +35,9 @@ public final class RouteTable: @unchecked Sendable {
     public typealias RemoteDrain = @Sendable (_ service: String, _ instance: String, _ limit: Duration) async -> Void
     private var remoteDrain: RemoteDrain?
 
+    /// Faults injected into the services' requests (`devhost fault`).
+    public let faults = FaultTable()
+
     public init() {}
 
     public func observe(_ observer: @escaping Observer, drain: @escaping RemoteDrain) {

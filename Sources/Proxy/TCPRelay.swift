@@ -41,7 +41,7 @@ public final class TCPRelay: @unchecked Sendable {
 }
 
 /// Waits for a healthy instance, connects to it from the same event loop, then glues the two channels.
-private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler {
+final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     let service: String
@@ -60,8 +60,16 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let channel = context.channel
-        let loop = context.eventLoop
+        if !routes.faults.isEmpty, let fault = fault() {
+            injectFault(fault, context: context)
+        } else {
+            relay(context.channel)
+        }
+        context.fireChannelActive()
+    }
+
+    func relay(_ channel: Channel) {
+        let loop = channel.eventLoop
         let (service, routes, waitLimit) = (self.service, self.routes, self.waitLimit)
         // The usual case takes no detour through Swift concurrency: a healthy instance is known now.
         let upstream: EventLoopFuture<Channel?>
@@ -91,7 +99,6 @@ private final class RelayConnector: ChannelInboundHandler, RemovableChannelHandl
                 upstream.close(promise: nil)
             }
         }
-        context.fireChannelActive()
     }
 
     private static func connect(_ endpoint: RouteTable.Endpoint, on loop: EventLoop) -> EventLoopFuture<Channel?> {

@@ -20,7 +20,7 @@ struct Devhost: AsyncParsableCommand {
             RestartCommand.self, StopCommand.self, StartCommand.self, DownCommand.self, ReloadCommand.self, DoctorCommand.self,
             ProxyCommand.self, RouteCommand.self, ValidateCommand.self, ComposeCommand.self, KubeCommand.self, SchemaCommand.self,
             MCPCommand.self, TopCommand.self, TrustCommand.self, HostsCommand.self, ImportCommand.self, RequestsCommand.self,
-            ReplayCommand.self,
+            ReplayCommand.self, FaultCommand.self,
             AddAlias.self, ListAlias.self, RemoveAlias.self,
         ]
     )

@@ -37,6 +37,30 @@ struct ProxyCommand: AsyncParsableCommand {
             name: .customLong("route"), help: ArgumentHelp("An extra route, HOST=TARGET (api.localhost=8000).", valueName: "host=target"))
         var extraRoutes: [String] = []
 
+        @Option(
+            name: .customLong("fault"),
+            help: ArgumentHelp(
+                "A fault on a standalone route, HOST?OPTIONS with the options of `devhost fault` (api.localhost?latency=300ms&for=1h).",
+                valueName: "host?options"))
+        var faults: [String] = []
+
+        /// `--fault` values as fault inputs named by their route's host.
+        func faultInputs() throws -> [FaultInput] {
+            try faults.map { item in
+                let parts = item.split(separator: "?", maxSplits: 1).map(String.init)
+                var values = ["service": parts[0].lowercased()]
+                for pair in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+                    let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                    values[kv[0]] = kv.count > 1 ? kv[1] : "1"
+                }
+                do {
+                    return try FaultInput.parse(values)
+                } catch {
+                    throw CommandFailure(message: "--fault \(item): \(error)")
+                }
+            }
+        }
+
         @Option(help: "Address to listen on.")
         var bind = "127.0.0.1"
 
@@ -72,6 +96,7 @@ struct ProxyCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            let faultInputs = try faultInputs()
             var extra: [ProxyRoutes.Route] = []
             for item in extraRoutes {
                 guard let equals = item.firstIndex(of: "=") else { throw ValidationError("--route takes HOST=TARGET, got \(item)") }
@@ -106,6 +131,7 @@ struct ProxyCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure(message: error.description)
             }
+            edge.registry.setStandaloneFaults(faultInputs)
             let secure = edge.httpsPort.map { " and https://\(bind):\($0)" } ?? ""
             log.event("edge proxy on http://\(bind):\(edge.port)\(secure) (pid \(getpid())); projects register on \(edge.socket)")
             log.event("standalone routes from \(file.path); dashboard http://devhost.localhost:\(edge.port)/")

@@ -87,6 +87,7 @@ enum StatusTable {
             let error = service.instances.compactMap(\.lastError).first.map { " · last error: \($0)" } ?? ""
             text += console.paint("\(service.name) → \(remote)\(detail)\(error)", .dim) + "\n"
         }
+        for fault in report.faults ?? [] { text += console.paint("fault " + fault.line, .yellow) + "\n" }
         let bad = report.services.flatMap(\.instances).filter { !$0.ok }.count
         if let proxy = report.proxy {
             let endpoints = PublicEndpoints(httpPort: proxy.port, httpsPort: proxy.httpsPort)

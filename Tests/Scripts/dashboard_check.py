@@ -342,6 +342,24 @@ def run(args, browser):
         clicked = args.click
 
     requests = check_requests(page, args.requests) if args.requests else None
+    faults = None
+    if args.fault_banner:
+        # The banner of injected faults: its entries, then its Clear button clicked like a user.
+        page.wait_for("""(() => { const b = document.getElementById('faults');
+            return b && !b.hidden && b.querySelector('[data-fault]') !== null; })()""", "the fault banner")
+        faults = page.eval("[...document.querySelectorAll('#faults [data-fault]')].map(e => ({id: e.dataset.fault, text: e.textContent}))")
+        box = page.eval("""(() => { const b = document.getElementById('faultclear');
+            const r = b.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+            const hit = document.elementFromPoint(x, y);
+            return {x, y, covered: !(hit && (hit === b || b.contains(hit)))}; })()""")
+        if box["covered"]:
+            raise Failure("the Clear faults button is covered by another element")
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            params = {"type": kind, "x": box["x"], "y": box["y"]}
+            if kind != "mouseMoved":
+                params.update(button="left", clickCount=1)
+            page.call("Input.dispatchMouseEvent", params)
+        page.wait_for("document.getElementById('faults').hidden", "the fault banner to go after Clear faults")
 
     snap = page.eval(SNAPSHOT_JS)
     browser.pump(0)  # collect console events already queued
@@ -356,6 +374,7 @@ def run(args, browser):
         "screenshot": args.screenshot,
         "screenshot_bytes": len(png),
         "clicked": clicked,
+        "faults": faults,
         "console_errors": browser.console_errors,
     }
 
@@ -389,6 +408,7 @@ def main():
     p.add_argument("--expect", required=True, help="SERVICE[,SERVICE...]")
     p.add_argument("--click", help="SERVICE:ACTION (restart, stop or start)")
     p.add_argument("--requests", help="TARGET: check the request inspector with this request's row (list, detail, replay)")
+    p.add_argument("--fault-banner", action="store_true", help="expect the banner of injected faults, then clear them with its button")
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--chromium")
     args = p.parse_args()

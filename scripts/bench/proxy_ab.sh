@@ -6,6 +6,7 @@
 #   scripts/bench/proxy_ab.sh OLD/devhost .build/release/devhost 10
 # A_ARGS and B_ARGS are added to each proxy's command line: the request inspector's cost is
 #   B_ARGS=--inspect scripts/bench/proxy_ab.sh .build/release/devhost .build/release/devhost 10
+# and a 0% fault rule's: B_ARGS='--fault=api.localhost?error=503&rate=0&for=1h' (no spaces: the value is split).
 # Needs nginx and wrk (scripts/bench/proxy_bench.sh installs them). Ports 18080, 18101-18104.
 set -u
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo 'needs wrk and nginx (apt-get install wrk nginx)' >&2; exit 2; }

@@ -84,9 +84,11 @@ public final class ControlAPI: Sendable {
 
     public func status() async -> StatusReport {
         let (manifest, snapshot, ports, ready) = await supervisor.reportParts()
-        return StatusReport.make(
+        var report = StatusReport.make(
             manifest: manifest, snapshot: snapshot, stablePorts: ports, ready: ready, proxyPort: proxyPort, httpsPort: httpsPort,
             startedAt: startedAt)
+        report.faults = FaultStatus.list(supervisor.routes.faults)
+        return report
     }
 
     public func handle(_ request: ControlRequest) async -> ControlResponse {
@@ -101,6 +103,7 @@ public final class ControlAPI: Sendable {
         let method = request.method
         let path = segments.joined(separator: "/")
         if let answer = await requests(request, segments: segments) { return answer }
+        if path == "v1/faults" { return await faults(request) }
         if method == "GET" || method == "HEAD" {
             switch path {
             case "", "index.html": return .full(status: 200, contentType: "text/html; charset=utf-8", body: DashboardPage.html)

@@ -6,7 +6,8 @@
 /// `[data-service=NAME]` per service, `[data-instance=LABEL]` per instance with a `[data-state]`
 /// child holding the state text, `button[data-action][data-service]`, `pre[data-logs=NAME]`,
 /// `[data-error=NAME]` (error text of the last action, empty when none), and
-/// `document.body.dataset.ready == "1"` once the first status is rendered.
+/// `document.body.dataset.ready == "1"` once the first status is rendered; `#faults` (hidden while no
+/// fault is in force) with `[data-fault=ID]` per fault and `#faultclear`.
 enum DashboardPage {
     static let html: String = #"""
         <!doctype html>
@@ -57,6 +58,8 @@ enum DashboardPage {
         .logs .src{color:var(--muted)}
         pre.logs:empty::before{content:"no output yet";color:var(--muted)}
         #empty{padding:40px;color:var(--muted);text-align:center}
+        #faults{display:flex;flex-wrap:wrap;align-items:center;gap:6px 14px;padding:8px 20px;color:var(--warn);background:var(--warnbg);
+          border-bottom:1px solid var(--line);font-weight:600}#faults[hidden]{display:none}#faults .list{display:grid;gap:2px}
         </style>
         </head>
         <body>
@@ -67,6 +70,8 @@ enum DashboardPage {
           <span id="conn" class="pill warn" hidden>disconnected — reconnecting…</span>
           <span id="overall" class="pill off">loading…</span>
         </header>
+        <div id="faults" role="alert" hidden><div class="list" id="faultlist"></div><span class="spacer"></span>
+          <button id="faultclear" type="button">Clear faults</button></div>
         <div id="empty">Waiting for status…</div>
         <main id="services"></main>
         <script>
@@ -197,8 +202,27 @@ enum DashboardPage {
           if (bad === 0 && s.ok) { o.className = "pill ok"; o.textContent = "all ok"; }
           else if (!s.ready) { o.className = "pill warn"; o.textContent = "starting…" + (bad ? " · " + bad + " not ok" : ""); }
           else { o.className = "pill bad"; o.textContent = bad ? bad + " not ok" : "not ok"; }
+          renderFaults(s.faults);
           document.body.dataset.ready = "1";
         }
+
+        // Injected faults (`devhost fault`): a banner while any is in force, with a button that ends them all.
+        function renderFaults(list) {
+          const f = list || [];
+          $("faults").hidden = f.length === 0;
+          $("faultlist").replaceChildren(...f.map(x => h("span", {"data-fault": x.id,
+            text: "Fault " + x.id + " on " + x.service + (x.path || "") + ": " + x.summary + " (" + fmtDur(x.expires_in_seconds) + " left)"})));
+        }
+        function loadFaults() {
+          return fetch("/v1/faults").then(r => r.ok ? r.json() : null).then(b => { if (b) renderFaults(b.faults); }).catch(() => {});
+        }
+        $("faultclear").onclick = async () => {
+          $("faultclear").disabled = true;
+          try { await fetch("/v1/faults", {method: "DELETE", headers: {"X-Devhost-Request": "1"}}); } catch (x) {}
+          await loadFaults();
+          $("faultclear").disabled = false;
+        };
+        setInterval(loadFaults, 2000);
 
         function onStatus(s) { for (const svc of s.services || []) stamp(svc.instances); render(s); }
 

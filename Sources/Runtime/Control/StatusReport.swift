@@ -52,6 +52,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var ok: Bool
     public var proxy: Proxy?
     public var services: [ServiceStatus]
+    /// The faults in force (`devhost fault`); empty when none.
+    public var faults: [FaultStatus]? = nil
 
     /// snake_case keys and ISO dates, as the API documents them.
     static func encoded(_ value: some Encodable) -> String {

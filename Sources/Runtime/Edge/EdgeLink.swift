@@ -242,7 +242,29 @@ public actor EdgeLink {
         Task {
             for await (service, instance, endpoint) in stream { self.send(service: service, instance: instance, endpoint: endpoint) }
         }
+        let (faults, faultChanges) = AsyncStream<[FaultRule]>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        table.faults.observe { faultChanges.yield($0) }
+        Task {
+            for await rules in faults { self.send(faults: rules) }
+        }
         sendSnapshot()
+    }
+
+    /// The project's faults in force, whole; an edge without the `faults` feature gets none, and
+    /// the project refuses new ones while it serves it (they would silently not happen).
+    private func send(faults rules: [FaultRule]) {
+        guard let table else { return }
+        guard (welcome?.features ?? []).contains("faults") else {
+            table.faults.unsupported =
+                "the running edge proxy (\(welcomeSummary)) predates fault injection: "
+                + "restart it with `devhost proxy restart` (running projects register again by themselves)"
+            return
+        }
+        table.faults.unsupported = nil
+        var message = EdgeMessage(.faults)
+        let now = FaultTable.now
+        message.faults = rules.map { EdgeFault($0, now: now) }
+        connection?.send(message)
     }
 
     private func send(service: String, instance: String, endpoint: RouteTable.Endpoint?) {
@@ -260,6 +282,7 @@ public actor EdgeLink {
             for endpoint in endpoints { send(service: service, instance: endpoint.instance, endpoint: endpoint) }
         }
         for service in services { described(service: service) }
+        send(faults: table.faults.active())
     }
 
     /// The wait page's text for `service` changed (its state, its last lines).

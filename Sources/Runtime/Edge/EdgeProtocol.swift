@@ -12,7 +12,9 @@ public enum EdgeProtocol {
     /// only when it uses it, so additions that older edges would merely not act on keep the version:
     /// a project with path routes refuses an edge that does not list `path-routes` (which would take
     /// `shop.localhost/api` for all of `shop.localhost`), and every other project still joins it.
-    public static let features = ["path-routes"]
+    /// `faults`: the edge applies a project's `faults` messages to its routes; a project on an edge
+    /// without it refuses `devhost fault` (the faults would silently not happen).
+    public static let features = ["path-routes", "faults"]
     /// No message is longer: a peer that sends more is cut off.
     static let maxLine = 1 << 20
 }
@@ -47,12 +49,14 @@ public struct EdgeMessage: Codable, Sendable, Equatable {
     public var timeoutMs: Int?
     // status
     public var status: EdgeStatus?
+    // faults: every fault the project has in force, each time it changes
+    public var faults: [EdgeFault]?
     // error / refused / bye
     public var message: String?
 
     public enum Kind: String, Codable, Sendable {
         case hello, welcome, register, registered, refused, routes, endpoint, describe, drain, drained, withdraw, withdrawn
-        case status, bye, error
+        case status, bye, error, faults
     }
 
     public init(_ type: Kind) {

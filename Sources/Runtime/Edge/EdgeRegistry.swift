@@ -19,6 +19,8 @@ public final class EdgeRegistry: Sendable {
         /// Instances with an endpoint, by service.
         var instances: [String: Set<String>] = [:]
         var states: [String: (state: String, lines: [String])] = [:]
+        /// Its faults in force, for its services as the edge names them.
+        var faults: [FaultRule] = []
     }
 
     /// A host whose project went away, for the "not running" page.
@@ -33,13 +35,15 @@ public final class EdgeRegistry: Sendable {
         var departed: [String: Departure] = [:]
         /// Since when nothing has been served (nil while something is).
         var idleSince: ContinuousClock.Instant? = .now
+        /// Faults on standalone routes (`devhost proxy --fault`), named by host.
+        var standaloneFaults: [FaultRule] = []
     }
 
     public let routes = ProxyRoutes()
     public let instances = RouteTable()
     /// The edge's own pages, served at `devhost.<domain>`.
     let pagesSocket: String
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
     static let maxDepartures = 256
 
     public init(pagesSocket: String) {
@@ -97,6 +101,7 @@ public final class EdgeRegistry: Sendable {
         }
         guard let gone else { return }
         rebuild()
+        if !gone.faults.isEmpty { publishFaults() }
         for (service, labels) in gone.instances {
             for label in labels { instances.set(service: gone.key + "/" + service, instance: label, endpoint: nil) }
         }

@@ -138,6 +138,8 @@ final class EdgeConnectionHandler: ChannelInboundHandler {
             let endpoint = message.port.map { RouteTable.Endpoint(instance: instance, port: $0, host: message.host ?? "127.0.0.1") }
             if let endpoint, !(1...65535).contains(endpoint.port) { return fail(context, "endpoint port \(endpoint.port)") }
             registry.endpoint(id, service: service, instance: instance, endpoint: endpoint)
+        case .faults:
+            registry.faults(id, message.faults ?? [])
         case .describe:
             guard let service = message.service else { return fail(context, "describe without service") }
             registry.describe(id, service: service, state: message.state ?? "", lines: message.lines ?? [])

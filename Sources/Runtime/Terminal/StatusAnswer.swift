@@ -35,9 +35,26 @@ extension StatusReport {
                 name: try service.string("name"), routes: routes, port: try service.optionalInteger("port"), instances: instances,
                 remote: try service.optionalString("remote"))
         }
+        let faults = try top.optional("faults").map { value in
+            guard case .array = value else { throw StatusJSONError(message: "faults: expected an array") }
+            return try top.elements("faults").map { path, value in
+                let fields = try Fields(value, path: path)
+                func number(_ key: String) throws -> Double {
+                    guard let value = try fields.optionalDouble(key) else { throw fields.wrong(key, "a number") }
+                    return value
+                }
+                return FaultStatus(
+                    id: try fields.string("id"), service: try fields.string("service"), path: try fields.optionalString("path"),
+                    latencyMs: try fields.integer("latency_ms"), jitterMs: try fields.integer("jitter_ms"),
+                    errorStatus: try fields.integer("error_status"), errorRate: try number("error_rate"),
+                    resetRate: try number("reset_rate"), bandwidthBytesPerSecond: try fields.integer("bandwidth_bytes_per_second"),
+                    expiresInSeconds: try number("expires_in_seconds"), summary: try fields.string("summary"))
+            }
+        }
         return StatusReport(
             project: try top.string("project"), directory: try top.string("directory"), pid: try top.integer("pid"),
-            startedAt: startedAt, ready: try top.bool("ready"), ok: try top.bool("ok"), proxy: proxy, services: services)
+            startedAt: startedAt, ready: try top.bool("ready"), ok: try top.bool("ok"), proxy: proxy, services: services,
+            faults: faults)
     }
 }
 
