@@ -171,6 +171,12 @@ if Context.environment["DEVHOST_FUZZ"] != nil {
     for target in package.targets where ["DevhostManifest", "DevhostProxy"].contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-O"])]
     }
+    // The fuzz targets reach the proxy's head parser, body framing and refusals only, so the proxy
+    // module is built from those files here: the sanitized build compiles no TLS, HTTP/2 or BoringSSL.
+    if let proxy = package.targets.first(where: { $0.name == "DevhostProxy" }) {
+        proxy.sources = ["HTTPHead.swift", "HTTPHead+Tokens.swift", "HTTPHead+Values.swift", "BodyFraming.swift", "RequestRefusal.swift"]
+        proxy.dependencies = [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
+    }
     package.products.append(.executable(name: "devhost-fuzz", targets: ["DevhostFuzz"]))
     package.targets.append(
         .executableTarget(

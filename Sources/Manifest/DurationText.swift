@@ -6,10 +6,14 @@ public enum DurationText {
         ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000),
     ]
 
+    /// Longer is refused (nil, a "not a duration" error): 100 years, far past any timeout or interval,
+    /// and far enough inside Int64 nanoseconds that adding one to a clock reading cannot overflow.
+    public static let longest: Double = 100 * 365 * 24 * 3_600_000
+
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite {
-            return .milliseconds(Int64((seconds * 1000).rounded()))
+            return seconds * 1000 <= longest ? .milliseconds(Int64((seconds * 1000).rounded())) : nil
         }
         var rest = Substring(trimmed)
         var total = 0.0
@@ -24,7 +28,7 @@ public enum DurationText {
             rest = rest.dropFirst(unitText.count)
             total += value * unit.milliseconds
         }
-        return .milliseconds(Int64(total.rounded()))
+        return total <= longest ? .milliseconds(Int64(total.rounded())) : nil
     }
 
     /// The shortest exact spelling: `1s`, `500ms`, `1m30s`.

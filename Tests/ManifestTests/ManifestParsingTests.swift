@@ -112,6 +112,11 @@ import Testing
         #expect(DurationText.parse("1h30m") == .seconds(5400))
         #expect(DurationText.parse("2") == .seconds(2))
         #expect(DurationText.parse("1x") == nil)
+        // Found by the manifest fuzzer: a number past Int64's milliseconds trapped instead of failing.
+        #expect(DurationText.parse("5444444444444444444444444444444400ms") == nil)
+        #expect(DurationText.parse("1e300") == nil)
+        #expect(DurationText.parse("876000h") == .seconds(876_000 * 3600))
+        #expect(DurationText.parse("876001h") == nil)
         #expect(DurationText.parse("") == nil)
         #expect(DurationText.parse("s") == nil)
         #expect(DurationText.format(.seconds(90)) == "1m30s")
