@@ -31,6 +31,7 @@ B_ARGS=--inspect scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 6
 zero="--fault=api.localhost?error=503&rate=0&for=1h"
 echo "fault injection: A none, B a 0% rule"; B_ARGS="$zero" scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 5
 echo "fault injection: A a 0% rule, B none"; A_ARGS="$zero" scripts/bench/proxy_ab.sh "$DEVHOST" "$DEVHOST" 5
-# HTTPS/1.1 (wrk) and HTTP/2 (h2load, 100 streams over 10 connections) through devhost next to nginx
-# with ssl and http2, one worker each (issue #18).
+# HTTPS/1.1 (wrk), HTTP/2 (h2load, 100 streams over 10 connections) and new TLS connections (a full
+# handshake each) through devhost next to nginx (ssl, http2), Caddy and HAProxy (ssl), one thread each
+# (issue #18).
 scripts/bench/tls_bench.sh 5 5
