@@ -13,10 +13,19 @@
 # temporary XDG_DATA_HOME; the anchors get one P-256 certificate made here with openssl (the
 # benchmark's tool; devhost itself never shells out to it). Caddy runs with GOMAXPROCS=1.
 #   scripts/bench/tls_bench.sh [ROUNDS] [SECONDS]        (DEVHOST=.build/release/devhost by default)
-# Needs nginx, wrk, h2load, caddy, haproxy (apt-get install nginx wrk nghttp2-client caddy haproxy);
-# an anchor that is not installed is left out. Ports 18180, 18201, 18443-18446.
+# Installs nginx, wrk, h2load, caddy and haproxy when missing (apt); an anchor that still is not
+# there is left out. Ports 18180, 18201, 18443-18446.
 set -u
 cd "$(dirname "$0")/../.."
+missing=()
+for pair in nginx:nginx wrk:wrk h2load:nghttp2-client openssl:openssl caddy:caddy haproxy:haproxy; do
+  command -v ${pair%%:*} >/dev/null || missing+=(${pair#*:})
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (the HTTPS benchmark's clients and anchors)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 for tool in nginx wrk h2load openssl; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install nginx wrk nghttp2-client openssl)" >&2; exit 2; }
 done
