@@ -54,6 +54,11 @@ if [ "${1:-build}" = test ] && ! python3 -c 'import h11' >/dev/null 2>&1; then
   echo "installing: h11 (PyPI)"
   python3 -m pip install -q h11
 fi
+# h2 (hyper-h2): an HTTP/2 client that opens a WebSocket as an extended CONNECT stream (RFC 8441).
+if [ "${1:-build}" = test ] && ! python3 -c 'import h2.connection' >/dev/null 2>&1; then
+  echo "installing: h2 (PyPI)"
+  python3 -m pip install -q 'h2==4.4.1'
+fi
 if [ "${1:-build}" = test ] && ! command -v check-jsonschema >/dev/null 2>&1; then
   echo "installing: check-jsonschema (PyPI)"
   python3 -m pip install -q check-jsonschema

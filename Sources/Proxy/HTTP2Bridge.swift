@@ -18,12 +18,18 @@ final class HTTP2Bridge: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = HTTP2Frame.FramePayload
 
-    /// NIO's defaults (100 concurrent streams a connection, 16 KiB frames, 64 KiB windows). No
-    /// RFC 8441 extended CONNECT: WebSocket over TLS goes through HTTP/1.1 (clients fall back).
+    /// NIO's defaults (100 concurrent streams a connection, 16 KiB frames, 64 KiB windows).
     static let connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+    /// The listener's side adds SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), so a browser opens a
+    /// WebSocket as a stream of the connection it already has instead of a connection of its own.
+    static let serverConnectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration = {
+        var configuration = connectionConfiguration
+        configuration.initialSettings.append(HTTP2Setting(parameter: .enableConnectProtocol, value: 1))
+        return configuration
+    }()
     static let streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
 
-    private enum Request {
+    enum Request {
         case head
         /// No length and more frames to come: each DATA frame becomes a chunk.
         case chunked
@@ -32,21 +38,27 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         /// A method without a body and no length: a body here would read as a second request on
         /// this stream, so the stream is reset.
         case noBody
+        /// An extended CONNECT (RFC 8441): DATA frames are the WebSocket's bytes, passed as they are.
+        case tunnel
         case done
     }
 
     private enum Response {
         case head
         case body(BodyFraming)
+        /// The upstream switched protocols for an extended CONNECT: its bytes go out as DATA.
+        case tunnel
         case done
     }
 
     /// Where the stream came from: a request for an h2c or gRPC service leaves the bridge for an
     /// `HTTP2Relay` (nil in tests of the bridge alone).
     private let origin: HTTP2Origin?
-    private var request = Request.head
+    var request = Request.head
     private var response = Response.head
     private var requestIsHEAD = false
+    /// The stream is an RFC 8441 WebSocket: the upstream's 101 becomes this stream's 200.
+    var extendedConnect = false
     private var responseHead = HTTPHead(bytes: ByteBuffer())
     /// Response bytes of a head not complete yet.
     private var pending: ByteBuffer?
@@ -78,6 +90,12 @@ final class HTTP2Bridge: ChannelDuplexHandler {
             switch request {
             case .length:
                 if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(body)) }
+            case .tunnel:
+                if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(body)) }
+                // The client is done sending: the upstream's side is shut for writing, as a
+                // half-closed HTTP/1.1 WebSocket would be.
+                if frame.endStream { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+                return
             case .chunked:
                 if body.readableBytes > 0 {
                     var out = context.channel.allocator.buffer(capacity: body.readableBytes + 12)
@@ -106,6 +124,7 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         var method: String?
         var path: String?
         var authority: String?
+        var connectProtocol: String?
         var hasHost = false
         var length = false
         for (name, value, _) in headers {
@@ -120,8 +139,14 @@ final class HTTP2Bridge: ChannelDuplexHandler {
             case ":method": method = value
             case ":path": path = value
             case ":authority": authority = value
+            case ":protocol": connectProtocol = value
             default: break
             }
+        }
+        if let connectProtocol {
+            // NIOHTTP2 accepts `:protocol` only on a CONNECT, after this side offered it.
+            return tunnelRequest(
+                headers, protocol: connectProtocol, path: path, authority: authority, endStream: endStream, allocator: allocator)
         }
         guard let method, let path, Self.isVisible(method), Self.isVisible(path) else { return nil }
         requestIsHEAD = method == "HEAD"
@@ -176,7 +201,7 @@ final class HTTP2Bridge: ChannelDuplexHandler {
     }
 
     /// Method and path go into the request line as they are: visible ASCII only.
-    private static func isVisible(_ text: String) -> Bool {
+    static func isVisible(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
@@ -216,6 +241,9 @@ final class HTTP2Bridge: ChannelDuplexHandler {
             switch response {
             case .done:
                 buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            case .tunnel:
+                emit(.data(.init(data: .byteBuffer(buffer))))
+                buffer = ByteBuffer()
             case .head:
                 switch HTTPHead.parse(
                     &buffer, into: &responseHead, isRequest: false, maxHead: ProxyHandler.maxResponseHead * 2, maxTarget: 0)
@@ -230,8 +258,14 @@ final class HTTP2Bridge: ChannelDuplexHandler {
                     return context.close(promise: nil)
                 case .complete:
                     let status = responseHead.status
-                    // 101 has no place in HTTP/2 (no upgrades here); other interim answers pass.
-                    if status == 101 { continue }
+                    if status == 101 {
+                        // The upstream took the WebSocket: the extended CONNECT succeeded (RFC 8441
+                        // §5: a 200, and from here DATA both ways). 101 has no other place in HTTP/2.
+                        guard extendedConnect else { continue }
+                        emit(.headers(.init(headers: responseFields(status: 200))))
+                        response = .tunnel
+                        continue
+                    }
                     if status < 200 {
                         emit(.headers(.init(headers: responseFields())))
                         continue
@@ -265,16 +299,23 @@ final class HTTP2Bridge: ChannelDuplexHandler {
 
     /// The response's fields for HTTP/2: `:status` first, names in lower case, connection-specific
     /// fields left out (RFC 9113 §8.2.2).
-    private func responseFields() -> HPACKHeaders {
+    private func responseFields(status: Int? = nil) -> HPACKHeaders {
         var headers = HPACKHeaders()
         headers.reserveCapacity(responseHead.fields.count + 1)
-        headers.add(name: ":status", value: String(responseHead.status))
+        headers.add(name: ":status", value: String(status ?? responseHead.status))
         for field in responseHead.fields {
             switch field.kind {
             case .connection, .keepAlive, .transferEncoding, .upgrade, .te, .trailer, .proxyConnection, .connectionToken:
                 continue
+            case .xRequestID:
+                // New on every response: in HPACK's dynamic table it would only push out the fields
+                // that repeat, and lengthen the encoder's search for every other field.
+                headers.add(name: "x-request-id", value: responseHead.string(field.value), indexing: .nonIndexable)
             default:
-                headers.add(name: responseHead.lowercasedString(field.name), value: responseHead.string(field.value))
+                let name = responseHead.lowercasedString(field.name)
+                // The accept value answers the proxy's key, not anything the stream's client sent.
+                if extendedConnect, name == "sec-websocket-accept" { continue }
+                headers.add(name: name, value: responseHead.string(field.value))
             }
         }
         return headers
@@ -285,7 +326,12 @@ final class HTTP2Bridge: ChannelDuplexHandler {
     /// the stream closes (and only once it has gone out: data still waiting for flow-control
     /// window would be dropped by the reset); the others reset the stream if it is still open.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if case .body(.untilClose) = response {
+        var endsWithClose = false
+        switch response {
+        case .body(.untilClose), .tunnel: endsWithClose = true
+        default: break
+        }
+        if endsWithClose {
             response = .done
             let ended = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: ended)

@@ -18,7 +18,11 @@ final class HTTP2Origin: @unchecked Sendable {
     private var ticker: RepeatedTask?
     private var closed = false
 
-    init(channel: Channel, shared: ProxyContext) {
+    /// Over TLS (ALPN h2), or false: HTTP/2 with prior knowledge on the plain listener.
+    let secure: Bool
+
+    init(channel: Channel, shared: ProxyContext, secure: Bool = true) {
+        self.secure = secure
         loop = channel.eventLoop
         self.shared = shared
         perLoop = shared.perLoop(channel.eventLoop)
@@ -27,7 +31,7 @@ final class HTTP2Origin: @unchecked Sendable {
         case .v6(let address)?: clientIP = address.host
         default: clientIP = "127.0.0.1"
         }
-        client = ClientAddress(clientIP, secure: true)
+        client = ClientAddress(clientIP, secure: secure)
     }
 
     var http2Upstreams: HTTP2UpstreamPool { perLoop.http2Upstreams }

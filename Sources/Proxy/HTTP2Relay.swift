@@ -53,7 +53,8 @@ final class HTTP2Relay: ChannelInboundHandler {
         let prefix = hostRoutes.prefixes.isEmpty ? nil : hostRoutes.match(target: path)
         guard case .service(let name, let rewrite)? = prefix?.target ?? hostRoutes.catchAll, routes.upstreamProtocol(of: name).isHTTP2
         else { return nil }
-        var head = forwarded(headers, client: origin.clientIP, authority: authority, strip: prefix?.strip == true ? prefix : nil)
+        var head = forwarded(
+            headers, client: origin.clientIP, authority: authority, strip: prefix?.strip == true ? prefix : nil, secure: origin.secure)
         if head.first(name: "x-request-id") == nil {
             var seed = origin.nextGenerator()
             head.add(name: "x-request-id", value: String(seed.next(), radix: 16))
@@ -70,7 +71,8 @@ final class HTTP2Relay: ChannelInboundHandler {
         case .http1: return nil
         case .grpc:
             return
-                "service \(service) speaks gRPC (protocol: grpc), which needs HTTP/2: call it over HTTPS (the proxy's HTTPS port, ALPN h2)"
+                "service \(service) speaks gRPC (protocol: grpc), which needs HTTP/2: call it over HTTPS (the proxy's HTTPS port, ALPN h2) "
+                + "or with HTTP/2 prior knowledge on this port (a plaintext gRPC channel)"
         case .h2c:
             return
                 "service \(service) speaks HTTP/2 only (protocol: h2c): reach it over HTTPS with HTTP/2 (the proxy's HTTPS port, ALPN h2)"
@@ -91,7 +93,9 @@ final class HTTP2Relay: ChannelInboundHandler {
 
     /// The request's fields as they go upstream: a client's own forwarding fields never pass (as on
     /// HTTP/1.1), the proxy's are added, and a stripped path prefix comes off `:path`.
-    static func forwarded(_ headers: HPACKHeaders, client: String, authority: String, strip: PathPrefix?) -> HPACKHeaders {
+    static func forwarded(_ headers: HPACKHeaders, client: String, authority: String, strip: PathPrefix?, secure: Bool = true)
+        -> HPACKHeaders
+    {
         var out = HPACKHeaders()
         out.reserveCapacity(headers.count + 6)
         for (name, value, indexing) in headers {
@@ -102,11 +106,12 @@ final class HTTP2Relay: ChannelInboundHandler {
             }
         }
         out.add(name: "x-forwarded-for", value: client)
-        out.add(name: "x-forwarded-proto", value: "https")
+        out.add(name: "x-forwarded-proto", value: secure ? "https" : "http")
         out.add(name: "x-forwarded-host", value: authority)
         out.add(
             name: "forwarded",
-            value: (client.contains(":") ? "for=\"[\(client)]\"" : "for=\(client)") + ";host=\"\(authority)\";proto=https")
+            value: (client.contains(":") ? "for=\"[\(client)]\"" : "for=\(client)")
+                + ";host=\"\(authority)\";proto=\(secure ? "https" : "http")")
         if let strip { out.add(name: "x-forwarded-prefix", value: strip.path) }
         return out
     }

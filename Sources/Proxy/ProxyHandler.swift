@@ -86,6 +86,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The connection's copy of the fault rules, and the table generation it is of.
     var faults: (generation: Int, set: FaultSet)?
     var ownUser: Bool?
+    /// A request head was read: the connection is HTTP/1.1 for good (an HTTP/2 preface counts only
+    /// as its first bytes).
+    var spokeHTTP1 = false
     /// The connection came over TLS (the HTTPS listener, HTTP/1.1 or an HTTP/2 stream): the
     /// forwarding fields say `https`. Fixed per listener, read once per connection.
     let secure: Bool
@@ -95,7 +98,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     init(shared: ProxyContext, secure: Bool = false, origin: HTTP2Origin? = nil) {
         self.shared = shared
-        self.secure = secure || origin != nil
+        self.secure = secure || origin?.secure == true
         self.origin = origin
         random = origin?.nextGenerator() ?? SplitMix64()
         let settings = shared.settings
@@ -274,8 +277,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                         "the request has more than \(HTTPHead.maxFields) header fields or \(HTTPHead.maxConnectionTokens) Connection options",
                     close: true)
             case .failed(.malformed):
+                if let context, speaksHTTP2(buffer) { return startHTTP2(context, bytes: buffer) }
                 return writeSimple(.badRequest, message: "malformed request", close: true)
             case .complete:
+                spokeHTTP1 = true
                 if buffer.readableBytes > 0 { inbound = buffer }
                 begin(requestHead)
             }

@@ -51,28 +51,33 @@ public struct ProxyTLS: Sendable {
         }
         return channel.configureHTTP2SecureUpgrade(
             h2ChannelConfigurator: { channel in
-                let origin = HTTP2Origin(channel: channel, shared: shared)
-                do {
-                    try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionFlush(origin: origin))
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-                return channel.configureHTTP2Pipeline(
-                    mode: .server, connectionConfiguration: HTTP2Bridge.connectionConfiguration,
-                    streamConfiguration: HTTP2Bridge.streamConfiguration
-                ) { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        let operations = stream.pipeline.syncOperations
-                        try operations.addHandler(HTTP2Bridge(origin: origin))
-                        try operations.addHandler(ProxyHandler(shared: shared, origin: origin), name: "proxy")
-                    }
-                }.map { _ in }
+                channel.eventLoop.makeCompletedFuture { try configureHTTP2(channel, shared: shared, secure: true) }
             },
             http1ChannelConfigurator: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: shared, secure: true), name: "proxy")
                 }
             })
+    }
+}
+
+extension ProxyTLS {
+    /// HTTP/2 on a connection (after ALPN `h2`, or with prior knowledge on the plain listener): a
+    /// stream is bridged to a proxy handler of its own; its end-of-tick flushes reach the socket as one.
+    static func configureHTTP2(_ channel: Channel, shared: ProxyContext, secure: Bool) throws {
+        let origin = HTTP2Origin(channel: channel, shared: shared, secure: secure)
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(HTTP2ConnectionFlush(origin: origin))
+        _ = try operations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: HTTP2Bridge.serverConnectionConfiguration,
+            streamConfiguration: HTTP2Bridge.streamConfiguration
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                let operations = stream.pipeline.syncOperations
+                try operations.addHandler(HTTP2Bridge(origin: origin))
+                try operations.addHandler(ProxyHandler(shared: shared, origin: origin), name: "proxy")
+            }
+        }
     }
 }
 

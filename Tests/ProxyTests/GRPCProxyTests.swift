@@ -111,6 +111,22 @@ struct GRPCProxyTests {
         }
     }
 
+    /// A plaintext gRPC channel (grpcio's insecure channel: HTTP/2 with prior knowledge) on the
+    /// proxy's plain port: the same calls as over TLS, the upstream told `http`.
+    @Test func aPlaintextGRPCChannelOnThePlainPort() async throws {
+        try await Self.with { world in
+            let result = try run([
+                "python3", GRPCProxyTests.script, "client", "127.0.0.1:\(world.plain.port)", "--authority", "echo.localhost",
+            ])
+            let line = result.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+            let out = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(result.output)")
+            #expect(out["unary"] as? String == "echo:hello via http", "\(out)")
+            #expect(out["stream"] as? [String] == ["item 0", "item 1", "item 2"], "\(out)")
+            #expect(out["bidi"] as? [String] == ["back:a", "back:b", "back:c"], "\(out)")
+            #expect(out["missing"] as? String == "UNIMPLEMENTED", "\(out)")
+        }
+    }
+
     @Test func aGRPCRequestOverHTTP1IsAnsweredWithWhatItNeeds() async throws {
         try await Self.with { world in
             let result = try run([

@@ -108,12 +108,75 @@ let webSocketEchoScript = #"""
             #expect(page["secure"] as? Bool == true, "\(page)")
             #expect(page["protocol"] as? String == "h2", "\(page)")
             #expect((page["websocket"] as? [String: String])?["echo"] == "hello over wss", "\(page)")
-            // The proxy does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL, so Chromium opens the
-            // WebSocket on an HTTP/1.1 connection of its own (101), not as an HTTP/2 stream (200).
-            #expect(page["websocket_statuses"] as? [Int] == [101], "\(page)")
+            // The proxy advertises SETTINGS_ENABLE_CONNECT_PROTOCOL, so Chromium opens the WebSocket
+            // as a stream of the page's HTTP/2 connection (RFC 8441: 200), not a connection of its
+            // own (HTTP/1.1: 101).
+            #expect(page["websocket_statuses"] as? [Int] == [200], "\(page)")
             #expect((page["console_errors"] as? [Any])?.isEmpty == true, "\(page)")
         }
     }
+
+    /// hyper-h2 as the client (Tests/Scripts/h2_websocket.py): the server's SETTINGS offer
+    /// extended CONNECT, the stream's CONNECT with `:protocol: websocket` reaches the upstream as an
+    /// HTTP/1.1 upgrade, its 101 comes back as a 200 without the accept value, messages echo as DATA,
+    /// and a close frame with END_STREAM ends the stream from both sides.
+    @Test func aWebSocketOverAnHTTP2StreamEchoesThroughTheUpgradeUpstream() async throws {
+        try await HTTPSHarness.with(upstream: webSocketEchoScript) { h in
+            let script = repositoryRoot.appendingPathComponent("Tests/Scripts/h2_websocket.py").path
+            let result = try run(
+                [
+                    "python3", script, "api.localhost", String(h.securePort), h.ca, "/ws", "hello over h2",
+                    String(repeating: "x", count: 300),
+                ])
+            #expect(result.status == 0, "\(result.output)")
+            let json = result.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+            let seen = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(result.output)")
+            #expect(seen["alpn"] as? String == "h2", "\(seen)")
+            #expect(seen["enable_connect_protocol"] as? Int == 1, "\(seen)")
+            #expect(seen["status"] as? String == "200", "\(seen)")
+            let headers = seen["headers"] as? [String: String] ?? [:]
+            #expect(headers["sec-websocket-accept"] == nil && headers["upgrade"] == nil && headers["connection"] == nil, "\(seen)")
+            #expect(seen["echoes"] as? [String] == ["hello over h2", String(repeating: "x", count: 300)], "\(seen)")
+            #expect(seen["stream_ended"] as? Bool == true, "\(seen)")
+            #expect(seen["reset"] == nil, "\(seen)")
+        }
+    }
+
+    /// A `:protocol` other than websocket is refused (the stream is reset), and the proxy goes on
+    /// serving the connection's other streams.
+    @Test func anExtendedConnectForAnotherProtocolIsReset() async throws {
+        try await HTTPSHarness.with(upstream: webSocketEchoScript) { h in
+            let output = try run([
+                "python3", "-c", Self.otherProtocolScript, "api.localhost", String(h.securePort), h.ca,
+            ]).output
+            #expect(output.contains("reset") && output.contains("then 200"), "\(output)")
+        }
+    }
+
+    static let otherProtocolScript = #"""
+        import socket, ssl, sys
+        import h2.connection, h2.config, h2.events
+        host, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        context = ssl.create_default_context(cafile=ca)
+        context.set_alpn_protocols(["h2"])
+        sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname=host)
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "chat"), (":scheme", "https"), (":path", "/ws"), (":authority", host)])
+        sock.sendall(conn.data_to_send())
+        out = []
+        for _ in range(200):
+            for event in conn.receive_data(sock.recv(65536)):
+                if isinstance(event, h2.events.StreamReset) and event.stream_id == 1:
+                    out.append("reset")
+                    conn.send_headers(3, [(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", host)], end_stream=True)
+                if isinstance(event, h2.events.ResponseReceived) and event.stream_id == 3:
+                    out.append("then " + dict(event.headers)[b":status"].decode())
+            sock.sendall(conn.data_to_send())
+            if len(out) == 2:
+                break
+        print(" ".join(out))
+        """#
 
     @Test func chromiumWithoutTheCARefusesTheCertificate() async throws {
         try await HTTPSHarness.with(upstream: webSocketEchoScript) { h in

@@ -68,6 +68,50 @@ import Testing
         }
     }
 
+    /// HTTP/2 with prior knowledge on the plain listener (what gRPC's insecure channels speak): the
+    /// preface opens an HTTP/2 connection with the same streams as over TLS, forwarding fields say
+    /// `http`, and several streams share the connection; HTTP/1.1 on the same port is untouched and
+    /// a preface after an HTTP/1.1 request is a malformed request, not a switch.
+    @Test func http2WithPriorKnowledgeOnThePlainPort() async throws {
+        try await HTTPSHarness.with { h in
+            let url = "http://127.0.0.1:\(h.plain.port)/echo"
+            let get = try run([
+                "curl", "-sS", "-v", "--http2-prior-knowledge", "-H", "Host: api.localhost", "-w",
+                "\nHTTP_VERSION %{http_version} STATUS %{http_code}",
+                url,
+            ])
+            #expect(get.output.contains("HTTP_VERSION 2 STATUS 200"), "\(get.output)")
+            let echo = try HTTPSHarness.echo(get.output)
+            #expect(echo.header("x-forwarded-proto") == "http", "\(echo.headers)")
+            #expect(echo.header("forwarded")?.hasSuffix("proto=http") == true, "\(echo.headers)")
+            let post = try run([
+                "curl", "-sS", "--http2-prior-knowledge", "-H", "Host: api.localhost", "--data-binary", "over h2c", url,
+            ])
+            #expect(try HTTPSHarness.echo(post.output).body == "over h2c", "\(post.output)")
+            // nghttp's frames: three streams on one connection, each answered.
+            let many = try run(["nghttp", "-n", "-v", "-H", ":authority: api.localhost", url, url + "?2", url + "?3"])
+            #expect(many.output.components(separatedBy: ":status: 200").count - 1 == 3, "\(many.output)")
+            let plain = try run(["curl", "-sS", "--http1.1", "-H", "Host: api.localhost", "-w", "\nSTATUS %{http_code}", url])
+            #expect(plain.output.contains("STATUS 200"), "\(plain.output)")
+            let after = try run([
+                "python3", "-c",
+                """
+                import socket, sys
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+                s.sendall(b"GET /echo HTTP/1.1\\r\\nHost: api.localhost\\r\\n\\r\\nPRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n")
+                data = b""
+                while b"400" not in data:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                print(data.decode(errors="replace").count("HTTP/1.1 200"), "then", "HTTP/1.1 400" in data.decode(errors="replace"))
+                """,
+                String(h.plain.port),
+            ])
+            #expect(after.output.contains("1 then True"), "\(after.output)")
+        }
+    }
+
     @Test func withoutTheCACurlRefusesTheCertificate() async throws {
         try await HTTPSHarness.with { h in
             let result = try run([

@@ -12,6 +12,10 @@ import Testing
     final class World: @unchecked Sendable {
         let harness: Harness
         let proxy: ProxyServer
+        /// The same routes over HTTPS (HTTP/2 by ALPN), leaves from a CA made for the test.
+        let secure: ProxyServer
+        let data: TempProject
+        var ca: String { LocalCAFiles(folder: data.file("ca")).certificate }
 
         init() async throws {
             harness = try Harness(
@@ -40,26 +44,38 @@ import Testing
                 routes: ProxyRoutes(ProxyRoutes.routes(for: harness.manifest)), instances: harness.supervisor.routes, settings: settings,
                 describe: { (board.summary(of: $0), []) })
             proxy = try await ProxyServer.start(host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton)
+            data = try TempProject()
+            let tls = try ProxyTLS.make(port: 0, files: LocalCAFiles(folder: data.file("ca")), domain: "localhost", log: nil)
+            secure = try await ProxyServer.start(
+                host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton, tls: tls.sslContext)
         }
 
-        /// curl through the proxy: (status, body).
-        func get(_ target: String, host: String = "shop.localhost", args: [String] = []) throws -> (Int, String) {
+        /// curl through the proxy: (status, body); `http2`: over HTTPS with HTTP/2 (checked).
+        func get(_ target: String, host: String = "shop.localhost", args: [String] = [], http2: Bool = false) throws -> (Int, String) {
+            let url =
+                http2
+                ? ["--http2", "--cacert", ca, "--resolve", "\(host):\(secure.port):127.0.0.1", "https://\(host):\(secure.port)\(target)"]
+                : ["-H", "Host: \(host)", "http://127.0.0.1:\(proxy.port)\(target)"]
             let result = try run(
-                ["curl", "-s", "--path-as-is", "--max-time", "10", "-H", "Host: \(host)", "-w", "\n%{http_code}"] + args
-                    + ["http://127.0.0.1:\(proxy.port)\(target)"])
+                ["curl", "-s", "--path-as-is", "--max-time", "10", "-w", "\n%{http_version} %{http_code}"] + args + url)
             let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
-            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+            let last = (lines.last ?? "").split(separator: " ")
+            #expect(last.first == (http2 ? "2" : "1.1"), "\(target): \(result.output)")
+            return (Int(last.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
         }
 
         /// What the service that answered saw: its name, the target it got, its X-Forwarded-Prefix values.
-        func seen(_ target: String, args: [String] = []) throws -> (service: String, target: String, prefixes: [String]) {
-            let (status, body) = try get(target, args: args)
+        func seen(_ target: String, args: [String] = [], http2: Bool = false) throws -> (
+            service: String, target: String, prefixes: [String]
+        ) {
+            let (status, body) = try get(target, args: args, http2: http2)
             #expect(status == 200, "\(target): \(status) \(body)")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
             return (json["service"] as? String ?? "", json["target"] as? String ?? "", json["prefix"] as? [String] ?? [])
         }
 
         func stop() async {
+            await secure.close()
             await proxy.close()
             await harness.stop()
         }
@@ -77,7 +93,10 @@ import Testing
         await world.stop()
     }
 
-    @Test func theFrontendAndTheAPIShareOneHost() async throws {
+    /// Over HTTP/1.1 on the plain port, and over HTTP/2 on the HTTPS port (each stream's `:path`
+    /// becomes the target the same routing reads).
+    @Test(arguments: [false, true])
+    func theFrontendAndTheAPIShareOneHost(http2: Bool) async throws {
         try await withWorld { world in
             let expected: [(String, String, String, [String])] = [
                 ("/", "web", "/", []),
@@ -92,15 +111,15 @@ import Testing
                 ("/api/v20", "api", "/v20", ["/api"]),
             ]
             for (target, service, upstream, prefixes) in expected {
-                let seen = try world.seen(target)
+                let seen = try world.seen(target, http2: http2)
                 #expect(seen.service == service && seen.target == upstream && seen.prefixes == prefixes, "\(target): \(seen)")
             }
             // A client's own X-Forwarded-Prefix is replaced where a prefix is stripped, dropped elsewhere.
-            #expect(try world.seen("/api/me", args: ["-H", "X-Forwarded-Prefix: /admin"]).prefixes == ["/api"])
-            #expect(try world.seen("/me", args: ["-H", "X-Forwarded-Prefix: /admin"]).prefixes == [])
-            #expect(try world.seen("/api/v2/me", args: ["-H", "X-Forwarded-Prefix: /admin"]).prefixes == [])
+            #expect(try world.seen("/api/me", args: ["-H", "X-Forwarded-Prefix: /admin"], http2: http2).prefixes == ["/api"])
+            #expect(try world.seen("/me", args: ["-H", "X-Forwarded-Prefix: /admin"], http2: http2).prefixes == [])
+            #expect(try world.seen("/api/v2/me", args: ["-H", "X-Forwarded-Prefix: /admin"], http2: http2).prefixes == [])
             // A body goes to the stripped target whole.
-            let posted = try world.get("/api/echo", args: ["--data-binary", "hello"])
+            let posted = try world.get("/api/echo", args: ["--data-binary", "hello"], http2: http2)
             #expect(posted.0 == 200 && posted.1.contains("\"body\": \"hello\""), "\(posted)")
         }
     }
@@ -133,6 +152,19 @@ import Testing
             #expect(lines.contains("ws echo api /ws ['/api'] hello"), "\(lines)")
             #expect(lines.contains("sse first api /events"), "\(lines)")
             #expect(lines.contains("sse rest second"), "\(lines)")
+        }
+    }
+
+    /// A WebSocket as an HTTP/2 stream (RFC 8441, hyper-h2 as the client) under the stripped prefix:
+    /// the stream's `:path` is routed and stripped as a request's target is.
+    @Test func aWebSocketOverAnHTTP2StreamUnderAPrefix() async throws {
+        try await withWorld { world in
+            let script = repositoryRoot.appendingPathComponent("Tests/Scripts/h2_websocket.py").path
+            let result = try run(["python3", script, "shop.localhost", String(world.secure.port), world.ca, "/api/ws", "hello"])
+            let line = result.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+            let seen = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(result.output)")
+            #expect(seen["status"] as? String == "200", "\(seen)")
+            #expect(seen["echoes"] as? [String] == ["api /ws ['/api'] hello"], "\(seen)")
         }
     }
 }

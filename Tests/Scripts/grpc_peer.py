@@ -5,7 +5,8 @@ devhost.test.Echo is defined with grpc's generic handlers on raw bytes.
                                  grpc.health.v1 service; SetHealth(b"NOT_SERVING" | b"SERVING")
                                  sets the health of the server ("") and of "devhost.test.Echo".
   grpc_peer.py client TARGET     calls through TARGET and prints one JSON line of what came back.
-     [--ca FILE --authority NAME]   over TLS with this CA (the name is the certificate's and :authority)
+     [--ca FILE --authority NAME]   over TLS with this CA (the name is the certificate's and :authority);
+                                    with --authority alone, in plaintext (HTTP/2 with prior knowledge)
   grpc_peer.py health TARGET STATE --ca FILE --authority NAME   calls SetHealth(STATE)
 """
 import json
@@ -71,7 +72,8 @@ def server():
 
 def channel(target, ca, authority):
     if not ca:
-        return grpc.insecure_channel(target)
+        # Plaintext: HTTP/2 with prior knowledge; the proxy routes by :authority.
+        return grpc.insecure_channel(target, options=[("grpc.default_authority", authority)] if authority else None)
     with open(ca, "rb") as f:
         credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
     options = [("grpc.ssl_target_name_override", authority), ("grpc.default_authority", authority)]
