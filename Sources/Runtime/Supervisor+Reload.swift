@@ -52,6 +52,9 @@ extension Supervisor {
         let old = manifest
         if old.proxy.port != new.proxy.port { report.needsRestart.append("proxy.port") }
         if old.proxy.bind != new.proxy.bind { report.needsRestart.append("proxy.bind") }
+        // The HTTPS listener is started with the session and is not swapped under open connections.
+        if old.proxy.https != new.proxy.https { report.needsRestart.append("proxy.https") }
+        if old.proxy.httpsPort != new.proxy.httpsPort { report.needsRestart.append("proxy.https_port") }
         report.routesChanged = ProxyRoutes.routes(for: old) != ProxyRoutes.routes(for: new)
         let newFingerprints = Dictionary(uniqueKeysWithValues: new.services.map { ($0.name, Self.fingerprint($0, in: new)) })
         let running = Set(instances.keys)

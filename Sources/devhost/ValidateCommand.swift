@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevhostManifest
+import DevhostProxy
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,9 @@ struct ValidateCommand: ParsableCommand {
         out.line(
             "\(out.paint("✓", .green)) \(source): project \(out.paint(manifest.name, .bold)), \(manifest.services.count) service\(manifest.services.count == 1 ? "" : "s")"
         )
+        // What `up` serves when the ports it asks for are free (it says so when one is not).
+        let endpoints = PublicEndpoints(
+            proxy: manifest.proxy, httpPort: manifest.proxy.port, servedHTTPSPort: manifest.proxy.httpsPort ?? ProxyTLS.defaultPort)
         for service in manifest.startOrder {
             var facts = ["port \(service.port)"]
             if service.replicas > 1 { facts.append("×\(service.replicas)") }
@@ -34,7 +38,9 @@ struct ValidateCommand: ParsableCommand {
             out.line("    " + facts.joined(separator: " · "))
             for route in service.routeEntries {
                 let strip = route.stripPrefix ? " (prefix stripped)" : ""
-                out.line("    → http://\(manifest.host(forRoute: route.host)):\(manifest.proxy.port)\(route.pathSuffix)\(strip)")
+                let host = manifest.host(forRoute: route.host)
+                let plain = endpoints.httpsPort == nil ? "" : " (and \(endpoints.httpURL(host: host))\(route.pathSuffix))"
+                out.line("    → \(endpoints.url(host: host))\(route.pathSuffix)\(plain)\(strip)")
             }
         }
         for warning in manifest.warnings { Console.standardError.warning(warning.description) }

@@ -72,6 +72,21 @@ import Testing
         #expect(harness.leftovers().isEmpty, "\(harness.leftovers())")
     }
 
+    /// The HTTPS listener starts with the session: a reload that changes `proxy.https` or
+    /// `proxy.https_port` says a restart applies it, as for `proxy.port`, instead of leaving the old
+    /// listener serving in silence.
+    @Test func aReloadThatChangesHTTPSSaysARestartAppliesIt() async throws {
+        let harness = try Harness("services:\n  api: { command: python3 server.py }\n", files: ["server.py": serverScript])
+        try harness.project.write(
+            "devhost.yml", "proxy: { https: off, https_port: 9443 }\nservices:\n  api: { command: python3 server.py }\n")
+        let report = await harness.supervisor.apply(try harness.project.load())
+        #expect(report.needsRestart == ["proxy.https", "proxy.https_port"], "\(report.summary)")
+        #expect(report.summary.contains("proxy.https, proxy.https_port changed: restart devhost to apply"), "\(report.summary)")
+        try harness.project.write(
+            "devhost.yml", "proxy: { https: off, https_port: 9443 }\nservices:\n  api: { command: python3 server.py }\n")
+        #expect(await harness.supervisor.apply(try harness.project.load()).needsRestart.isEmpty)
+    }
+
     @Test func restartingAJobWaitsForItToEndAndReportsItsExit() async throws {
         let harness = try Harness(
             """

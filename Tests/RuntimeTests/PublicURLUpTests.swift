@@ -22,7 +22,7 @@ struct PublicURLUpTests {
             services:
               api:
                 command: python3 server.py
-                route: api
+                route: [api, { host: "@", path: /api, strip_prefix: true }]
                 health: { http: /healthz, interval: 100ms, retries: 1 }
                 env: { PUBLIC: "${api.public_url}", PLAIN: "${api.public_http_url}" }
             """, environment: ["XDG_DATA_HOME": data.path])
@@ -38,8 +38,17 @@ struct PublicURLUpTests {
 
         #expect(try curl("http://127.0.0.1:\(stable)/env/PUBLIC").body == publicURL)
         #expect(try curl("http://127.0.0.1:\(stable)/env/PLAIN").body == plainURL)
-        #expect(api.routes == [publicURL])
+        // A path route is listed with its path, on the project's own host.
+        let pathURL = (mode == .off ? "http://pub.localhost:\(dev.proxyPort)" : "https://pub.localhost:\(httpsPort)") + "/api"
+        #expect(api.routes == [publicURL, pathURL])
         #expect(report.proxy?.httpsPort == (mode == .off ? nil : httpsPort))
+
+        // The path route's link answers: the prefix is stripped on the way to the service.
+        let port = mode == .off ? dev.proxyPort : httpsPort
+        let caOption = mode == .off ? [] : ["--cacert", data.file("devhost/ca/ca.pem")]
+        let throughPath = try run(
+            ["curl", "-sS", "--max-time", "5", "--resolve", "pub.localhost:\(port):127.0.0.1"] + caOption + ["\(pathURL)/env/PLAIN"])
+        #expect(throughPath.status == 0 && throughPath.output == plainURL, "\(throughPath.output)")
 
         let status = try dev.devhost(["status"])
         #expect(status.output.contains(publicURL), "\(status.output)")
@@ -64,6 +73,22 @@ struct PublicURLUpTests {
         #expect(check.status == 0, "\(check.output)")
         let json = check.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
         let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(check.output)")
-        #expect((result["routes"] as? [String: [String]])?["api"] == [publicURL], "\(result)")
+        #expect((result["routes"] as? [String: [String]])?["api"] == [publicURL, pathURL], "\(result)")
+    }
+
+    /// `devhost validate` prints the URLs `up` will serve: https first (with the plain one beside it)
+    /// unless the manifest turns HTTPS off.
+    @Test(arguments: [
+        ("", "https://api.v.localhost:7443/app (and http://api.v.localhost:7777/app)"),
+        ("proxy: { https: off }\n", "http://api.v.localhost:7777/app"),
+        ("proxy: { port: 8080, https_port: 9443 }\n", "https://api.v.localhost:9443/app (and http://api.v.localhost:8080/app)"),
+    ])
+    func validatePrintsTheURLsUpServes(proxy: String, expected: String) throws {
+        let project = try TempProject([
+            "devhost.yml":
+                "name: v\n\(proxy)services:\n  api:\n    command: python3 -m http.server $PORT\n    route: [{ host: api, path: /app }]\n"
+        ])
+        let result = try run([devhostBinary, "validate"], in: project.path)
+        #expect(result.status == 0 && result.output.contains("→ \(expected)\n"), "\(result.output)")
     }
 }
