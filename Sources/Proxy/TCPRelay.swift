@@ -68,7 +68,8 @@ final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelActive()
     }
 
-    func relay(_ channel: Channel) {
+    /// Relays `channel` to a healthy instance, each direction paced to `bytesPerSecond` when set.
+    func relay(_ channel: Channel, bytesPerSecond: Int = 0) {
         let loop = channel.eventLoop
         let (service, routes, waitLimit) = (self.service, self.routes, self.waitLimit)
         // The usual case takes no detour through Swift concurrency: a healthy instance is known now.
@@ -88,7 +89,7 @@ final class RelayConnector: ChannelInboundHandler, RemovableChannelHandler {
                 if case .success(let upstream?) = result { upstream.close(promise: nil) }
                 return
             }
-            let (local, remote) = GlueHandler.matchedPair()
+            let (local, remote) = GlueHandler.matchedPair(bytesPerSecond: bytesPerSecond)
             do {
                 try channel.pipeline.syncOperations.addHandler(local)
                 try upstream.pipeline.syncOperations.addHandler(remote)
