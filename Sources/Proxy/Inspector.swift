@@ -45,6 +45,9 @@ public final class Inspector: Sendable {
 
     func nextID() -> Int { ids.wrappingAdd(1, ordering: .relaxed).newValue }
 
+    /// The id of the newest exchange begun so far (0: none).
+    public var lastID: Int { ids.load(ordering: .relaxed) }
+
     /// The ring of `loop` (made once per loop, by `ProxyContext.perLoop`).
     func ring(for loop: EventLoop) -> InspectorRing {
         let ring = InspectorRing(inspector: self, capacity: limits.entries, byteLimit: limits.bytes / loops, bodyLimit: limits.bodyBytes)
@@ -57,15 +60,20 @@ public final class Inspector: Sendable {
         epoch.wall.addingTimeInterval(Double((instant - epoch.monotonic).nanoseconds) / 1e9)
     }
 
-    /// The newest `limits.entries` exchanges with an id above `after`, oldest first.
-    public func requests(after: Int = 0) async -> [InspectedRequest] {
-        let snapshots = await snapshot(after: after)
+    /// The newest `limits.entries` exchanges with an id above `after`, oldest first. With
+    /// `labelPrefix`, only those counted under a label starting with it (one project's services
+    /// at the shared edge, `key/`), picked before any is parsed.
+    public func requests(after: Int = 0, labelPrefix: String? = nil) async -> [InspectedRequest] {
+        var snapshots = await snapshot(after: after)
+        if let labelPrefix { snapshots.removeAll { !$0.label.hasPrefix(labelPrefix) } }
         return snapshots.suffix(limits.entries).map { InspectedRequest($0, inspector: self) }
     }
 
-    /// One exchange, while it is still kept.
-    public func request(id: Int) async -> InspectedRequest? {
-        await snapshot(after: id - 1).first { $0.id == id }.map { InspectedRequest($0, inspector: self) }
+    /// One exchange, while it is still kept (and, with `labelPrefix`, counted under such a label).
+    public func request(id: Int, labelPrefix: String? = nil) async -> InspectedRequest? {
+        await snapshot(after: id - 1).first { $0.id == id && labelPrefix.map($0.label.hasPrefix) != false }.map {
+            InspectedRequest($0, inspector: self)
+        }
     }
 
     /// What the rings hold: entries and the bytes they account for, per event loop.

@@ -8,12 +8,15 @@ struct PathPrefix: Sendable, Equatable {
     let target: ProxyTarget
     /// Take the prefix off (only a non-empty one: stripping `/` changes nothing).
     let strip: Bool
+    /// The request inspector records its exchanges (see `ProxyRoutes.Route.inspected`).
+    let inspected: Bool
 
-    init(path: String, target: ProxyTarget, strip: Bool) {
+    init(path: String, target: ProxyTarget, strip: Bool, inspected: Bool = true) {
         self.path = path
         self.bytes = path == "/" ? [] : Array(path.utf8)
         self.target = target
         self.strip = strip && path != "/"
+        self.inspected = inspected
     }
 
     /// The request target (origin form: path and query; empty for an absolute-form target with no
@@ -56,10 +59,14 @@ struct PathPrefix: Sendable, Equatable {
 final class HostRoutes: Sendable {
     let catchAll: ProxyTarget?
     let prefixes: [PathPrefix]
+    /// The request inspector records what goes to the catch-all (or, for a host with paths only,
+    /// the requests no path matches).
+    let inspected: Bool
 
-    init(catchAll: ProxyTarget?, prefixes: [PathPrefix]) {
+    init(catchAll: ProxyTarget?, prefixes: [PathPrefix], inspected: Bool = true) {
         self.catchAll = catchAll
         self.prefixes = prefixes.sorted { $0.bytes.count > $1.bytes.count }
+        self.inspected = inspected
     }
 
     /// The longest prefix matching a request target, if any (the caller falls back to `catchAll`).

@@ -341,7 +341,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let refusal = RequestRefusal.check(head, allowTrace: shared.settings.allowTrace, hostKnownValid: cached != nil)
         if let refusal {
             // A refused head's host is only logged: never looked up, never kept for the next request.
-            let route = ResolvedRoute(header: [], generation: -1, host: head.host.map { head.string($0) } ?? "", target: nil)
+            let route = ResolvedRoute(
+                header: [], generation: -1, host: head.host.map { head.string($0) } ?? "", target: nil,
+                inspected: shared.routes.inspectsUnrouted)
             exchange = ProxyExchange(head: head, route: route, requestID: requestID, requestBody: .none, now: time)
             inspect(exchange!)
             machine.requestBegan(ended: true, now: time)
@@ -392,7 +394,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let generation = shared.routes.generation
         let (host, routes) = shared.routes.lookup(hostHeader: head.string(field))
         let route = ResolvedRoute(
-            header: head.byteArray(field), generation: generation, host: host, target: routes?.catchAll, paths: routes?.prefixes ?? [])
+            header: head.byteArray(field), generation: generation, host: host, target: routes?.catchAll, paths: routes?.prefixes ?? [],
+            inspected: routes?.inspected ?? shared.routes.inspectsUnrouted)
         lastRoute = route
         return route
     }

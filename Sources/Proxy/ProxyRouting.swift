@@ -32,14 +32,20 @@ public final class ProxyRoutes: @unchecked Sendable {
         public var stripPrefix: Bool
         /// What a service target's port speaks (h2c and gRPC go through `HTTP2Relay`).
         public var upstreamProtocol: UpstreamProtocol
+        /// The request inspector (when the proxy has one) records this route's exchanges. Off for
+        /// the routes of a project at the shared edge that asked for no recording: the flag is
+        /// resolved once per route and connection, never looked up per request.
+        public var inspected: Bool
         public init(
-            host: String, target: ProxyTarget, path: String? = nil, stripPrefix: Bool = false, upstreamProtocol: UpstreamProtocol = .http1
+            host: String, target: ProxyTarget, path: String? = nil, stripPrefix: Bool = false, upstreamProtocol: UpstreamProtocol = .http1,
+            inspected: Bool = true
         ) {
             self.host = host
             self.target = target
             self.path = path
             self.stripPrefix = stripPrefix
             self.upstreamProtocol = upstreamProtocol
+            self.inspected = inspected
         }
     }
 
@@ -53,21 +59,30 @@ public final class ProxyRoutes: @unchecked Sendable {
     /// Bumped on every change, so connections know when a host they looked up may route elsewhere.
     /// An atomic, as every request reads it: taking the lock for it showed in profiles.
     private let version = Atomic<Int>(0)
+    /// The request inspector records requests for hosts with no route (404s) and requests refused
+    /// before routing. Off at the shared edge: no project could read them.
+    public let inspectsUnrouted: Bool
 
-    public init(_ routes: [Route] = []) {
+    public init(_ routes: [Route] = [], inspectsUnrouted: Bool = true) {
+        self.inspectsUnrouted = inspectsUnrouted
         replace(with: routes)
     }
 
     public func replace(with routes: [Route]) {
         var catchAll: [String: ProxyTarget] = [:]
         var prefixes: [String: [PathPrefix]] = [:]
+        var inspected: [String: Bool] = [:]
         for route in routes {
             let host = route.host.lowercased()
             if let path = route.path {
                 prefixes[host, default: []].removeAll { $0.path == path }
-                prefixes[host, default: []].append(PathPrefix(path: path, target: route.target, strip: route.stripPrefix))
+                prefixes[host, default: []].append(
+                    PathPrefix(path: path, target: route.target, strip: route.stripPrefix, inspected: route.inspected))
+                // A host with paths only: its unmatched requests are recorded if any of its paths are.
+                if catchAll[host] == nil { inspected[host] = (inspected[host] ?? false) || route.inspected }
             } else {
                 catchAll[host] = route.target
+                inspected[host] = route.inspected
             }
         }
         var protocols: [String: UpstreamProtocol] = [:]
@@ -76,7 +91,7 @@ public final class ProxyRoutes: @unchecked Sendable {
         }
         var table: [String: HostRoutes] = [:]
         for host in Set(catchAll.keys).union(prefixes.keys) {
-            table[host] = HostRoutes(catchAll: catchAll[host], prefixes: prefixes[host] ?? [])
+            table[host] = HostRoutes(catchAll: catchAll[host], prefixes: prefixes[host] ?? [], inspected: inspected[host] ?? true)
         }
         lock.withLock {
             self.table = table

@@ -16,6 +16,8 @@ final class ResolvedRoute {
     let addressKey: UpstreamPool.Key?
     /// The metrics counters of `label`, found on first use.
     var counters: ProxyMetrics.Route?
+    /// The request inspector records this route's exchanges (`ProxyRoutes.Route.inspected`).
+    let inspected: Bool
 
     /// The host's path routes, longest prefix first, each resolved like this one: empty for a host
     /// without paths, whose requests then skip the path lookup altogether.
@@ -23,14 +25,18 @@ final class ResolvedRoute {
     /// For a path route: its prefix (as `PathPrefix` compares it); nil for the host itself.
     let prefix: PathPrefix?
 
-    init(header: [UInt8], generation: Int, host: String, target: ProxyTarget?, paths: [PathPrefix] = [], prefix: PathPrefix? = nil) {
+    init(
+        header: [UInt8], generation: Int, host: String, target: ProxyTarget?, paths: [PathPrefix] = [], prefix: PathPrefix? = nil,
+        inspected: Bool = true
+    ) {
         self.header = header
         self.generation = generation
         self.host = host
         self.target = target
         self.prefix = prefix
+        self.inspected = inspected
         self.paths = paths.map {
-            ResolvedRoute(header: header, generation: generation, host: host, target: $0.target, prefix: $0)
+            ResolvedRoute(header: header, generation: generation, host: host, target: $0.target, prefix: $0, inspected: $0.inspected)
         }
         switch target {
         case .service(let name, _)?:
@@ -72,6 +78,6 @@ final class ResolvedRoute {
 
     /// The same host with no target: a request refused before routing still logs its host.
     var unrouted: ResolvedRoute {
-        ResolvedRoute(header: header, generation: generation, host: host, target: nil)
+        ResolvedRoute(header: header, generation: generation, host: host, target: nil, inspected: inspected)
     }
 }

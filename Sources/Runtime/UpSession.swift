@@ -26,6 +26,9 @@ public actor UpSession {
         public var proxy: Proxy?
         /// The shared edge proxy this project registered with (instead of a proxy of its own).
         public var edge: EdgeLink?
+        /// The shared edge records this project's exchanges (false: `--no-inspect`; a proxy of its
+        /// own has `Proxy.inspect`). `proxy.inspect: false` in the manifest turns it off too.
+        public var inspect: Bool
         /// SIGINT and SIGTERM stop the session (a second one kills at once). Off in tests.
         public var handleSignals: Bool
         /// Edits under the project folder reload the manifest or restart watched services.
@@ -37,7 +40,8 @@ public actor UpSession {
 
         public init(
             manifest: Manifest, state: ProjectState, services: [String] = [], log: LogOutput,
-            reload: @escaping @Sendable () throws -> Manifest, proxy: Proxy? = nil, edge: EdgeLink? = nil, handleSignals: Bool = true,
+            reload: @escaping @Sendable () throws -> Manifest, proxy: Proxy? = nil, edge: EdgeLink? = nil, inspect: Bool = true,
+            handleSignals: Bool = true,
             watchFiles: Bool = true,
             environment: [String: String] = ProcessInfo.processInfo.environment,
             group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -52,6 +56,7 @@ public actor UpSession {
             self.reload = reload
             self.proxy = proxy
             self.edge = edge
+            self.inspect = inspect
             self.handleSignals = handleSignals
             self.watchFiles = watchFiles
             self.environment = environment
@@ -182,9 +187,11 @@ public actor UpSession {
         )
         // Before any service starts: `${svc.public_url}` names the ports the routes are served on.
         if let proxyPort { await supervisor.proxyServes(httpPort: proxyPort, httpsPort: httpsPort) }
-        let (edge, state) = (configuration.edge, configuration.state)
+        let (edge, state, inspect) = (configuration.edge, configuration.state, configuration.inspect)
+        let edgeRecords = inspect && configuration.manifest.proxy.inspect
         let inspection = ControlInspection(
-            inspector: inspector, offReason: Self.inspectorOffReason(configuration), proxyHost: configuration.proxy?.host ?? "")
+            inspector: inspector, edge: edgeRecords ? edge : nil, offReason: Self.inspectorOffReason(configuration),
+            proxyHost: configuration.proxy?.host ?? "")
         let reloader = Reloader(
             supervisor: supervisor, log: log, load: configuration.reload,
             applied: { new in
@@ -193,7 +200,7 @@ public actor UpSession {
                 if let edge {
                     Task {
                         do {
-                            try await edge.register(EdgeProject.of(new, controlSocket: state.controlSocket))
+                            try await edge.register(EdgeProject.of(new, controlSocket: state.controlSocket, inspect: inspect))
                         } catch {
                             log.event("the edge proxy kept the previous routes: \(error)")
                         }
@@ -349,8 +356,7 @@ public actor UpSession {
             return proxy.inspect ? "proxy.inspect is false in devhost.yml" : "devhost up was started with --no-inspect"
         }
         if configuration.edge != nil {
-            return "this project is served by the shared edge proxy, whose exchanges projects cannot read yet; "
-                + "`devhost up --proxy-port PORT` runs a proxy of the project's own that records them"
+            return configuration.inspect ? "proxy.inspect is false in devhost.yml" : "devhost up was started with --no-inspect"
         }
         return "devhost up was started with --no-proxy"
     }

@@ -77,8 +77,8 @@ struct ProxyCommand: AsyncParsableCommand {
         )
         var httpsPort: Int?
 
-        /// Measurement only (scripts/bench/proxy_ab.sh): the edge records every exchange as a
-        /// project's own proxy does, though no project can read them from the edge yet.
+        /// Measurement only (scripts/bench/proxy_ab.sh): the edge records the standalone routes'
+        /// exchanges too, as it records a project's (which no project reads).
         @Flag(name: .customLong("inspect"), help: .hidden)
         var inspect = false
 
@@ -122,9 +122,8 @@ struct ProxyCommand: AsyncParsableCommand {
                 accessLog: try proxyOptions.accessLog(terminal: log), routeFile: file, extraRoutes: extra, exitWhenIdle: idle,
                 version: Devhost.version, log: log, group: group)
             configuration.https = try https(environment: ProcessInfo.processInfo.environment)
-            if inspect {
-                configuration.inspector = Inspector(loops: threads.map { max(1, $0) } ?? ProcessInfo.processInfo.activeProcessorCount)
-            }
+            configuration.inspector = Inspector(loops: threads.map { max(1, $0) } ?? ProcessInfo.processInfo.activeProcessorCount)
+            configuration.inspectsStandalone = inspect
             let edge: Edge
             do {
                 edge = try await Edge.start(configuration)

@@ -106,7 +106,8 @@ struct UpCommand: AsyncParsableCommand {
                 let link = try await Self.joinEdge(paths, log: log)
                 let registration: EdgeLink.Registration
                 do {
-                    registration = try await link.register(EdgeProject.of(manifest, controlSocket: state.controlSocket))
+                    registration = try await link.register(
+                        EdgeProject.of(manifest, controlSocket: state.controlSocket, inspect: !noInspect))
                 } catch {
                     await link.withdraw()
                     throw CommandFailure(message: error.description)
@@ -130,7 +131,7 @@ struct UpCommand: AsyncParsableCommand {
                     new.proxy.hostPrefix = prefix
                     if shared { new.proxy.port = port }
                     return new
-                }, proxy: proxy, edge: edge, warn: { Console.standardError.warning($0) }))
+                }, proxy: proxy, edge: edge, inspect: !noInspect, warn: { Console.standardError.warning($0) }))
         do {
             try await session.start()
         } catch .proxyListen(let host, let port, let holder) {

@@ -3,81 +3,84 @@ import DevhostProxy
 import Foundation
 
 /// The request inspector's endpoints: `GET /v1/requests` (filters, `since`, `follow`),
-/// `GET /v1/requests/ID`, `POST /v1/requests/ID/replay` and `POST /v1/requests/masking`.
+/// `GET /v1/requests/ID`, `POST /v1/requests/ID/replay` and `POST /v1/requests/masking`. Each is
+/// read into a `RequestQuery` and answered by the project's own inspector or, for a project at
+/// the shared edge, by the edge (for this project's exchanges only): the same answers either way.
 extension ControlAPI {
     func requests(_ request: ControlRequest, segments: [String]) async -> ControlResponse? {
         guard segments.count >= 2, segments[0] == "v1", segments[1] == "requests" else { return nil }
-        guard let inspector = inspection.inspector else {
+        guard let source = inspection.source(proxyPort: proxyPort) else {
             return .error(404, "the request inspector is off: \(inspection.offReason)")
         }
+        var query: RequestQuery
         switch (request.method, segments.count) {
         case ("GET", 2), ("HEAD", 2):
-            return await list(request, inspector)
+            query = RequestQuery(.list)
+            query.services = (request.query["service"] ?? []).filter { !$0.isEmpty }
+            query.status = request.first("status").flatMap { $0.isEmpty ? nil : $0 }
+            query.path = request.first("path")
+            query.text = request.first("text")
+            query.since = request.first("since").flatMap(Int.init)
+            query.limit = request.first("limit").flatMap(Int.init)
+            if request.first("follow") == "1" {
+                if let status = query.status, let problem = RequestFilter.problem(status: status) { return .error(400, problem) }
+                return follow(source, query)
+            }
         case ("POST", 3) where segments[2] == "masking":
             guard let value = request.first("masked"), value == "0" || value == "1" else {
                 return .error(400, "masking needs ?masked=1 (secrets masked) or ?masked=0 (shown)")
             }
-            inspector.masksSecrets = value == "1"
-            return .json(200, [("masked", .bool(inspector.masksSecrets))])
+            query = RequestQuery(.masking)
+            query.masked = value == "1"
         case ("GET", 3), ("HEAD", 3):
             guard let id = Int(segments[2]) else { return .error(404, "no request \(segments[2]): ids are numbers") }
-            guard let found = await inspector.request(id: id) else { return Self.gone(id) }
-            return .json(200, found.detailJSON(masked: inspector.masksSecrets).serialized())
+            query = RequestQuery(.detail)
+            query.id = id
         case ("POST", 4) where segments[3] == "replay":
             guard let id = Int(segments[2]) else { return .error(404, "no request \(segments[2]): ids are numbers") }
-            return await replay(id: id, request: request, inspector)
+            query = RequestQuery(.replay)
+            query.id = id
+            query.edits = request.body.isEmpty ? nil : String(decoding: request.body, as: UTF8.self)
         default:
             return .error(405, "\(request.method) is not allowed on \(request.path)")
         }
+        let answer = await source.answer(query)
+        return .json(answer.status, answer.body)
     }
 
-    private static func gone(_ id: Int) -> ControlResponse {
-        .error(404, "request \(id) is not kept (the inspector keeps the most recent ones)")
-    }
-
-    private func list(_ request: ControlRequest, _ inspector: Inspector) async -> ControlResponse {
-        let filter = RequestFilter(
-            services: (request.query["service"] ?? []).filter { !$0.isEmpty },
-            status: request.first("status").flatMap { $0.isEmpty ? nil : $0 },
-            path: request.first("path"), text: request.first("text"))
-        if let status = filter.status, let problem = RequestFilter.problem(status: status) { return .error(400, problem) }
-        let since = request.first("since").flatMap(Int.init) ?? 0
-        if request.first("follow") == "1" { return follow(inspector, filter: filter, since: since) }
-        let all = await inspector.requests(after: since)
-        var shown = all.filter(filter.matches)
-        if let limit = request.first("limit").flatMap(Int.init), limit >= 0 { shown = Array(shown.suffix(limit)) }
-        return .json(
-            200,
-            [
-                ("masked", .bool(inspector.masksSecrets)), ("last_id", .int(all.last?.id ?? since)),
-                ("requests", .array(shown.map { $0.summaryJSON() })),
-            ])
-    }
-
-    /// NDJSON: each matching exchange once it has ended (in id order as they end), until the client goes.
-    private func follow(_ inspector: Inspector, filter: RequestFilter, since: Int) -> ControlResponse {
+    /// NDJSON: each matching exchange once it has ended (in id order as they end), until the client
+    /// goes. Polls the source with `since` (the edge's answers come the same way).
+    private func follow(_ source: any RequestSource, _ query: RequestQuery) -> ControlResponse {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let task = Task {
-            var cursor = since
+            var cursor = query.since ?? 0
             var waiting = Set<Int>()
             while !Task.isCancelled {
-                let from = min(waiting.min() ?? (cursor + 1), cursor + 1) - 1
-                let seen = await inspector.requests(after: from)
-                var lines = ""
-                for entry in seen where entry.id > cursor || waiting.contains(entry.id) {
-                    if entry.state == .inFlight {
-                        waiting.insert(entry.id)
-                        continue
+                var ask = query
+                ask.follow = true
+                ask.since = min(waiting.min() ?? (cursor + 1), cursor + 1) - 1
+                let answer = await source.answer(ask)
+                // An edge starting again answers nothing for a moment: the follower waits it out.
+                if answer.status == 200, let seen = answer.lines {
+                    var lines = ""
+                    for entry in seen where entry.id > cursor || waiting.contains(entry.id) {
+                        if entry.inFlight {
+                            waiting.insert(entry.id)
+                            continue
+                        }
+                        waiting.remove(entry.id)
+                        lines += entry.summary + "\n"
                     }
-                    waiting.remove(entry.id)
-                    if filter.matches(entry) { lines += entry.summaryJSON().serialized() + "\n" }
+                    cursor = max(cursor, answer.lastID ?? cursor)
+                    // Entries dropped from the ring while in flight (or ended outside the filter)
+                    // are waited for no more.
+                    let kept = Set(seen.map(\.id))
+                    waiting = waiting.filter(kept.contains)
+                    // An empty piece is skipped by the writer; a closed client ends the stream.
+                    continuation.yield(lines)
+                } else {
+                    continuation.yield("")
                 }
-                cursor = max(cursor, seen.last?.id ?? cursor)
-                // Entries dropped from the ring while in flight are waited for no more.
-                let kept = Set(seen.map(\.id))
-                waiting = waiting.filter(kept.contains)
-                // An empty piece is skipped by the writer; a closed client ends the stream.
-                continuation.yield(lines)
                 try? await Task.sleep(for: .milliseconds(200))
             }
             continuation.finish()
@@ -85,47 +88,35 @@ extension ControlAPI {
         continuation.onTermination = { _ in task.cancel() }
         return .stream(contentType: "application/x-ndjson", stream)
     }
-
-    private func replay(id: Int, request: ControlRequest, _ inspector: Inspector) async -> ControlResponse {
-        guard let original = await inspector.request(id: id) else { return Self.gone(id) }
-        guard let port = proxyPort else { return .error(409, "no proxy of this project's own to replay through") }
-        var edits: JSONValue?
-        if !request.body.isEmpty {
-            do {
-                edits = try JSONValue.parse(String(decoding: request.body, as: UTF8.self))
-            } catch {
-                return .error(400, "the edits are not JSON: \(error)")
-            }
-        }
-        let requestID = "replay-\(id)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        do throws(ReplayError) {
-            let replay = try RequestReplay(original, edits: edits, requestID: requestID)
-            let before = await inspector.requests(after: 0).last?.id ?? 0
-            let answer = try await replay.send(host: inspection.proxyHost, port: port)
-            let recorded = await inspector.requests(after: before).first { $0.requestID == requestID }
-            return .json(
-                200,
-                [
-                    ("replayed", .int(id)), ("id", recorded.map { .int($0.id) } ?? .null), ("request_id", .string(requestID)),
-                    ("status", .int(answer.status)),
-                ])
-        } catch {
-            return .error(error.description.hasPrefix("cannot reach") ? 502 : 400, error.description)
-        }
-    }
 }
 
-/// What the control API knows of the request inspector: the recorder, or why there is none, and
-/// where replays go.
+/// What the control API knows of the request inspector: the recorder (the project's own proxy's,
+/// or the shared edge that records for the project), or why there is none, and where replays go.
 public struct ControlInspection: Sendable {
     public var inspector: Inspector?
+    /// The shared edge, when it records this project's exchanges (and no own proxy does).
+    public var edge: EdgeLink?
     public var offReason: String
     /// The address replays connect to (the proxy's bind address, loopback for a wildcard bind).
     public var proxyHost: String
 
-    public init(inspector: Inspector?, offReason: String = "devhost runs without a proxy of its own", proxyHost: String = "127.0.0.1") {
+    public init(
+        inspector: Inspector?, edge: EdgeLink? = nil, offReason: String = "devhost runs without a proxy of its own",
+        proxyHost: String = "127.0.0.1"
+    ) {
         self.inspector = inspector
+        self.edge = edge
         self.offReason = offReason
-        self.proxyHost = proxyHost == "0.0.0.0" || proxyHost == "::" || proxyHost.isEmpty ? "127.0.0.1" : proxyHost
+        self.proxyHost = Self.connectable(proxyHost)
+    }
+
+    /// Where a wildcard bind (or none) is reached: loopback.
+    static func connectable(_ host: String) -> String {
+        host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host
+    }
+
+    func source(proxyPort: Int?) -> (any RequestSource)? {
+        if let inspector { return InspectorDesk.own(inspector, replayHost: proxyHost, replayPort: proxyPort) }
+        return edge
     }
 }

@@ -22,9 +22,12 @@ public final class Edge: Sendable {
         public var group: EventLoopGroup
         /// HTTPS beside HTTP (`--https-port`, `$DEVHOST_EDGE_HTTPS_PORT`); off unless set.
         public var https: HTTPSPort = .off
-        /// Records every exchange in one request inspector (`devhost proxy --inspect`): what the
-        /// recording costs, measured by scripts/bench/proxy_ab.sh. Projects cannot read it yet.
+        /// The edge's one request inspector: it records the exchanges of the projects that ask for
+        /// it (each reads its own through its edge link); made with the default limits when nil.
         public var inspector: Inspector?
+        /// Standalone routes are recorded too (`devhost proxy --inspect`): no project reads them;
+        /// what the recording costs is measured this way by scripts/bench/proxy_ab.sh.
+        public var inspectsStandalone = false
 
         public init(
             paths: EdgePaths, bind: String = "127.0.0.1", settings: ProxyContext.Settings, accessLog: AccessLog?, routeFile: RouteFile,
@@ -84,10 +87,11 @@ public final class Edge: Sendable {
         ftruncate(lock, 0)
         _ = Array("\(getpid())\n".utf8).withUnsafeBytes { write(lock, $0.baseAddress, $0.count) }
 
-        let registry = EdgeRegistry(pagesSocket: paths.pages)
+        let inspector = configuration.inspector ?? Inspector()
+        let registry = EdgeRegistry(pagesSocket: paths.pages, inspector: inspector, inspectsStandalone: configuration.inspectsStandalone)
         let context = ProxyContext(
             routes: registry.routes, instances: registry.instances, settings: configuration.settings, log: configuration.log,
-            accessLog: configuration.accessLog, inspector: configuration.inspector, describe: { registry.describe($0) },
+            accessLog: configuration.accessLog, inspector: inspector, describe: { registry.describe($0) },
             explainMissing: { registry.departure(of: $0) })
         let proxy: ProxyServer
         do {
@@ -136,7 +140,8 @@ public final class Edge: Sendable {
         pages.status = { edge.status() }
         do {
             let hooks = EdgeServer.Hooks(
-                status: { edge.status() }, version: configuration.version, port: proxy.port, httpsPort: secure?.port)
+                status: { edge.status() }, version: configuration.version, port: proxy.port, httpsPort: secure?.port,
+                replayHost: ControlInspection.connectable(configuration.bind))
             edge.parts.server = try await EdgeServer.start(path: paths.socket, registry: registry, hooks: hooks, group: configuration.group)
         } catch {
             await pages.close()

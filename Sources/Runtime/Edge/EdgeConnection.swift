@@ -3,7 +3,8 @@ import NIOCore
 import NIOPosix
 
 /// One connection to the edge socket: requests answered in order (the edge answers each request
-/// before reading the next), and the messages the edge sends on its own (`drained`, `bye`).
+/// before reading the next), and the messages the edge sends on its own or answers when ready,
+/// matched by their id (`drained`, `bye`, `requests`).
 public final class EdgeConnection: @unchecked Sendable {
     private let channel: Channel
     /// What the edge says without being asked; ends when the connection does.
@@ -26,7 +27,8 @@ public final class EdgeConnection: @unchecked Sendable {
             .connectTimeout(.seconds(2))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(limit: EdgeProtocol.maxAnswerLine)))
                     try channel.pipeline.syncOperations.addHandler(EdgeReplyHandler(box: box, unsolicited: continuation))
                 }
             }
@@ -45,7 +47,12 @@ public final class EdgeConnection: @unchecked Sendable {
     }
 
     public func send(_ message: EdgeMessage) {
-        channel.writeAndFlush(ByteBuffer(bytes: message.encoded()), promise: nil)
+        send(encoded: message.encoded())
+    }
+
+    /// A message already encoded (`EdgeMessage.encoded`), newline included.
+    public func send(encoded line: Data) {
+        channel.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
     }
 
     /// Sends `message` and waits for the edge's answer; nil if the connection ends or the answer is late.
@@ -121,7 +128,7 @@ private final class EdgeReplyHandler: ChannelInboundHandler {
             return
         }
         switch message.type {
-        case .drained, .bye:
+        case .drained, .bye, .requests:
             unsolicited.yield(message)
         default:
             if box.connection?.reply(message) != true { unsolicited.yield(message) }

@@ -45,7 +45,7 @@ public actor EdgeLink {
     }
 
     private let options: Options
-    private var connection: EdgeConnection?
+    private(set) var connection: EdgeConnection?
     private var welcome: EdgeMessage?
     private var project: EdgeProject?
     private var table: RouteTable?
@@ -53,6 +53,9 @@ public actor EdgeLink {
     private var services: [String] = []
     private var drains: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextDrain = 0
+    /// Questions to the edge's request inspector waiting for their answers, by id.
+    var queries: [Int: CheckedContinuation<RequestAnswer?, Never>] = [:]
+    var nextQuery = 0
     private var closing = false
     /// The edge said it was stopped on purpose: rejoin one that comes back, do not start one.
     private var stoppedByUser = false
@@ -139,6 +142,8 @@ public actor EdgeLink {
         switch message.type {
         case .drained:
             if let id = message.id { drains.removeValue(forKey: id)?.resume() }
+        case .requests:
+            if let id = message.id { queries.removeValue(forKey: id)?.resume(returning: message.answer) }
         case .bye:
             stoppedByUser = true
             options.log?.event("the edge proxy stopped (\(message.message ?? "no reason given")); routes return when it runs again")
@@ -152,6 +157,8 @@ public actor EdgeLink {
         connection = nil
         for (_, waiter) in drains { waiter.resume() }
         drains = [:]
+        for (_, waiter) in queries { waiter.resume(returning: nil) }
+        queries = [:]
         guard !closing, project != nil, recovery == nil else { return }
         if !stoppedByUser { options.log?.event("the edge proxy went away; starting a new one and registering again") }
         recovery = Task { await self.recover() }
@@ -177,6 +184,9 @@ public actor EdgeLink {
         }
         recovery = nil
     }
+
+    /// What the edge understands beyond its protocol version (`EdgeProtocol.features`).
+    var welcomeFeatures: [String] { welcome?.features ?? [] }
 
     /// Which edge answered: its pid and version.
     public var welcomeSummary: String {

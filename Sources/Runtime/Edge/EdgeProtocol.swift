@@ -14,9 +14,15 @@ public enum EdgeProtocol {
     /// `shop.localhost/api` for all of `shop.localhost`), and every other project still joins it.
     /// `faults`: the edge applies a project's `faults` messages to its routes; a project on an edge
     /// without it refuses `devhost fault` (the faults would silently not happen).
-    public static let features = ["path-routes", "faults"]
+    /// `requests`: the edge records the exchanges of projects that register with `inspect` and
+    /// answers a project's `requests` messages about its own; a project on an edge without it
+    /// answers `devhost requests` with a 409 saying to restart the edge.
+    public static let features = ["path-routes", "faults", "requests"]
     /// No message is longer: a peer that sends more is cut off.
     static let maxLine = 1 << 20
+    /// What a project reads from the edge: an inspector's answer (500 summaries, or one exchange
+    /// with two 64 KiB bodies escaped twice) can be longer than any message a project sends.
+    static let maxAnswerLine = 64 << 20
 }
 
 /// One line of the edge protocol. Every kind of message is this one shape with `type` set and the
@@ -51,12 +57,15 @@ public struct EdgeMessage: Codable, Sendable, Equatable {
     public var status: EdgeStatus?
     // faults: every fault the project has in force, each time it changes
     public var faults: [EdgeFault]?
+    // requests: a question to the request inspector (with `id`), and its answer (the same `id`)
+    public var query: RequestQuery?
+    public var answer: RequestAnswer?
     // error / refused / bye
     public var message: String?
 
     public enum Kind: String, Codable, Sendable {
         case hello, welcome, register, registered, refused, routes, endpoint, describe, drain, drained, withdraw, withdrawn
-        case status, bye, error, faults
+        case status, bye, error, faults, requests
     }
 
     public init(_ type: Kind) {
@@ -125,10 +134,13 @@ public struct EdgeProject: Codable, Sendable, Equatable {
     /// The prefix it had before the edge restarted: kept if still free, so URLs do not move.
     public var prefix: String?
     public var routes: [Route]
+    /// The edge records its exchanges for `devhost requests` (false: `proxy.inspect: false` or
+    /// `--no-inspect`; absent from projects older than the edge's inspector, which cannot read them).
+    public var inspect: Bool?
 
     public init(
         name: String, folder: String, repository: String? = nil, branch: String? = nil, controlSocket: String, domain: String = "localhost",
-        pid: Int32 = getpid(), prefix: String? = nil, routes: [Route]
+        pid: Int32 = getpid(), prefix: String? = nil, routes: [Route], inspect: Bool? = nil
     ) {
         self.name = name
         self.folder = folder
@@ -139,6 +151,7 @@ public struct EdgeProject: Codable, Sendable, Equatable {
         self.pid = pid
         self.prefix = prefix
         self.routes = routes
+        self.inspect = inspect
     }
 }
 
@@ -179,8 +192,11 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
 
 extension EdgeProject {
     /// What a project registers: its routes (hosts without any worktree prefix), where it is, and
-    /// which repository and branch it is a checkout of.
-    public static func of(_ manifest: Manifest, controlSocket: String, identity: ProjectIdentity? = nil) -> EdgeProject {
+    /// which repository and branch it is a checkout of, and whether the edge records its exchanges
+    /// (`proxy.inspect` and `inspect`, false for `--no-inspect`).
+    public static func of(_ manifest: Manifest, controlSocket: String, identity: ProjectIdentity? = nil, inspect: Bool = true)
+        -> EdgeProject
+    {
         var plain = manifest
         plain.proxy.hostPrefix = nil
         let routes = manifest.services.flatMap { service in
@@ -195,6 +211,7 @@ extension EdgeProject {
             // The canonical folder: the same project reached through a link is the same project.
             name: manifest.name, folder: identity?.folder ?? manifest.directory, repository: identity?.commonDir,
             branch: identity?.branchLabel,
-            controlSocket: controlSocket, domain: manifest.proxy.domain, prefix: manifest.proxy.hostPrefix, routes: routes)
+            controlSocket: controlSocket, domain: manifest.proxy.domain, prefix: manifest.proxy.hostPrefix, routes: routes,
+            inspect: manifest.proxy.inspect && inspect)
     }
 }

@@ -21,6 +21,10 @@ public final class EdgeRegistry: Sendable {
         var states: [String: (state: String, lines: [String])] = [:]
         /// Its faults in force, for its services as the edge names them.
         var faults: [FaultRule] = []
+        /// The inspector's newest id when it registered: older exchanges are not its own.
+        var inspectedAfter = 0
+        /// Its secrets are shown masked (`devhost requests --unmask` turns this off).
+        var masksSecrets = true
     }
 
     /// A host whose project went away, for the "not running" page.
@@ -39,15 +43,22 @@ public final class EdgeRegistry: Sendable {
         var standaloneFaults: [FaultRule] = []
     }
 
-    public let routes = ProxyRoutes()
+    /// Requests for no route are not recorded: no project could read them.
+    public let routes = ProxyRoutes(inspectsUnrouted: false)
     public let instances = RouteTable()
     /// The edge's own pages, served at `devhost.<domain>`.
     let pagesSocket: String
     let state = NIOLockedValueBox(State())
     static let maxDepartures = 256
+    /// The edge's request inspector: it records the routes of projects that registered with
+    /// `inspect` (and the standalone routes when `inspectsStandalone`).
+    public let inspector: Inspector?
+    let inspectsStandalone: Bool
 
-    public init(pagesSocket: String) {
+    public init(pagesSocket: String, inspector: Inspector? = nil, inspectsStandalone: Bool = false) {
         self.pagesSocket = pagesSocket
+        self.inspector = inspector
+        self.inspectsStandalone = inspectsStandalone
         rebuild()
     }
 
@@ -68,7 +79,9 @@ public final class EdgeRegistry: Sendable {
                 // A project keeps its key for as long as its connection lives (a reload re-registers).
                 var entry =
                     state.entries[connection]
-                    ?? Entry(key: Self.key(for: project, prefix: prefix, taken: Set(others.map(\.key))), project: project, hosts: [])
+                    ?? Entry(
+                        key: Self.key(for: project, prefix: prefix, taken: Set(others.map(\.key))), project: project, hosts: [],
+                        inspectedAfter: inspector?.lastID ?? 0)
                 entry.project = project
                 entry.prefix = prefix
                 entry.hosts = hosts
@@ -213,7 +226,10 @@ public final class EdgeRegistry: Sendable {
                 if byHost[key] == nil { order.append(key) }
                 byHost[key] = route
             }
-            for route in state.standalone { add(route) }
+            for var route in state.standalone {
+                route.inspected = inspectsStandalone
+                add(route)
+            }
             var domains: Set<String> = ["localhost"]
             for entry in state.entries.values.sorted(by: { $0.key < $1.key }) {
                 domains.insert(entry.project.domain)
@@ -221,7 +237,7 @@ public final class EdgeRegistry: Sendable {
                     add(
                         .init(
                             host: host, target: .service(entry.key + "/" + route.service, rewriteHost: route.rewriteHost),
-                            path: route.path, stripPrefix: route.stripPrefix ?? false))
+                            path: route.path, stripPrefix: route.stripPrefix ?? false, inspected: entry.project.inspect == true))
                 }
                 add(.init(host: "devhost.\(entry.key).\(entry.project.domain)", target: .socket(path: entry.project.controlSocket)))
             }

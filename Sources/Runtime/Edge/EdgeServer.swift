@@ -39,6 +39,8 @@ public final class EdgeServer: Sendable {
         public var port: Int
         /// The HTTPS listener's port; nil: none.
         public var httpsPort: Int? = nil
+        /// Where the edge's own proxy is reached, for replays (`port` on this address).
+        public var replayHost = "127.0.0.1"
     }
 
     public static func start(path: String, registry: EdgeRegistry, hooks: Hooks, group: EventLoopGroup) async throws -> EdgeServer {
@@ -140,6 +142,22 @@ final class EdgeConnectionHandler: ChannelInboundHandler {
             registry.endpoint(id, service: service, instance: instance, endpoint: endpoint)
         case .faults:
             registry.faults(id, message.faults ?? [])
+        case .requests:
+            guard let query = message.query, let request = message.id else { return fail(context, "requests without query or id") }
+            // Answered when ready, matched by its id: a replay takes as long as the upstream does,
+            // and the project's other messages are not held up meanwhile.
+            let (registry, id, channel, hooks) = (self.registry, self.id, context.channel, self.hooks)
+            Task {
+                var reply = EdgeMessage(.requests)
+                reply.id = request
+                reply.answer = await registry.requests(id, query, replayHost: hooks.replayHost, replayPort: hooks.port)
+                var line = reply.encoded()
+                if line.count > EdgeProtocol.maxAnswerLine {
+                    reply.answer = .error(507, "the answer is over \(EdgeProtocol.maxAnswerLine >> 20) MiB: ask for fewer (limit)")
+                    line = reply.encoded()
+                }
+                channel.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
+            }
         case .describe:
             guard let service = message.service else { return fail(context, "describe without service") }
             registry.describe(id, service: service, state: message.state ?? "", lines: message.lines ?? [])
