@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Forwards (issue #19) against a real sshd on loopback, started here with throwaway keys:
   1. time to restore a killed forward to healthy (its ssh master SIGKILLed; LocalPort: 11.6 s),
-  2. 1 GiB through devhost's forward vs plain `ssh -L` to the same sshd (ratio, best of 3),
+  2. 1 GiB through devhost's forward vs plain `ssh -L` to the same sshd (ratio, best of 3), and
+     devhost's CPU while a GiB passes its relay (least of 3),
   3. 20 forwards to one host: `devhost up -d` to all healthy, and devhost's RSS.
 DEVHOST=path (default .build/release/devhost). Everything started here is ended here."""
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
@@ -57,6 +58,11 @@ class Source(threading.Thread):
             pass
         finally:
             conn.close()
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read_all(port):
@@ -156,9 +162,12 @@ def main():
                                   "-L", f"127.0.0.1:{plain_port}:127.0.0.1:{source.port}", f"{user}@127.0.0.1"], start_new_session=True)
         procs.append(plain)
         assert wait_port(plain_port), "ssh -L did not listen"
-        devhost_rates, plain_rates = [], []
+        devhost_rates, plain_rates, relay_cpu = [], [], []
+        daemon = report["pid"]
         for _ in range(3):
+            before = cpu_seconds(daemon)
             size, seconds = read_all(stable)
+            relay_cpu.append(cpu_seconds(daemon) - before)
             assert size == GIB, size
             devhost_rates.append(size / seconds / (1 << 20))
             size, seconds = read_all(plain_port)
@@ -167,6 +176,8 @@ def main():
         results["gib_through_devhost_mib_s"] = round(max(devhost_rates), 1)
         results["gib_through_plain_ssh_L_mib_s"] = round(max(plain_rates), 1)
         results["throughput_ratio"] = round(max(devhost_rates) / max(plain_rates), 3)
+        # What the relay's hop costs: devhost's CPU (all threads, user and system) while a GiB passes.
+        results["devhost_cpu_s_per_gib"] = round(min(relay_cpu), 3)
         print(json.dumps(results, indent=2))
     finally:
         if os.path.exists(f"{folder}/many/devhost.yml"):
