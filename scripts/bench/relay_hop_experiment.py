@@ -2,10 +2,11 @@
 """The stable port's relay hop, measured without devhost (issue #19): 1 GiB through plain `ssh -L`
 against the same with a relay in front of it that copies through user space (`copy`, 1 MiB reads,
 as devhost's relay does), moves pages with splice(2) through a pipe (`splice`), or copies with
-4 MiB socket buffers (`copybuf`). Interleaved, ROUNDS times (default 3); each relay prints the CPU
+4 MiB socket buffers (`copybuf`), and with no hop: an ssh master's stdio forwarding started for each
+connection (`stdio`). Interleaved, ROUNDS times (default 3); each relay prints the CPU
 it used per GiB. A real sshd on loopback with throwaway keys, as forward_bench.py starts it.
 Usage: python3 scripts/bench/relay_hop_experiment.py [ROUNDS]"""
-import fcntl, os, shutil, signal, socket, subprocess, sys, tempfile, threading
+import fcntl, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from forward_bench import Source, free_port, wait_port, read_all, GIB
@@ -80,7 +81,30 @@ def main():
             p = free_port()
             procs.append(subprocess.Popen([sys.executable, __file__, "relay", mode, str(p), str(plain)], start_new_session=True))
             ports[mode] = p
+        # No hop at all: each connection is handed to an ssh master's stdio forwarding (`ssh -S CTL -W`,
+        # whose mux client passes its stdin and stdout, the accepted socket, to the master).
+        ctl = f"{folder}/ctl"
+        procs.append(subprocess.Popen(["ssh", "-F", config, "-N", "-M", "-S", ctl, "-p", str(ssh_port), f"{user}@127.0.0.1"],
+                                      start_new_session=True))
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        ports["stdio"] = listener.getsockname()[1]
+
+        def hand_over():
+            while True:
+                conn, _ = listener.accept()
+                mux = subprocess.Popen(["ssh", "-F", config, "-S", ctl, "-W", f"127.0.0.1:{source.port}", "-p", str(ssh_port),
+                                        f"{user}@127.0.0.1"], stdin=conn.fileno(), stdout=conn.fileno(), stderr=subprocess.DEVNULL)
+                conn.close()
+                threading.Thread(target=mux.wait, daemon=True).start()
+        threading.Thread(target=hand_over, daemon=True).start()
         assert all(wait_port(p) for p in ports.values()), "a relay did not listen"
+        # Without the master's socket, `ssh -S` would quietly make a connection of its own.
+        deadline = time.time() + 10
+        while not os.path.exists(ctl) and time.time() < deadline:
+            time.sleep(0.01)
+        assert os.path.exists(ctl), "the ssh master did not start"
         rates = {k: [] for k in ports}
         for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 3):
             for k, p in ports.items():
