@@ -168,6 +168,28 @@ final class AccessBatch: @unchecked Sendable {
         method: ByteBuffer, host: String, target: ByteBuffer, status: Int, bytes: Int, nanoseconds: Int64, requestID: RequestID,
         instance: String?
     ) {
+        line(
+            method: method, host: host, target: target, status: status, bytes: bytes, nanoseconds: nanoseconds, requestID: requestID,
+            instance: instance, grpcStatus: nil)
+    }
+
+    /// The same for a relayed HTTP/2 stream, with the call's `grpc-status` when it had one
+    /// (`grpc-status=14` at the end of the line; `grpc_status` in JSON).
+    func record(
+        method: ByteBuffer, host: String, target: ByteBuffer, status: Int, bytes: Int, nanoseconds: Int64, requestID: RequestID,
+        instance: String?, grpcStatus: Int?
+    ) {
+        line(
+            method: method, host: host, target: target, status: status, bytes: bytes, nanoseconds: nanoseconds, requestID: requestID,
+            instance: instance, grpcStatus: grpcStatus)
+    }
+
+    // Inlined into both: the HTTP/1.1 path's line is the same code as before, its gRPC branch gone.
+    @inline(__always)
+    private func line(
+        method: ByteBuffer, host: String, target: ByteBuffer, status: Int, bytes: Int, nanoseconds: Int64, requestID: RequestID,
+        instance: String?, grpcStatus: Int?
+    ) {
         if !scheduled {
             scheduled = true
             prefix = log.prefix()
@@ -197,6 +219,10 @@ final class AccessBatch: @unchecked Sendable {
                 buffer.writeStaticString(" → ")
                 buffer.writeString(instance)
             }
+            if let grpcStatus {
+                buffer.writeStaticString(" grpc-status=")
+                Self.writeInteger(grpcStatus, into: &buffer)
+            }
         case .json:
             // Not the default format: strings are fine here.
             var text = "{\"method\":"
@@ -216,6 +242,10 @@ final class AccessBatch: @unchecked Sendable {
             Self.writeInteger(bytes, into: &buffer)
             buffer.writeStaticString(",\"duration_ms\":")
             Self.writeDecimal(nanoseconds, places: 3, into: &buffer)
+            if let grpcStatus {
+                buffer.writeStaticString(",\"grpc_status\":")
+                Self.writeInteger(grpcStatus, into: &buffer)
+            }
             buffer.writeStaticString("}")
         }
         buffer.writeStaticString("\n")

@@ -9,34 +9,45 @@ import NIOHTTP2
 /// the other can take more), so unary calls, server streaming and bidirectional streaming all work,
 /// and `grpc-status` arrives in trailers as the server sent it. It takes the place of the
 /// `HTTP2Bridge` and `ProxyHandler` of a stream whose route is such a service (`claim`); what a
-/// failure becomes is `HTTP2RelayMachine`'s call. Loop-confined, like the stream.
+/// failure becomes is `HTTP2RelayMachine`'s call. Each stream is logged, counted and inspected
+/// like an HTTP/1.1 exchange (`HTTP2Relay+Record.swift`) and faults apply to it
+/// (`HTTP2Relay+Faults.swift`). Loop-confined, like the stream.
 final class HTTP2Relay: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTP2Frame.FramePayload
 
-    private let shared: ProxyContext
+    let shared: ProxyContext
     private let pool: HTTP2UpstreamPool
-    private let service: String
+    let service: String
     private let rewriteHost: Bool
     private var head: HPACKHeaders
-    private var machine: HTTP2RelayMachine
-    private var context: ChannelHandlerContext?
+    var machine: HTTP2RelayMachine
+    var context: ChannelHandlerContext?
     /// Client frames that came before the upstream stream was open.
     private var pending: [HTTP2Frame.FramePayload] = []
-    private var upstream: Channel?
-    private var instance: String?
+    var upstream: Channel?
+    var instance: String?
     private var tried: Set<String> = []
     private var counted = false
     private var resetCode: UInt32?
     /// The client's HEADERS ended its request (a call with no message, a GET).
     private let headEndsStream: Bool
+    /// The access log's lines of this loop (nil when it is off).
+    let accessLines: AccessBatch?
+    var record: HTTP2RelayRecord
+    /// The fault applied to this stream (nil, the common case: no fault installed or none drawn).
+    var fault: HTTP2RelayFault?
 
-    private init(shared: ProxyContext, pool: HTTP2UpstreamPool, service: String, rewriteHost: Bool, head: HPACKHeaders, endStream: Bool) {
-        self.shared = shared
-        self.pool = pool
+    private init(
+        origin: HTTP2Origin, service: String, rewriteHost: Bool, head: HPACKHeaders, endStream: Bool, record: HTTP2RelayRecord
+    ) {
+        shared = origin.shared
+        pool = origin.http2Upstreams
+        accessLines = origin.perLoop.accessLines
         self.service = service
         self.rewriteHost = rewriteHost
         self.head = head
+        self.record = record
         let type = head.first(name: "content-type") ?? ""
         machine = HTTP2RelayMachine(grpc: type.hasPrefix("application/grpc"))
         headEndsStream = endStream
@@ -48,78 +59,36 @@ final class HTTP2Relay: ChannelInboundHandler {
         let routes = origin.shared.routes
         guard routes.hasHTTP2Upstreams else { return nil }
         let authority = headers.first(name: ":authority") ?? headers.first(name: "host") ?? ""
-        guard let hostRoutes = routes.lookup(hostHeader: authority).routes else { return nil }
+        let (host, found) = routes.lookup(hostHeader: authority)
+        guard let hostRoutes = found else { return nil }
         let path = headers.first(name: ":path") ?? "/"
         let prefix = hostRoutes.prefixes.isEmpty ? nil : hostRoutes.match(target: path)
         guard case .service(let name, let rewrite)? = prefix?.target ?? hostRoutes.catchAll, routes.upstreamProtocol(of: name).isHTTP2
         else { return nil }
         var head = forwarded(
             headers, client: origin.clientIP, authority: authority, strip: prefix?.strip == true ? prefix : nil, secure: origin.secure)
-        if head.first(name: "x-request-id") == nil {
+        // A client's id that is not a plain token is replaced, as on HTTP/1.1: it goes into log lines.
+        var requestID = head.first(name: "x-request-id") ?? ""
+        if !isPlainRequestID(requestID) {
             var seed = origin.nextGenerator()
-            head.add(name: "x-request-id", value: String(seed.next(), radix: 16))
+            requestID = RequestID(generated: seed.next()).string
+            head.replaceOrAdd(name: "x-request-id", value: requestID)
         }
-        return HTTP2Relay(
-            shared: origin.shared, pool: origin.http2Upstreams, service: name, rewriteHost: rewrite, head: head, endStream: endStream)
-    }
-
-    /// Why a request over HTTP/1.1 cannot reach a service of this protocol, or nil when it can. gRPC
-    /// needs trailers and full-duplex streams, which HTTP/1.1 cannot carry; h2c from HTTP/1.1 is
-    /// not translated yet.
-    static func refusalOverHTTP1(_ upstream: UpstreamProtocol, service: String) -> String? {
-        switch upstream {
-        case .http1: return nil
-        case .grpc:
-            return
-                "service \(service) speaks gRPC (protocol: grpc), which needs HTTP/2: call it over HTTPS (the proxy's HTTPS port, ALPN h2) "
-                + "or with HTTP/2 prior knowledge on this port (a plaintext gRPC channel)"
-        case .h2c:
-            return
-                "service \(service) speaks HTTP/2 only (protocol: h2c): reach it over HTTPS with HTTP/2 (the proxy's HTTPS port, ALPN h2)"
-        }
-    }
-
-    /// The relay takes the stream's place of the bridge and the proxy handler behind it.
-    static func takeOver(_ context: ChannelHandlerContext, from bridge: HTTP2Bridge, relay: HTTP2Relay) {
-        let operations = context.pipeline.syncOperations
-        do {
-            try operations.addHandler(relay, position: .after(bridge))
-            operations.removeHandler(name: "proxy", promise: nil)
-            operations.removeHandler(context: context, promise: nil)
-        } catch {
-            context.close(promise: nil)
-        }
-    }
-
-    /// The request's fields as they go upstream: a client's own forwarding fields never pass (as on
-    /// HTTP/1.1), the proxy's are added, and a stripped path prefix comes off `:path`.
-    static func forwarded(_ headers: HPACKHeaders, client: String, authority: String, strip: PathPrefix?, secure: Bool = true)
-        -> HPACKHeaders
-    {
-        var out = HPACKHeaders()
-        out.reserveCapacity(headers.count + 6)
-        for (name, value, indexing) in headers {
-            switch name {
-            case "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-prefix", "x-real-ip": continue
-            case ":path" where strip != nil: out.add(name: name, value: strip!.stripped(value), indexing: indexing)
-            default: out.add(name: name, value: value, indexing: indexing)
-            }
-        }
-        out.add(name: "x-forwarded-for", value: client)
-        out.add(name: "x-forwarded-proto", value: secure ? "https" : "http")
-        out.add(name: "x-forwarded-host", value: authority)
-        out.add(
-            name: "forwarded",
-            value: (client.contains(":") ? "for=\"[\(client)]\"" : "for=\(client)")
-                + ";host=\"\(authority)\";proto=\(secure ? "https" : "http")")
-        if let strip { out.add(name: "x-forwarded-prefix", value: strip.path) }
-        return out
+        var record = HTTP2RelayRecord(
+            started: .now(), method: headers.first(name: ":method") ?? "", path: path, host: host, requestID: requestID)
+        // Recorded when the inspector is on and the route is (the shared edge: its project asked).
+        let inspected = prefix?.inspected ?? hostRoutes.inspected
+        record.inspected = inspect(headers, record: record, label: name, ring: inspected ? origin.perLoop.inspection : nil)
+        let relay = HTTP2Relay(origin: origin, service: name, rewriteHost: rewrite, head: head, endStream: endStream, record: record)
+        if !origin.shared.instances.faults.isEmpty { relay.fault = HTTP2RelayFault.decide(origin: origin, service: name, path: path) }
+        return relay
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // Nothing is read from the client until there is somewhere to send it.
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        guard fault == nil else { return startFault(context) }
         connect()
     }
 
@@ -132,6 +101,7 @@ final class HTTP2Relay: ChannelInboundHandler {
             // After devhost's own answer, what the client still sends is read and dropped (its
             // END_STREAM closes the stream).
             guard machine.phase != .done else { return }
+            noteRequest(frame)
             guard let upstream else { return pending.append(frame) }
             upstream.write(frame, promise: nil)
             _ = machine.handle(.requestBodySent)
@@ -147,7 +117,7 @@ final class HTTP2Relay: ChannelInboundHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // The client took what was waiting: the upstream may send more.
-        if context.channel.isWritable, let upstream {
+        if context.channel.isWritable, let upstream, !pacedHolding {
             upstream.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
             upstream.read()
         }
@@ -157,6 +127,7 @@ final class HTTP2Relay: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         perform(machine.handle(.clientGone))
         finish()
+        recordGone()
         // The stream's ProxyHandler counted it open and left before it could count it closed.
         shared.metrics.connectionClosed()
         self.context = nil
@@ -168,7 +139,7 @@ final class HTTP2Relay: ChannelInboundHandler {
 
     // MARK: Upstream
 
-    private func connect() {
+    func connect() {
         guard let context else { return }
         if let endpoint = shared.instances.next(service, excluding: tried) { return open(endpoint, context: context) }
         let wait = tried.isEmpty ? shared.settings.waitForHealthy : .zero
@@ -199,7 +170,9 @@ final class HTTP2Relay: ChannelInboundHandler {
             }
             switch result {
             case .success(let channel): this.send(over: channel, key: key, context: context)
-            case .failure: this.perform(this.machine.handle(.connectFailed))
+            case .failure:
+                this.shared.metrics.upstreamError(route: this.service)
+                this.perform(this.machine.handle(.connectFailed))
             }
         }
     }
@@ -214,6 +187,7 @@ final class HTTP2Relay: ChannelInboundHandler {
         var fields = head
         if rewriteHost { fields.replaceOrAdd(name: ":authority", value: "\(key.host):\(key.port)") }
         channel.write(HTTP2Frame.FramePayload.headers(.init(headers: fields, endStream: headEndsStream)), promise: nil)
+        record.inspected?.sentUpstream(at: .now(), instance: instance)
         for frame in pending { channel.write(frame, promise: nil) }
         if !pending.isEmpty { _ = machine.handle(.requestBodySent) }
         pending = []
@@ -222,48 +196,68 @@ final class HTTP2Relay: ChannelInboundHandler {
         context.read()
     }
 
-    fileprivate func upstreamRead(_ frame: HTTP2Frame.FramePayload, from channel: Channel) {
+    func upstreamRead(_ frame: HTTP2Frame.FramePayload, from channel: Channel) {
         guard let context, channel === upstream else { return }
+        if let fault, fault.pacer != nil { return pace(frame) }
+        deliver(frame)
+        if !context.channel.isWritable { channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+    }
+
+    /// A response frame goes to the client.
+    func deliver(_ frame: HTTP2Frame.FramePayload) {
+        guard let context else { return }
         switch frame {
-        case .headers(let headers):
+        case .headers(var headers):
+            // Every response a fault touched names it, as on HTTP/1.1.
+            if record.status == 0, let fault { headers.headers.add(name: "x-devhost-fault", value: fault.rule.id) }
+            noteResponse(headers.headers)
             perform(machine.handle(.responseHead(endStream: headers.endStream)))
-            context.write(wrapOutboundOut(frame), promise: nil)
+            context.write(wrapOutboundOut(.headers(headers)), promise: nil)
+            if headers.endStream { recordEnd() }
         case .data(let data):
+            if case .byteBuffer(let body) = data.data { noteResponse(body) }
             if data.endStream { perform(machine.handle(.responseEnded)) }
             context.write(wrapOutboundOut(frame), promise: nil)
+            if data.endStream { recordEnd() }
         default:
             return
         }
         if machine.phase == .done { finish() }
-        if !context.channel.isWritable { channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
     }
 
-    fileprivate func upstreamReadComplete() {
+    func upstreamReadComplete() {
         context?.flush()
     }
 
-    fileprivate func upstreamWritable(_ channel: Channel) {
+    func upstreamWritable(_ channel: Channel) {
         guard let context, channel === upstream, channel.isWritable else { return }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         context.read()
     }
 
-    fileprivate func upstreamReset(_ code: UInt32, from channel: Channel) {
+    func upstreamReset(_ code: UInt32, from channel: Channel) {
         if channel === upstream { resetCode = code }
     }
 
-    fileprivate func upstreamClosed(_ channel: Channel) {
+    func upstreamClosed(_ channel: Channel) {
         guard channel === upstream else { return }
+        // Frames held back by a bandwidth fault go first; the close is handled after them.
+        if let fault, !fault.held.isEmpty {
+            fault.closedWhileHeld = true
+            return
+        }
         upstream = nil
         release()
         // The stream's last frames may still wait for the read completion that follows its close.
         context?.flush()
-        perform(machine.handle(resetCode.map { .upstreamReset($0) } ?? .upstreamClosed))
+        let action = machine.handle(resetCode.map { .upstreamReset($0) } ?? .upstreamClosed)
+        if action != .none { shared.metrics.upstreamError(route: service) }
+        perform(action)
     }
 
     // MARK: Actions
 
-    private func perform(_ action: HTTP2RelayMachine.Action) {
+    func perform(_ action: HTTP2RelayMachine.Action) {
         switch action {
         case .none:
             return
@@ -282,7 +276,9 @@ final class HTTP2Relay: ChannelInboundHandler {
             cancelUpstream()
             guard let context else { return }
             let fields = Self.statusFields(failure, service: service)
+            noteResponse(fields)
             context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields, endStream: true))), promise: nil)
+            recordEnd()
         case .resetClient:
             cancelUpstream()
             context?.writeAndFlush(wrapOutboundOut(.rstStream(.internalError)), promise: nil)
@@ -304,36 +300,25 @@ final class HTTP2Relay: ChannelInboundHandler {
         if machine.grpc {
             var fields: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
             fields.add(contentsOf: Self.statusFields(failure, service: service))
+            if let fault { fields.add(name: "x-devhost-fault", value: fault.rule.id) }
+            noteLocalAnswer(fields, body: nil)
             context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields, endStream: true))), promise: nil)
-            return
+            return recordEnd()
         }
         let body = ByteBuffer(string: message + "\n")
-        let fields: HPACKHeaders = [
+        var fields: HPACKHeaders = [
             ":status": String(failure.httpStatus), "content-type": "text/plain; charset=utf-8",
             "content-length": String(body.readableBytes),
         ]
+        if let fault { fields.add(name: "x-devhost-fault", value: fault.rule.id) }
+        noteLocalAnswer(fields, body: body)
+        record.bytes = body.readableBytes
         context.write(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: nil)
+        recordEnd()
     }
 
-    static func statusFields(_ failure: HTTP2RelayMachine.Failure, service: String) -> HPACKHeaders {
-        ["grpc-status": String(failure.grpcStatus), "grpc-message": percentEncoded("devhost: service \(service): \(failure.message)")]
-    }
-
-    /// grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2, "Responses").
-    static func percentEncoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "%") {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
-
-    private func cancelUpstream() {
+    func cancelUpstream() {
         guard let channel = upstream else { return }
         upstream = nil
         release()
@@ -341,50 +326,14 @@ final class HTTP2Relay: ChannelInboundHandler {
         channel.close(promise: nil)
     }
 
-    private func finish() {
+    func finish() {
         release()
         if machine.phase == .done, let channel = upstream, !channel.isActive { upstream = nil }
     }
 
-    private func release() {
+    func release() {
         guard counted, let instance else { return }
         counted = false
         shared.instances.ended(service: service, instance: instance)
-    }
-}
-
-/// A stream for an h2c or gRPC service leaves the bridge for the relay (`HTTP2Relay.takeOver`).
-extension HTTP2Bridge: RemovableChannelHandler {}
-
-/// The relay's end of a stream on an upstream connection: frames and their end go to the relay.
-private final class HTTP2RelayUpstream: ChannelInboundHandler {
-    typealias InboundIn = HTTP2Frame.FramePayload
-
-    let relay: NIOLoopBound<HTTP2Relay>
-
-    init(relay: NIOLoopBound<HTTP2Relay>) {
-        self.relay = relay
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        relay.value.upstreamRead(unwrapInboundIn(data), from: context.channel)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        relay.value.upstreamReadComplete()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        relay.value.upstreamWritable(context.channel)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let closed = error as? NIOHTTP2Errors.StreamClosed {
-            relay.value.upstreamReset(UInt32(closed.errorCode.networkCode), from: context.channel)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        relay.value.upstreamClosed(context.channel)
     }
 }

@@ -28,6 +28,10 @@ struct HTTP2RelayMachine: Equatable {
         case requestBodySent
         /// The client reset or closed its stream.
         case clientGone
+        /// An injected fault answers this HTTP status instead of forwarding (`devhost fault --error`).
+        case faultError(status: Int, message: String)
+        /// An injected fault resets the client's stream instead of forwarding (`devhost fault --reset`).
+        case faultReset
     }
 
     /// What a failure is, in both protocols' terms.
@@ -111,6 +115,28 @@ struct HTTP2RelayMachine: Equatable {
                 ? .trailers(Failure(grpcStatus: 14, httpStatus: 502, message: "the upstream closed the connection mid-call")) : .resetClient
         case (.noInstance, .responding), (.connectFailed, .responding):
             return .none
+        case (.faultError(let status, let message), .requesting):
+            phase = .done
+            return .answer(Failure(grpcStatus: Self.grpcStatus(forHTTP: status), httpStatus: status, message: message))
+        case (.faultReset, .requesting):
+            phase = .done
+            return .resetClient
+        case (.faultError, .responding), (.faultReset, .responding):
+            return .none
+        }
+    }
+
+    /// An HTTP status as the gRPC status a gRPC client derives from it when a response carries no
+    /// `grpc-status` (gRPC's "HTTP to gRPC Status Code Mapping"): what an injected error looks like
+    /// to a gRPC client, so that a 503 fault is the UNAVAILABLE its retry policy knows.
+    static func grpcStatus(forHTTP status: Int) -> Int {
+        switch status {
+        case 400: return 13  // INTERNAL
+        case 401: return 16  // UNAUTHENTICATED
+        case 403: return 7  // PERMISSION_DENIED
+        case 404: return 12  // UNIMPLEMENTED
+        case 429, 502, 503, 504: return 14  // UNAVAILABLE
+        default: return 2  // UNKNOWN
         }
     }
 

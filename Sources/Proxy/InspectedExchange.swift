@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHPACK
 
 /// One exchange as the request inspector keeps it, from its request head to its end. Filled in on
 /// the client connection's event loop by `ProxyHandler`'s hooks with cheap steps only (a copy of
@@ -28,6 +29,9 @@ final class InspectedExchange {
     var responseChunked = false
     var responseBody: ByteBuffer?
     var responseBodySize = 0
+    /// Trailers (HTTP/2 streams relayed to h2c and gRPC services: `grpc-status` and the like).
+    var requestTrailers: [InspectedRequest.Field] = []
+    var responseTrailers: [InspectedRequest.Field] = []
     var sent: NIODeadline?
     var firstByte: NIODeadline?
     var ended: NIODeadline?
@@ -53,6 +57,40 @@ final class InspectedExchange {
         requestHead = copy
         requestChunked = head.chunked
         accounted = InspectorRing.entryOverhead + copy.capacity
+    }
+
+    /// What an exchange that is not a `ProxyExchange` starts with (an HTTP/2 stream relayed to an
+    /// h2c or gRPC service): its head already in the HTTP/1.1 form kept here.
+    struct Start {
+        var started: NIODeadline
+        var host: String
+        var label: String
+        var requestID: RequestID
+        var requestHead: ByteBuffer
+    }
+
+    init(id: Int, start: Start, ring: InspectorRing) {
+        self.id = id
+        self.ring = ring
+        started = start.started
+        host = start.host
+        label = start.label
+        requestID = start.requestID
+        requestHead = start.requestHead
+        requestChunked = false
+        accounted = InspectorRing.entryOverhead + start.requestHead.capacity
+    }
+
+    func trailers(_ headers: HPACKHeaders, response: Bool) {
+        guard !evicted else { return }
+        var fields: [InspectedRequest.Field] = []
+        var size = 0
+        for (name, value, _) in headers where name.utf8.first != UInt8(ascii: ":") {
+            fields.append(.init(name: name, value: value))
+            size += name.utf8.count + value.utf8.count + 32
+        }
+        if response { responseTrailers += fields } else { requestTrailers += fields }
+        ring.grew(self, by: size)
     }
 
     func requestBytes(_ bytes: ByteBuffer) {
@@ -130,7 +168,8 @@ final class InspectedExchange {
             id: id, started: started, host: host, label: label, requestID: requestID, requestHead: requestHead,
             requestChunked: requestChunked, requestBody: requestBody, requestBodySize: requestBodySize, responseHead: responseHead,
             responseLocal: responseLocal, responseChunked: responseChunked, responseBody: responseBody,
-            responseBodySize: responseBodySize, sent: sent, firstByte: firstByte, ended: ended, status: status, instance: instance,
+            responseBodySize: responseBodySize, requestTrailers: requestTrailers, responseTrailers: responseTrailers, sent: sent,
+            firstByte: firstByte, ended: ended, status: status, instance: instance,
             phase: phase)
     }
 }
@@ -151,6 +190,8 @@ struct InspectedSnapshot: Sendable {
     var responseChunked: Bool
     var responseBody: ByteBuffer?
     var responseBodySize: Int
+    var requestTrailers: [InspectedRequest.Field] = []
+    var responseTrailers: [InspectedRequest.Field] = []
     var sent: NIODeadline?
     var firstByte: NIODeadline?
     var ended: NIODeadline?

@@ -42,6 +42,9 @@ public struct InspectedRequest: Sendable {
     public var totalMilliseconds: Double?
     public var requestHeaders: [Field]
     public var responseHeaders: [Field]
+    /// Trailers (relayed HTTP/2 streams to h2c and gRPC services: `grpc-status`, `grpc-message`).
+    public var requestTrailers: [Field]
+    public var responseTrailers: [Field]
     /// The first `Inspector.Limits.bodyBytes` of each body (de-chunked); the sizes count every byte.
     public var requestBody: [UInt8]
     public var requestBodySize: Int
@@ -90,6 +93,8 @@ public struct InspectedRequest: Sendable {
         requestBodySize = snapshot.requestBodySize
         requestBodyTruncated = snapshot.requestBodySize > (snapshot.requestBody?.readableBytes ?? 0)
 
+        requestTrailers = snapshot.requestTrailers
+        responseTrailers = snapshot.responseTrailers
         answeredByDevhost = snapshot.responseLocal
         var response = snapshot.responseBody.map { Array($0.readableBytesView) } ?? []
         var responseSize = snapshot.responseBodySize

@@ -28,7 +28,15 @@ final class InspectorRing {
 
     /// Starts recording an exchange: it is listed from now on, in flight until it ends.
     func begin(_ exchange: ProxyExchange) -> InspectedExchange {
-        let entry = InspectedExchange(id: inspector.nextID(), exchange: exchange, ring: self)
+        add(InspectedExchange(id: inspector.nextID(), exchange: exchange, ring: self))
+    }
+
+    /// The same for an exchange that is not a `ProxyExchange` (a relayed HTTP/2 stream).
+    func begin(stream start: InspectedExchange.Start) -> InspectedExchange {
+        add(InspectedExchange(id: inspector.nextID(), start: start, ring: self))
+    }
+
+    private func add(_ entry: InspectedExchange) -> InspectedExchange {
         if count == capacity { evictOldest() }
         slots[(first + count) % capacity] = entry
         count += 1

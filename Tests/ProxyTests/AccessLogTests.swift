@@ -52,6 +52,32 @@ import Testing
         )
     }
 
+    /// A relayed gRPC call's line ends with its grpc-status; HTTP/1.1 lines are unchanged (above).
+    @Test func relayedCallsNoteTheirGRPCStatus() throws {
+        for (format, expected) in [
+            (
+                ProxyContext.AccessLogFormat.human,
+                "POST echo.localhost/pkg.Svc/Call 200 12B 0.4ms 00000000000000ff → echo-1 grpc-status=14\n"
+            ),
+            (
+                .json,
+                "{\"method\":\"POST\",\"host\":\"echo.localhost\",\"path\":\"/pkg.Svc/Call\",\"request_id\":\"00000000000000ff\",\"instance\":\"echo-1\",\"status\":200,\"bytes\":12,\"duration_ms\":0.450,\"grpc_status\":14}\n"
+            ),
+        ] {
+            let path = tempPath("grpc.log")
+            defer { unlink(path) }
+            let log = try AccessLog(format: format, path: path)
+            let loop = EmbeddedEventLoop()
+            let batch = AccessBatch(loop: loop, log: log)
+            batch.record(
+                method: ByteBuffer(string: "POST"), host: "echo.localhost", target: ByteBuffer(string: "/pkg.Svc/Call"), status: 200,
+                bytes: 12, nanoseconds: 449_999, requestID: RequestID(sent: nil, generated: 0xff), instance: "echo-1", grpcStatus: 14)
+            loop.run()
+            log.close()
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
+        }
+    }
+
     @Test func numbersAreWrittenAsDigits() {
         for (value, text) in [(0, "0"), (7, "7"), (200, "200"), (1_234_567_890, "1234567890"), (-3, "-3")] {
             var buffer = ByteBuffer()

@@ -19,9 +19,14 @@ struct GRPCProxyTests {
         let secure: ProxyServer
         let plain: ProxyServer
         let serverPort: Int
+        let context: ProxyContext
+        /// With `recording`: the access log (a file of its own) and the request inspector.
+        let accessLog: AccessLog?
+        let inspector: Inspector?
+        var accessLogPath: String { data.file("access.log") }
         var ca: String { LocalCAFiles(folder: data.file("ca")).certificate }
 
-        init(protocol upstream: UpstreamProtocol = .grpc) async throws {
+        init(protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false) async throws {
             data = try TempProject()
             server = try ChildProcess(argv: ["python3", GRPCProxyTests.script, "server"])
             let server = server
@@ -40,7 +45,10 @@ struct GRPCProxyTests {
             var settings = ProxyContext.Settings()
             settings.accessLog = .off
             settings.waitForHealthy = .milliseconds(100)
-            let context = ProxyContext(routes: routes, instances: instances, settings: settings)
+            accessLog = recording ? try AccessLog(format: .human, path: data.file("access.log")) : nil
+            inspector = recording ? Inspector() : nil
+            let context = ProxyContext(routes: routes, instances: instances, settings: settings, accessLog: accessLog, inspector: inspector)
+            self.context = context
             do {
                 let tls = try ProxyTLS.make(port: 0, files: LocalCAFiles(folder: data.file("ca")), domain: "localhost", log: nil)
                 secure = try await ProxyServer.start(
@@ -57,6 +65,7 @@ struct GRPCProxyTests {
             await secure.close()
             await plain.close()
             server.stop()
+            accessLog?.close()
         }
 
         /// grpc_peer.py's client through the HTTPS listener: its one JSON line.
@@ -72,8 +81,10 @@ struct GRPCProxyTests {
         }
     }
 
-    static func with(protocol upstream: UpstreamProtocol = .grpc, _ body: (World) async throws -> Void) async throws {
-        let world = try await World(protocol: upstream)
+    static func with(
+        protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false, _ body: (World) async throws -> Void
+    ) async throws {
+        let world = try await World(protocol: upstream, recording: recording)
         do {
             try await body(world)
         } catch {

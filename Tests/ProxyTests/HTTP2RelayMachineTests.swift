@@ -66,7 +66,25 @@ import Testing
             name: "ENHANCE_YOUR_CALM is RESOURCE_EXHAUSTED", grpc: true, events: [.requestBodySent, .upstreamReset(11)],
             last: .answer(Failure(grpcStatus: 8, httpStatus: 502, message: "the upstream reset the stream (ENHANCE_YOUR_CALM)")),
             phase: .done),
+        Row(
+            name: "an injected 503 is UNAVAILABLE for gRPC", grpc: true, events: [.faultError(status: 503, message: "fault f1")],
+            last: .answer(Failure(grpcStatus: 14, httpStatus: 503, message: "fault f1")), phase: .done),
+        Row(
+            name: "an injected 404 is UNIMPLEMENTED", grpc: false, events: [.faultError(status: 404, message: "fault f2")],
+            last: .answer(Failure(grpcStatus: 12, httpStatus: 404, message: "fault f2")), phase: .done),
+        Row(name: "an injected reset resets the client", grpc: true, events: [.faultReset], last: .resetClient, phase: .done),
+        Row(
+            name: "a fault after the head is nothing", grpc: true, events: [.responseHead(endStream: false), .faultReset], last: .none,
+            phase: .responding),
     ]
+
+    /// gRPC's "HTTP to gRPC Status Code Mapping".
+    @Test(arguments: [
+        (400, 13), (401, 16), (403, 7), (404, 12), (429, 14), (502, 14), (503, 14), (504, 14), (500, 2), (418, 2), (599, 2),
+    ])
+    func httpStatusesReadAsGRPCStatuses(_ http: Int, _ grpc: Int) {
+        #expect(Machine.grpcStatus(forHTTP: http) == grpc)
+    }
 
     @Test(arguments: rows)
     func decides(_ row: Row) {

@@ -160,6 +160,7 @@ enum DashboardRequests {
             el("h3", {}, "Request body"), el("pre", {"data-body": "request"}, pretty(d.request)),
             el("h3", {}, "Response headers"), headers(d.response.headers),
             el("h3", {}, "Response body"), el("pre", {"data-body": "response"}, pretty(d.response)),
+            ...((d.response.trailers || []).length ? [el("h3", {}, "Response trailers"), headers(d.response.trailers)] : []),
             el("h3", {}, "curl"), el("pre", {"data-curl": ""}, command));
         }
         poll();

@@ -22,13 +22,19 @@ extension InspectedRequest {
             (
                 "request",
                 .object(
-                    [("headers", Self.headersJSON(requestHeaders, masked: masked))]
+                    [
+                        ("headers", Self.headersJSON(requestHeaders, masked: masked)),
+                        ("trailers", Self.headersJSON(requestTrailers, masked: masked)),
+                    ]
                         + Self.bodyJSON(requestBody, size: requestBodySize, truncated: requestBodyTruncated))
             ),
             (
                 "response",
                 .object(
-                    [("headers", Self.headersJSON(responseHeaders, masked: masked))]
+                    [
+                        ("headers", Self.headersJSON(responseHeaders, masked: masked)),
+                        ("trailers", Self.headersJSON(responseTrailers, masked: masked)),
+                    ]
                         + Self.bodyJSON(responseBody, size: responseBodySize, truncated: responseBodyTruncated))
             ),
         ]

@@ -46,7 +46,8 @@ public struct RequestFilter: Sendable, Equatable {
         let places = [request.method, request.host, request.target, request.requestID]
         if places.contains(where: { $0.lowercased().contains(needle) }) { return true }
         // Secrets are not searched: a search must not tell what a masked value holds.
-        for field in request.requestHeaders + request.responseHeaders where !InspectedRequest.isSecret(field.name) {
+        for field in request.requestHeaders + request.responseHeaders + request.responseTrailers
+        where !InspectedRequest.isSecret(field.name) {
             if field.name.lowercased().contains(needle) || field.value.lowercased().contains(needle) { return true }
         }
         return String(decoding: request.requestBody, as: UTF8.self).lowercased().contains(needle)
