@@ -222,6 +222,11 @@ public actor EdgeLink {
                 "the running edge proxy (\(welcomeSummary)) predates path routes, which this project uses: "
                     + "restart it with `devhost proxy restart` (running projects register again by themselves)")
         }
+        if project.routes.contains(where: { $0.protocol != nil }), !(welcome?.features ?? []).contains("upstream-protocols") {
+            throw .invalid(
+                "the running edge proxy (\(welcomeSummary)) predates h2c and gRPC services, which this project has: "
+                    + "restart it with `devhost proxy restart` (running projects register again by themselves)")
+        }
         var project = project
         if project.prefix == nil { project.prefix = registration?.prefix }
         var message = EdgeMessage(self.project == nil ? .register : .routes)

@@ -17,7 +17,10 @@ public enum EdgeProtocol {
     /// `requests`: the edge records the exchanges of projects that register with `inspect` and
     /// answers a project's `requests` messages about its own; a project on an edge without it
     /// answers `devhost requests` with a 409 saying to restart the edge.
-    public static let features = ["path-routes", "faults", "requests"]
+    /// `upstream-protocols`: the edge reads a route's `protocol` (h2c, grpc) and relays HTTP/2 to
+    /// it; a project with such a service refuses an edge without it (that edge would send its
+    /// calls as HTTP/1.1).
+    public static let features = ["path-routes", "faults", "requests", "upstream-protocols"]
     /// No message is longer: a peer that sends more is cut off.
     static let maxLine = 1 << 20
     /// What a project reads from the edge: an inspector's answer (500 summaries, or one exchange
@@ -111,14 +114,24 @@ public struct EdgeProject: Codable, Sendable, Equatable {
         /// as before).
         public var path: String?
         public var stripPrefix: Bool?
+        /// What the service's port speaks when it is not HTTP/1.1 (`h2c`, `grpc`); absent for
+        /// `http1`, so older edges read such routes as before.
+        public var `protocol`: String?
 
-        public init(host: String, service: String, rewriteHost: Bool = false, path: String? = nil, stripPrefix: Bool? = nil) {
+        public init(
+            host: String, service: String, rewriteHost: Bool = false, path: String? = nil, stripPrefix: Bool? = nil,
+            protocol upstream: UpstreamProtocol = .http1
+        ) {
             self.host = host
             self.service = service
             self.rewriteHost = rewriteHost
             self.path = path
             self.stripPrefix = stripPrefix
+            self.protocol = upstream == .http1 ? nil : upstream.rawValue
         }
+
+        /// What the route's service speaks (a name this edge does not know reads as HTTP/1.1).
+        public var upstreamProtocol: UpstreamProtocol { self.protocol.flatMap(UpstreamProtocol.init(rawValue:)) ?? .http1 }
     }
 
     public var name: String
@@ -203,7 +216,7 @@ extension EdgeProject {
             service.routeEntries.map {
                 Route(
                     host: plain.host(forRoute: $0.host).lowercased(), service: service.name, rewriteHost: service.rewriteHost,
-                    path: $0.path, stripPrefix: $0.path == nil ? nil : $0.stripPrefix)
+                    path: $0.path, stripPrefix: $0.path == nil ? nil : $0.stripPrefix, protocol: service.upstreamProtocol)
             }
         }
         let identity = identity ?? (try? ProjectIdentity.of(folder: manifest.directory))

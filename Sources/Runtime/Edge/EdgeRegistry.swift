@@ -237,7 +237,8 @@ public final class EdgeRegistry: Sendable {
                     add(
                         .init(
                             host: host, target: .service(entry.key + "/" + route.service, rewriteHost: route.rewriteHost),
-                            path: route.path, stripPrefix: route.stripPrefix ?? false, inspected: entry.project.inspect == true))
+                            path: route.path, stripPrefix: route.stripPrefix ?? false, upstreamProtocol: route.upstreamProtocol,
+                            inspected: entry.project.inspect == true))
                 }
                 add(.init(host: "devhost.\(entry.key).\(entry.project.domain)", target: .socket(path: entry.project.controlSocket)))
             }
