@@ -22,6 +22,8 @@ final class HTTP2Bridge: ChannelDuplexHandler {
     static let connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
     /// The listener's side adds SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), so a browser opens a
     /// WebSocket as a stream of the connection it already has instead of a connection of its own.
+    /// Header lists keep HPACK's default limit (16 KiB, below the proxy's own head limit): NIOHTTP2
+    /// applies a larger one only once the client has acknowledged it, after its first requests.
     static let serverConnectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration = {
         var configuration = connectionConfiguration
         configuration.initialSettings.append(HTTP2Setting(parameter: .enableConnectProtocol, value: 1))

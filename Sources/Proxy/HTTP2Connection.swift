@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP2
 
 /// What the streams of one HTTP/2 connection share: the client's address (its forwarding fields
 /// made once, not per stream), the event loop's pool and flush batch (looked up once), seeds for
@@ -123,5 +124,26 @@ final class HTTP2ConnectionFlush: ChannelOutboundHandler, @unchecked Sendable {
     func flushNow() {
         queued = false
         context?.flush()
+    }
+}
+
+/// Last in an HTTP/2 connection's pipeline: a frame that cannot be read (a header block past
+/// SETTINGS_MAX_HEADER_LIST_SIZE, too many CONTINUATIONs, bytes that are no frame, no preface) is a
+/// connection error whose GOAWAY NIOHTTP2 has written when the error arrives here; the connection
+/// then closes. Left open, a client that takes GOAWAY's "streams up to the last may still
+/// complete" at its word waits on a stream that will never be answered. Stream errors (a frame on
+/// a stream already reset) also pass here and leave the connection alone.
+final class HTTP2ConnectionErrors: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Any
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        switch error {
+        case is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock, is NIOHTTP2Errors.ExcessiveContinuationFrames,
+            is NIOHTTP2Errors.UnableToParseFrame, is NIOHTTP2Errors.BadClientMagic:
+            context.flush()
+            context.close(promise: nil)
+        default:
+            context.fireErrorCaught(error)
+        }
     }
 }

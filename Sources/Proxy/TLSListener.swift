@@ -69,7 +69,8 @@ extension ProxyTLS {
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(HTTP2ConnectionFlush(origin: origin))
         _ = try operations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: HTTP2Bridge.serverConnectionConfiguration,
+            mode: .server,
+            connectionConfiguration: HTTP2Bridge.serverConnectionConfiguration,
             streamConfiguration: HTTP2Bridge.streamConfiguration
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
@@ -78,6 +79,7 @@ extension ProxyTLS {
                 try operations.addHandler(ProxyHandler(shared: shared, origin: origin), name: "proxy")
             }
         }
+        try operations.addHandler(HTTP2ConnectionErrors())
     }
 }
 
