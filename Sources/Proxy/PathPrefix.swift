@@ -62,8 +62,11 @@ final class HostRoutes: Sendable {
     /// The request inspector records what goes to the catch-all (or, for a host with paths only,
     /// the requests no path matches).
     let inspected: Bool
+    /// No redirect to HTTPS for this host (`ProxyRoutes.Route.keepsHTTP`).
+    let keepsHTTP: Bool
 
-    init(catchAll: ProxyTarget?, prefixes: [PathPrefix], inspected: Bool = true) {
+    init(catchAll: ProxyTarget?, prefixes: [PathPrefix], inspected: Bool = true, keepsHTTP: Bool = false) {
+        self.keepsHTTP = keepsHTTP
         self.catchAll = catchAll
         self.prefixes = prefixes.sorted { $0.bytes.count > $1.bytes.count }
         self.inspected = inspected

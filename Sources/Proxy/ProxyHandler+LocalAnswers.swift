@@ -94,11 +94,13 @@ extension ProxyHandler {
     /// plain HTTP goes to the same URL on the HTTPS port. API clients (other methods, other `Accept`)
     /// are never redirected. 307, not 308: a browser keeps a permanent redirect even after HTTPS
     /// is turned off again.
-    func redirectsToHTTPS(_ head: HTTPHead, host: String) -> Bool {
+    func redirectsToHTTPS(_ head: HTTPHead, route: ResolvedRoute) -> Bool {
         let port = shared.httpsRedirectPort
-        guard port != 0, !secure, head.methodIs("GET"), let accept = head.value(.accept), accept.contains("text/html") else {
+        guard port != 0, !secure, !route.keepsHTTP, head.methodIs("GET"), let accept = head.value(.accept), accept.contains("text/html")
+        else {
             return false
         }
+        let host = route.host
         let bare = host.hasPrefix("[") || !host.contains(":") ? host : "[\(host)]"
         respond(
             .temporaryRedirect, contentType: "text/plain; charset=utf-8", body: "HTTPS: https://\(bare):\(port)\(head.targetString)\n",

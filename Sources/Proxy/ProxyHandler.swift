@@ -367,7 +367,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if head.targetStartsWithReservedPrefix, shared.serves(host: route.host) {
             return builtIn(head)
         }
-        if route.target != nil, redirectsToHTTPS(head, host: route.host) { return }
+        if route.target != nil, redirectsToHTTPS(head, route: route) { return }
         guard route.target != nil else {
             let serves = shared.serves(host: route.host)
             // A host with paths only: the path is what has no route.
@@ -395,7 +395,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let (host, routes) = shared.routes.lookup(hostHeader: head.string(field))
         let route = ResolvedRoute(
             header: head.byteArray(field), generation: generation, host: host, target: routes?.catchAll, paths: routes?.prefixes ?? [],
-            inspected: routes?.inspected ?? shared.routes.inspectsUnrouted)
+            inspected: routes?.inspected ?? shared.routes.inspectsUnrouted, keepsHTTP: routes?.keepsHTTP ?? false)
         lastRoute = route
         return route
     }

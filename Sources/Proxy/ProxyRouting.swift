@@ -36,10 +36,14 @@ public final class ProxyRoutes: @unchecked Sendable {
         /// the routes of a project at the shared edge that asked for no recording: the flag is
         /// resolved once per route and connection, never looked up per request.
         public var inspected: Bool
+        /// Browsers on plain HTTP are never sent to HTTPS for this host: its project said
+        /// `proxy.https: both` or `off` (at the shared edge, which otherwise follows `prefer`).
+        public var keepsHTTP: Bool
         public init(
             host: String, target: ProxyTarget, path: String? = nil, stripPrefix: Bool = false, upstreamProtocol: UpstreamProtocol = .http1,
-            inspected: Bool = true
+            inspected: Bool = true, keepsHTTP: Bool = false
         ) {
+            self.keepsHTTP = keepsHTTP
             self.host = host
             self.target = target
             self.path = path
@@ -72,8 +76,10 @@ public final class ProxyRoutes: @unchecked Sendable {
         var catchAll: [String: ProxyTarget] = [:]
         var prefixes: [String: [PathPrefix]] = [:]
         var inspected: [String: Bool] = [:]
+        var keepsHTTP: Set<String> = []
         for route in routes {
             let host = route.host.lowercased()
+            if route.keepsHTTP { keepsHTTP.insert(host) }
             if let path = route.path {
                 prefixes[host, default: []].removeAll { $0.path == path }
                 prefixes[host, default: []].append(
@@ -91,7 +97,9 @@ public final class ProxyRoutes: @unchecked Sendable {
         }
         var table: [String: HostRoutes] = [:]
         for host in Set(catchAll.keys).union(prefixes.keys) {
-            table[host] = HostRoutes(catchAll: catchAll[host], prefixes: prefixes[host] ?? [], inspected: inspected[host] ?? true)
+            table[host] = HostRoutes(
+                catchAll: catchAll[host], prefixes: prefixes[host] ?? [], inspected: inspected[host] ?? true,
+                keepsHTTP: keepsHTTP.contains(host))
         }
         lock.withLock {
             self.table = table

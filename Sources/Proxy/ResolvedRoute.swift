@@ -18,6 +18,8 @@ final class ResolvedRoute {
     var counters: ProxyMetrics.Route?
     /// The request inspector records this route's exchanges (`ProxyRoutes.Route.inspected`).
     let inspected: Bool
+    /// No redirect to HTTPS for this host (`ProxyRoutes.Route.keepsHTTP`).
+    let keepsHTTP: Bool
 
     /// The host's path routes, longest prefix first, each resolved like this one: empty for a host
     /// without paths, whose requests then skip the path lookup altogether.
@@ -27,8 +29,9 @@ final class ResolvedRoute {
 
     init(
         header: [UInt8], generation: Int, host: String, target: ProxyTarget?, paths: [PathPrefix] = [], prefix: PathPrefix? = nil,
-        inspected: Bool = true
+        inspected: Bool = true, keepsHTTP: Bool = false
     ) {
+        self.keepsHTTP = keepsHTTP
         self.header = header
         self.generation = generation
         self.host = host
@@ -36,7 +39,9 @@ final class ResolvedRoute {
         self.prefix = prefix
         self.inspected = inspected
         self.paths = paths.map {
-            ResolvedRoute(header: header, generation: generation, host: host, target: $0.target, prefix: $0, inspected: $0.inspected)
+            ResolvedRoute(
+                header: header, generation: generation, host: host, target: $0.target, prefix: $0, inspected: $0.inspected,
+                keepsHTTP: keepsHTTP)
         }
         switch target {
         case .service(let name, _)?:

@@ -207,6 +207,15 @@ import Testing
             let none = try answer([])
             let post = try answer(html + ["--data-binary", "x"])
             #expect([json, none, post] == ["200 ", "200 ", "200 "])
+            // A host whose project keeps HTTP (`proxy.https: both` or `off`, at the shared edge) is
+            // served as it is.
+            let routes = h.plain.context.routes
+            let api = try #require(routes.all.first)
+            routes.replace(with: routes.all + [.init(host: "keep.localhost", target: api.target, keepsHTTP: true)])
+            let kept = try run(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: keep.localhost"] + html + [url])
+            #expect(kept.output == "200 ", "\(kept.output)")
+            #expect(try answer(html) == after)
             // The HTTPS listener itself answers.
             let secure = try h.curl(["-H", "Accept: text/html"], path: "/echo")
             #expect(secure.output.contains("STATUS 200"))

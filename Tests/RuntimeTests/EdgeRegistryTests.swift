@@ -1,4 +1,5 @@
 import DevhostProxy
+import DevhostTestSupport
 import Foundation
 import Testing
 
@@ -45,6 +46,25 @@ import Testing
         #expect(
             other.type == .refused && other.message?.contains("/src/shop") == true && other.message?.contains("/elsewhere/shop") == true)
         #expect(registry.projectCount == 2)
+    }
+
+    /// The edge sends browsers to HTTPS (`prefer`) only for the hosts of projects that want it: a
+    /// project with `proxy.https: both` or `off` keeps plain HTTP, and one that says nothing (older
+    /// than the field) is `prefer`, as before. `of` carries the manifest's value.
+    @Test func theEdgeRedirectsOnlyTheHostsOfProjectsThatPreferHTTPS() throws {
+        let registry = EdgeRegistry(pagesSocket: "/run/edge-http.sock")
+        var both = project("keep", folder: "/src/keep")
+        both.https = "both"
+        _ = registry.register(1, both)
+        _ = registry.register(2, project("old", folder: "/src/old"))
+        var prefer = project("new", folder: "/src/new")
+        prefer.https = "prefer"
+        _ = registry.register(3, prefer)
+        let keeps = Dictionary(
+            uniqueKeysWithValues: registry.routes.all.filter { !$0.host.hasPrefix("devhost.") }.map { ($0.host, $0.keepsHTTP) })
+        #expect(keeps == ["api.keep.localhost": true, "api.old.localhost": false, "api.new.localhost": false], "\(keeps)")
+        let folder = try TempProject(["devhost.yml": "name: x\nproxy: { https: off }\nservices:\n  api: { command: ./a, route: api }\n"])
+        #expect(EdgeProject.of(try folder.load(), controlSocket: "/c.sock").https == "off")
     }
 
     @Test func endpointsAreKeyedByProjectAndLeaveWithTheirConnection() {

@@ -150,11 +150,15 @@ public struct EdgeProject: Codable, Sendable, Equatable {
     /// The edge records its exchanges for `devhost requests` (false: `proxy.inspect: false` or
     /// `--no-inspect`; absent from projects older than the edge's inspector, which cannot read them).
     public var inspect: Bool?
+    /// Its `proxy.https` (prefer, both, off): the edge sends its browsers to HTTPS only for
+    /// `prefer` (absent from older projects: prefer, as before).
+    public var https: String?
 
     public init(
         name: String, folder: String, repository: String? = nil, branch: String? = nil, controlSocket: String, domain: String = "localhost",
-        pid: Int32 = getpid(), prefix: String? = nil, routes: [Route], inspect: Bool? = nil
+        pid: Int32 = getpid(), prefix: String? = nil, routes: [Route], inspect: Bool? = nil, https: String? = nil
     ) {
+        self.https = https
         self.name = name
         self.folder = folder
         self.repository = repository
@@ -225,6 +229,6 @@ extension EdgeProject {
             name: manifest.name, folder: identity?.folder ?? manifest.directory, repository: identity?.commonDir,
             branch: identity?.branchLabel,
             controlSocket: controlSocket, domain: manifest.proxy.domain, prefix: manifest.proxy.hostPrefix, routes: routes,
-            inspect: manifest.proxy.inspect && inspect)
+            inspect: manifest.proxy.inspect && inspect, https: manifest.proxy.https.rawValue)
     }
 }

@@ -238,7 +238,8 @@ public final class EdgeRegistry: Sendable {
                         .init(
                             host: host, target: .service(entry.key + "/" + route.service, rewriteHost: route.rewriteHost),
                             path: route.path, stripPrefix: route.stripPrefix ?? false, upstreamProtocol: route.upstreamProtocol,
-                            inspected: entry.project.inspect == true))
+                            inspected: entry.project.inspect == true,
+                            keepsHTTP: entry.project.https.map { $0 != "prefer" } ?? false))
                 }
                 add(.init(host: "devhost.\(entry.key).\(entry.project.domain)", target: .socket(path: entry.project.controlSocket)))
             }
