@@ -23,23 +23,8 @@ extension HTTP2Bridge {
         out.writeStaticString("\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: ")
         out.writeString(Self.webSocketKey())
         out.writeStaticString("\r\n")
-        var cookies: [String] = []
-        for (name, value, _) in headers where name.utf8.first != UInt8(ascii: ":") {
-            switch name {
-            case "host", "sec-websocket-key", "content-length": continue
-            case "cookie": cookies.append(value)
-            default:
-                out.writeString(name)
-                out.writeStaticString(": ")
-                out.writeString(value)
-                out.writeStaticString("\r\n")
-            }
-        }
-        if !cookies.isEmpty {
-            out.writeStaticString("cookie: ")
-            out.writeString(cookies.joined(separator: "; "))
-            out.writeStaticString("\r\n")
-        }
+        // The proxy's key replaces any the client sent; an extended CONNECT has no body to measure.
+        Self.writeFields(headers, into: &out) { $0 == "host" || $0 == "sec-websocket-key" || $0 == "content-length" }
         out.writeStaticString("\r\n")
         request = .tunnel
         extendedConnect = true

@@ -162,23 +162,7 @@ final class HTTP2Bridge: ChannelDuplexHandler {
             out.writeString(authority)
             out.writeStaticString("\r\n")
         }
-        var cookies: [String] = []
-        for (name, value, _) in headers where name.utf8.first != UInt8(ascii: ":") {
-            // RFC 9113 §8.2.3: cookie crumbs are joined into one field for HTTP/1.1.
-            if name == "cookie" {
-                cookies.append(value)
-                continue
-            }
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeStaticString("\r\n")
-        }
-        if !cookies.isEmpty {
-            out.writeStaticString("cookie: ")
-            out.writeString(cookies.joined(separator: "; "))
-            out.writeStaticString("\r\n")
-        }
+        Self.writeFields(headers, into: &out)
         if endStream {
             request = .done
             // As NIOHTTP2's own HTTP/1 translation does: a method that carries a body says it has none.
@@ -193,6 +177,27 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         }
         out.writeStaticString("\r\n")
         return out
+    }
+
+    /// A request's regular fields as HTTP/1.1 lines, cookie crumbs joined into one field (RFC 9113
+    /// §8.2.3: HTTP/1.1 has one `Cookie` line); `skip` leaves names out.
+    static func writeFields(_ headers: HPACKHeaders, into out: inout ByteBuffer, skip: (String) -> Bool = { _ in false }) {
+        var cookies: [String] = []
+        for (name, value, _) in headers where name.utf8.first != UInt8(ascii: ":") && !skip(name) {
+            if name == "cookie" {
+                cookies.append(value)
+                continue
+            }
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        if !cookies.isEmpty {
+            out.writeStaticString("cookie: ")
+            out.writeString(cookies.joined(separator: "; "))
+            out.writeStaticString("\r\n")
+        }
     }
 
     private static func bodiless(_ method: String) -> Bool {
