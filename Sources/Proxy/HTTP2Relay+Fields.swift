@@ -8,7 +8,7 @@ import NIOHTTP2
 extension HTTP2Relay {
     /// Why a request over HTTP/1.1 cannot reach a service of this protocol, or nil when it can. gRPC
     /// needs trailers and full-duplex streams, which HTTP/1.1 cannot carry; h2c from HTTP/1.1 is
-    /// not translated yet.
+    /// translated (`H2CTranslator`).
     static func refusalOverHTTP1(_ upstream: UpstreamProtocol, service: String) -> String? {
         switch upstream {
         case .http1: return nil
@@ -17,8 +17,8 @@ extension HTTP2Relay {
                 "service \(service) speaks gRPC (protocol: grpc), which needs HTTP/2: call it over HTTPS (the proxy's HTTPS port, ALPN h2) "
                 + "or with HTTP/2 prior knowledge on this port (a plaintext gRPC channel)"
         case .h2c:
-            return
-                "service \(service) speaks HTTP/2 only (protocol: h2c): reach it over HTTPS with HTTP/2 (the proxy's HTTPS port, ALPN h2)"
+            // Translated (`H2CTranslator`).
+            return nil
         }
     }
 
@@ -73,6 +73,12 @@ extension HTTP2Relay {
             default: return false
             }
         }
+    }
+
+    /// A response head with a 1xx `:status`: an interim answer, not the response.
+    static func isInterim(_ headers: HPACKHeaders) -> Bool {
+        guard let status = headers.first(name: ":status") else { return false }
+        return status.utf8.count == 3 && status.utf8.first == UInt8(ascii: "1")
     }
 
     static func statusFields(_ failure: HTTP2RelayMachine.Failure, service: String) -> HPACKHeaders {

@@ -23,6 +23,8 @@ struct HTTP2RelayMachine: Equatable {
         /// The upstream stream or its connection ended with no end of the response.
         case upstreamClosed
         case responseHead(endStream: Bool)
+        /// A 1xx head (100 Continue, 103 Early Hints): passed on, the final head still to come.
+        case interimHead
         case responseEnded
         /// A request body frame went upstream: from now on nothing is retried.
         case requestBodySent
@@ -74,6 +76,8 @@ struct HTTP2RelayMachine: Equatable {
             return .none
         case (.requestBodySent, _):
             bodySent = true
+            return .none
+        case (.interimHead, _):
             return .none
         case (.responseHead(let endStream), .requesting):
             phase = endStream ? .done : .responding

@@ -36,6 +36,8 @@ final class ProxyExchange {
     /// its response body under a bandwidth fault.
     var fault: FaultDecision?
     var pacer: FaultPacer?
+    /// The route's service speaks h2c: the request goes on an HTTP/2 stream (`openStream`).
+    var overHTTP2 = false
 
     init(head: HTTPHead, route: ResolvedRoute, requestID: RequestID, requestBody: BodyFraming, now: NIODeadline) {
         self.head = head

@@ -22,10 +22,12 @@ extension ProxyHandler {
             }
             use(key: UpstreamPool.Key(host: "localhost", port: 0, path: path), instance: nil, context: context)
         case .service(let name, _)?:
-            if shared.routes.hasHTTP2Upstreams,
-                let refusal = HTTP2Relay.refusalOverHTTP1(shared.routes.upstreamProtocol(of: name), service: name)
-            {
-                return writeSimple(.httpVersionNotSupported, message: refusal, close: false)
+            if shared.routes.hasHTTP2Upstreams {
+                let upstream = shared.routes.upstreamProtocol(of: name)
+                if let refusal = HTTP2Relay.refusalOverHTTP1(upstream, service: name) {
+                    return writeSimple(.httpVersionNotSupported, message: refusal, close: false)
+                }
+                current.overHTTP2 = upstream == .h2c
             }
             if let endpoint = shared.instances.next(name, excluding: current.tried) {
                 return use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
@@ -72,6 +74,7 @@ extension ProxyHandler {
     /// Opens a new connection to `key` (through the context's connector) and sends the current
     /// request over it.
     func open(key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
+        if exchange?.overHTTP2 == true { return openStream(key: key, instance: instance, context: context) }
         dropUpstream()
         machine.connecting()
         let pool = self.pool

@@ -11,6 +11,7 @@ import Testing
 @Suite("gRPC and h2c upstreams", .serialized)
 struct GRPCProxyTests {
     static let script = repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_peer.py").path
+    static let interimServer = repositoryRoot.appendingPathComponent("Tests/Scripts/h2c_interim_server.py").path
 
     final class World: @unchecked Sendable {
         let data: TempProject
@@ -26,9 +27,11 @@ struct GRPCProxyTests {
         var accessLogPath: String { data.file("access.log") }
         var ca: String { LocalCAFiles(folder: data.file("ca")).certificate }
 
-        init(protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false) async throws {
+        /// `server`: the service's command (it prints "port N" once it listens); grpc_peer.py's
+        /// server by default.
+        init(protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false, server command: [String]? = nil) async throws {
             data = try TempProject()
-            server = try ChildProcess(argv: ["python3", GRPCProxyTests.script, "server"])
+            server = try ChildProcess(argv: command ?? ["python3", GRPCProxyTests.script, "server"])
             let server = server
             let started = await eventually(timeout: .seconds(10)) { server.output.contains("port ") }
             guard started, let port = Int(server.output.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
@@ -82,9 +85,10 @@ struct GRPCProxyTests {
     }
 
     static func with(
-        protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false, _ body: (World) async throws -> Void
+        protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false, server: [String]? = nil,
+        _ body: (World) async throws -> Void
     ) async throws {
-        let world = try await World(protocol: upstream, recording: recording)
+        let world = try await World(protocol: upstream, recording: recording, server: server)
         do {
             try await body(world)
         } catch {
@@ -163,6 +167,48 @@ struct GRPCProxyTests {
             #expect(result.output.contains("HTTP_VERSION 2"), "\(result.output)")
             #expect(result.output.contains("echo:hi via https"), "\(result.output)")
             #expect(result.output.contains("grpc-status: 0"), "trailers reach the client: \(result.output)")
+        }
+    }
+
+    /// An HTTP/1.1 client reaches an h2c service: its request goes on as an HTTP/2 stream and the
+    /// answer comes back as HTTP/1.1, chunked (the service gave no length) with the gRPC trailers
+    /// in the last chunk. Two requests on one curl connection: the client connection stays usable.
+    @Test func anHTTP1ClientReachesAnH2CServiceTranslated() async throws {
+        try await Self.with(protocol: .h2c) { world in
+            let message = world.data.file("message")
+            try Data([0, 0, 0, 0, 2] + Array("hi".utf8)).write(to: URL(fileURLWithPath: message))
+            let url = "http://127.0.0.1:\(world.plain.port)/devhost.test.Echo/Unary"
+            let result = try run([
+                "curl", "-sS", "--http1.1", "-H", "Host: echo.localhost", "-H", "content-type: application/grpc", "-H", "te: trailers",
+                "--data-binary", "@\(message)", "-D", "-", "-w", "\nHTTP_VERSION %{http_version} CONNECTS %{num_connects}\n", url, url,
+            ])
+            let out = result.output
+            #expect(out.components(separatedBy: "HTTP/1.1 200").count == 3, "\(out)")
+            #expect(out.lowercased().contains("transfer-encoding: chunked"), "\(out)")
+            #expect(out.components(separatedBy: "echo:hi via http").count == 3, "\(out)")
+            #expect(out.contains("grpc-status: 0"), "the trailers reach the client: \(out)")
+            #expect(out.contains("HTTP_VERSION 1.1 CONNECTS 1") && out.contains("HTTP_VERSION 1.1 CONNECTS 0"), "\(out)")
+        }
+    }
+
+    /// An h2c service that answers `100 Continue` before its response (RFC 9113 §8.1): the interim
+    /// head reaches the client and the stream goes on to the final head and body, over HTTP/2 and,
+    /// translated, over HTTP/1.1.
+    @Test func anInterimHeadFromAnH2CServiceIsPassedOnBeforeTheResponse() async throws {
+        try await Self.with(protocol: .h2c, server: ["python3", Self.interimServer]) { world in
+            let overHTTP2 = try run([
+                "curl", "-sS", "--http2", "--cacert", world.ca, "--resolve", "echo.localhost:\(world.secure.port):127.0.0.1",
+                "-H", "Expect: 100-continue", "--data-binary", "hello", "-D", "-", "-w", "\nCODE %{http_code} HTTP_VERSION %{http_version}",
+                "https://echo.localhost:\(world.secure.port)/upload",
+            ])
+            #expect(overHTTP2.output.contains("HTTP/2 100"), "\(overHTTP2.output)")
+            #expect(overHTTP2.output.contains("read 5 bytes\nCODE 200 HTTP_VERSION 2"), "\(overHTTP2.output)")
+            let overHTTP1 = try run([
+                "curl", "-sS", "--http1.1", "-H", "Host: echo.localhost", "-H", "Expect: 100-continue", "--data-binary", "hello",
+                "-D", "-", "-w", "\nCODE %{http_code}", "http://127.0.0.1:\(world.plain.port)/upload",
+            ])
+            #expect(overHTTP1.output.contains("HTTP/1.1 100"), "\(overHTTP1.output)")
+            #expect(overHTTP1.output.contains("read 5 bytes\nCODE 200"), "\(overHTTP1.output)")
         }
     }
 }

@@ -59,6 +59,14 @@ import Testing
             name: "trailers end the call; a close after is nothing", grpc: true,
             events: [.responseHead(endStream: false), .responseHead(endStream: true), .upstreamClosed], last: .none, phase: .done),
         Row(name: "trailers-only", grpc: true, events: [.responseHead(endStream: true), .upstreamClosed], last: .none, phase: .done),
+        Row(name: "100 Continue is not the response", grpc: false, events: [.interimHead], last: .none, phase: .requesting),
+        Row(
+            name: "after 100 Continue the final head and body end the stream", grpc: false,
+            events: [.interimHead, .requestBodySent, .responseHead(endStream: false), .responseEnded], last: .none, phase: .done),
+        Row(
+            name: "a lost connection after 100 Continue is answered locally", grpc: false,
+            events: [.interimHead, .requestBodySent, .upstreamClosed],
+            last: .answer(Failure(grpcStatus: 14, httpStatus: 502, message: "the upstream closed the connection")), phase: .done),
         Row(
             name: "the client leaves mid-call", grpc: true, events: [.responseHead(endStream: false), .clientGone], last: .cancelUpstream,
             phase: .done),

@@ -33,12 +33,17 @@ public final class TempProject: @unchecked Sendable {
     }
 }
 
-/// Runs a program to completion, returning its exit status and combined output.
-public func run(_ argv: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> (
-    status: Int32, output: String
-) {
+/// Runs a program to completion, returning its exit status and combined output. A program still
+/// running after `timeout` seconds is killed with its process group (status 137), so a client that
+/// hangs fails its test with what it printed instead of holding the whole run.
+public func run(_ argv: [String], in directory: String? = nil, environment: [String: String]? = nil, timeout: TimeInterval = 180)
+    throws -> (status: Int32, output: String)
+{
     let child = try ChildProcess(argv: argv, directory: directory, environment: environment)
+    let watchdog = DispatchWorkItem { kill(-child.pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     let status = child.wait()
+    watchdog.cancel()
     return (status, child.output)
 }
 
