@@ -35,3 +35,7 @@ echo "fault injection: A a 0% rule, B none"; A_ARGS="$zero" scripts/bench/proxy_
 # handshake each) through devhost next to nginx (ssl, http2), Caddy and HAProxy (ssl), one thread each
 # (issue #18).
 scripts/bench/tls_bench.sh 5 5
+# gRPC unary calls (h2load, 100 streams over 10 connections) through devhost's relay, plain h2c and
+# HTTPS h2, next to the same server called directly: a C++ grpc++ server and a Python grpcio one
+# (issue #18).
+scripts/bench/grpc_bench.sh 3 5
