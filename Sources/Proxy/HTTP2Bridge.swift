@@ -30,6 +30,17 @@ final class HTTP2Bridge: ChannelDuplexHandler {
         return configuration
     }()
     static let streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+    /// The proxy's connections to h2c and gRPC services. When clients go away the proxy resets
+    /// their calls' streams, as many at once as were in flight, and the service's answers already
+    /// on their way arrive after the resets (RFC 9113 §5.4.2). NIOHTTP2 ignores such frames only
+    /// for the last `maximumRecentlyResetStreams` resets (32 by default) and takes any older one as
+    /// a connection error, which would end every call on the connection: it remembers as many as
+    /// a burst can hold (16 KiB of stream ids per connection).
+    static let upstreamConnectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration = {
+        var configuration = connectionConfiguration
+        configuration.maximumRecentlyResetStreams = 4096
+        return configuration
+    }()
 
     enum Request {
         case head

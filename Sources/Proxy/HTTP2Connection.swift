@@ -137,13 +137,24 @@ final class HTTP2ConnectionErrors: ChannelInboundHandler, Sendable {
     typealias InboundIn = Any
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard Self.endsConnection(error) else { return context.fireErrorCaught(error) }
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// The errors NIOHTTP2 raises only as connection errors (it has written GOAWAY for them): those
+    /// it can also raise for one stream are left out, since closing for them would end every other
+    /// stream too. NoSuchStream is a frame on a stream closed longer ago than NIOHTTP2 remembers.
+    static func endsConnection(_ error: Error) -> Bool {
         switch error {
         case is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock, is NIOHTTP2Errors.ExcessiveContinuationFrames,
-            is NIOHTTP2Errors.UnableToParseFrame, is NIOHTTP2Errors.BadClientMagic:
-            context.flush()
-            context.close(promise: nil)
+            is NIOHTTP2Errors.UnableToParseFrame, is NIOHTTP2Errors.BadClientMagic, is NIOHTTP2Errors.NoSuchStream,
+            is NIOHTTP2Errors.ExcessiveRSTFrames, is NIOHTTP2Errors.ExcessiveStreamErrors, is NIOHTTP2Errors.ExcessiveNumberOfGlitches,
+            is NIOHTTP2Errors.ExcessiveEmptyDataFrames, is NIOHTTP2Errors.ExcessiveControlFrames, is NIOHTTP2Errors.ReceivedBadSettings,
+            is NIOHTTP2Errors.MissingPreface:
+            return true
         default:
-            context.fireErrorCaught(error)
+            return false
         }
     }
 }

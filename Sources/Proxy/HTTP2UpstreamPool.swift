@@ -43,7 +43,7 @@ final class HTTP2UpstreamPool {
             channel.eventLoop.makeCompletedFuture {
                 let operations = channel.pipeline.syncOperations
                 _ = try operations.configureHTTP2Pipeline(
-                    mode: .client, connectionConfiguration: HTTP2Bridge.connectionConfiguration,
+                    mode: .client, connectionConfiguration: HTTP2Bridge.upstreamConnectionConfiguration,
                     streamConfiguration: HTTP2Bridge.streamConfiguration
                 ) { pushed in
                     // No server push is asked for (and gRPC has none): a pushed stream is refused.
@@ -96,5 +96,16 @@ private final class HTTP2UpstreamWatch: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         pool.value.drop(context.channel)
         context.fireChannelInactive()
+    }
+
+    /// A connection error (NIOHTTP2 has sent GOAWAY) ends the connection, as RFC 9113 §5.4.1 asks:
+    /// kept, it would take new calls it can no longer carry. Its streams end, and their calls get
+    /// the answer for a lost connection; the next call opens a new one.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if HTTP2ConnectionErrors.endsConnection(error) {
+            pool.value.drop(context.channel)
+            context.close(promise: nil)
+        }
+        context.fireErrorCaught(error)
     }
 }

@@ -11,7 +11,7 @@ import Testing
 @Suite("gRPC and h2c upstreams", .serialized)
 struct GRPCProxyTests {
     static let script = repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_peer.py").path
-    static let interimServer = repositoryRoot.appendingPathComponent("Tests/Scripts/h2c_interim_server.py").path
+    static let h2cPeer = repositoryRoot.appendingPathComponent("Tests/Scripts/h2c_peer.py").path
 
     final class World: @unchecked Sendable {
         let data: TempProject
@@ -195,7 +195,7 @@ struct GRPCProxyTests {
     /// head reaches the client and the stream goes on to the final head and body, over HTTP/2 and,
     /// translated, over HTTP/1.1.
     @Test func anInterimHeadFromAnH2CServiceIsPassedOnBeforeTheResponse() async throws {
-        try await Self.with(protocol: .h2c, server: ["python3", Self.interimServer]) { world in
+        try await Self.with(protocol: .h2c, server: ["python3", Self.h2cPeer, "server", "interim"]) { world in
             let overHTTP2 = try run([
                 "curl", "-sS", "--http2", "--cacert", world.ca, "--resolve", "echo.localhost:\(world.secure.port):127.0.0.1",
                 "-H", "Expect: 100-continue", "--data-binary", "hello", "-D", "-", "-w", "\nCODE %{http_code} HTTP_VERSION %{http_version}",
@@ -209,6 +209,35 @@ struct GRPCProxyTests {
             ])
             #expect(overHTTP1.output.contains("HTTP/1.1 100"), "\(overHTTP1.output)")
             #expect(overHTTP1.output.contains("read 5 bytes\nCODE 200"), "\(overHTTP1.output)")
+        }
+    }
+
+    /// Calls a client abandons are reset upstream while the service's answers to them are on their
+    /// way, so those arrive after the resets (RFC 9113 §5.4.2). Ninety at once, more than NIOHTTP2
+    /// remembers by default (32): the answers are dropped, the connection to the service stays
+    /// good, and the next calls are answered (they used to wait forever once a connection error
+    /// left the pool holding a connection that had sent GOAWAY).
+    @Test func callsAbandonedByTheirClientLeaveTheServiceReachable() async throws {
+        try await Self.with(protocol: .h2c, server: ["python3", Self.h2cPeer, "server", "late", "90"]) { world in
+            func call() throws -> String {
+                try run([
+                    "curl", "-sS", "--http2-prior-knowledge", "--max-time", "10", "-H", "Host: echo.localhost", "-w", "\nCODE %{http_code}",
+                    "http://127.0.0.1:\(world.plain.port)/next",
+                ]).output
+            }
+            let first = try call()
+            #expect(first.hasSuffix("read 0 bytes\nCODE 200"), "\(first)")
+            let go = world.data.file("go")
+            let client = try ChildProcess(argv: ["python3", Self.h2cPeer, "abandon", "\(world.plain.port)", "echo.localhost", "90", go])
+            let server = world.server
+            let held = await eventually(timeout: .seconds(10)) { server.output.contains("holding 90") }
+            FileManager.default.createFile(atPath: go, contents: Data())
+            let status = client.wait()
+            #expect(held && status == 0, "server: \(server.output) client: \(client.output)")
+            for _ in 0..<3 {
+                let next = try call()
+                #expect(next.hasSuffix("read 0 bytes\nCODE 200"), "\(next)")
+            }
         }
     }
 }

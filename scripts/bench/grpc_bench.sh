@@ -146,9 +146,9 @@ echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) core
 
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 per_call() { python3 -c "print(round(($2-$1)*1e6/$(getconf CLK_TCK)/max(1,$3),2))"; }
-# h2load -n CALLS, not -D: a timed run ends with ~100 calls in flight that h2load abandons, and
-# after a few such runs devhost's relay (2d4865b) stops answering the route (see docs/proxy.md).
-# With -n every call is answered before h2load closes, and it must be: calls sent = calls done.
+# h2load -n CALLS, not -D: a timed run ends with ~100 calls in flight that h2load abandons (and
+# that made 2d4865b's relay stop answering the route, see docs/proxy.md). With -n every call is
+# answered before h2load closes, and it must be: calls sent = calls done.
 h2_run() { # server way calls -> "rps done notok devhost_us server_us"
   local port=$CPP_PORT pid=$CPP_PID url
   [ $1 = py ] && { port=$PY_PORT; pid=$PY_PID; }
