@@ -9,6 +9,10 @@ final class FlushBatch: @unchecked Sendable {
     private var pending: [ChannelHandlerContext] = []
     /// The list being flushed, kept to reuse its storage.
     private var spare: [ChannelHandlerContext] = []
+    /// Whole channels to flush (the streams to h2c and gRPC upstreams, which the relay writes to
+    /// from outside their pipelines).
+    private var channels: [Channel] = []
+    private var spareChannels: [Channel] = []
     private var scheduled = false
     /// HTTP/2 connections whose streams flushed during this batch: each goes to the socket once,
     /// after every stream's frames are in (see `HTTP2ConnectionFlush`).
@@ -26,6 +30,16 @@ final class FlushBatch: @unchecked Sendable {
     /// last bytes first: NIO drops a flush through a removed context (see `switchToRelay`).
     func flush(_ context: ChannelHandlerContext) {
         pending.append(context)
+        schedule()
+    }
+
+    /// Flushes `channel` at the end of this tick.
+    func flush(channel: Channel) {
+        channels.append(channel)
+        schedule()
+    }
+
+    private func schedule() {
         if !scheduled {
             scheduled = true
             // Captured strongly: the task keeps the batch alive until it has run, however the
@@ -45,6 +59,11 @@ final class FlushBatch: @unchecked Sendable {
         swap(&pending, &spare)
         flushing = true
         for context in spare { context.flush() }
+        if !channels.isEmpty {
+            swap(&channels, &spareChannels)
+            for channel in spareChannels { channel.flush() }
+            spareChannels.removeAll(keepingCapacity: true)
+        }
         flushing = false
         spare.removeAll(keepingCapacity: true)
         guard !connections.isEmpty else { return }

@@ -94,13 +94,20 @@ final class HTTP2ConnectionFlush: ChannelOutboundHandler, @unchecked Sendable {
     typealias OutboundIn = Any
 
     private let batch: FlushBatch
-    private let origin: HTTP2Origin
+    /// A client connection's streams' shared state, told when the connection ends (nil for a
+    /// connection to an h2c or gRPC upstream).
+    private let origin: HTTP2Origin?
     private var context: ChannelHandlerContext?
     private var queued = false
 
     init(origin: HTTP2Origin) {
         self.origin = origin
         batch = origin.perLoop.flushes
+    }
+
+    init(batch: FlushBatch) {
+        origin = nil
+        self.batch = batch
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -110,7 +117,7 @@ final class HTTP2ConnectionFlush: ChannelOutboundHandler, @unchecked Sendable {
     /// The connection has closed (every handler leaves its pipeline then).
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        origin.close()
+        origin?.close()
     }
 
     func flush(context: ChannelHandlerContext) {

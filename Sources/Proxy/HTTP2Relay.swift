@@ -18,6 +18,9 @@ final class HTTP2Relay: ChannelInboundHandler {
 
     let shared: ProxyContext
     private let pool: HTTP2UpstreamPool
+    /// The loop's flush batch: the frames of every stream read or answered in one tick go to each
+    /// socket in one write, as on the bridged path.
+    private let flushes: FlushBatch
     let service: String
     private let rewriteHost: Bool
     private var head: HPACKHeaders
@@ -43,6 +46,7 @@ final class HTTP2Relay: ChannelInboundHandler {
     ) {
         shared = origin.shared
         pool = origin.http2Upstreams
+        flushes = origin.perLoop.flushes
         accessLines = origin.perLoop.accessLines
         self.service = service
         self.rewriteHost = rewriteHost
@@ -111,7 +115,7 @@ final class HTTP2Relay: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        upstream?.flush()
+        if let upstream { flushes.flush(channel: upstream) }
         if let upstream, !upstream.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
     }
 
@@ -143,15 +147,11 @@ final class HTTP2Relay: ChannelInboundHandler {
         guard let context else { return }
         if let endpoint = shared.instances.next(service, excluding: tried) { return open(endpoint, context: context) }
         let wait = tried.isEmpty ? shared.settings.waitForHealthy : .zero
-        let (instances, name, tried) = (shared.instances, service, tried)
-        let relay = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.makeFutureWithTask { await instances.next(name, waitingUpTo: wait, excluding: tried) }
-            .whenComplete { result in
-                let this = relay.value
-                guard let context = this.context else { return }
-                if case .success(let endpoint?) = result { return this.open(endpoint, context: context) }
-                this.perform(this.machine.handle(.noInstance))
-            }
+        shared.instances.next(service, waitingUpTo: wait, excluding: tried, on: context.eventLoop) { [self] endpoint in
+            guard let context = self.context else { return }
+            if let endpoint { return open(endpoint, context: context) }
+            perform(machine.handle(.noInstance))
+        }
     }
 
     private func open(_ endpoint: RouteTable.Endpoint, context: ChannelHandlerContext) {
@@ -191,7 +191,7 @@ final class HTTP2Relay: ChannelInboundHandler {
         for frame in pending { channel.write(frame, promise: nil) }
         if !pending.isEmpty { _ = machine.handle(.requestBodySent) }
         pending = []
-        channel.flush()
+        flushes.flush(channel: channel)
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         context.read()
     }
@@ -233,7 +233,7 @@ final class HTTP2Relay: ChannelInboundHandler {
     }
 
     func upstreamReadComplete() {
-        context?.flush()
+        if let context { flushes.flush(context) }
     }
 
     func upstreamWritable(_ channel: Channel) {
@@ -256,7 +256,7 @@ final class HTTP2Relay: ChannelInboundHandler {
         upstream = nil
         release()
         // The stream's last frames may still wait for the read completion that follows its close.
-        context?.flush()
+        if let context { flushes.flush(context) }
         let action = machine.handle(resetCode.map { .upstreamReset($0) } ?? .upstreamClosed)
         if action != .none { shared.metrics.upstreamError(route: service) }
         perform(action)

@@ -15,6 +15,11 @@ final class HTTP2UpstreamPool {
     }
 
     private var entries: [Entry] = []
+    private let flushes: FlushBatch
+
+    init(flushes: FlushBatch) {
+        self.flushes = flushes
+    }
 
     /// A new stream to `key`, its pipeline set up by `initializer`; a connection is opened first
     /// when the loop has none to that endpoint.
@@ -39,9 +44,12 @@ final class HTTP2UpstreamPool {
         NIOHTTP2Handler.StreamMultiplexer
     > {
         let pool = NIOLoopBound(self, eventLoop: loop)
+        let flushes = NIOLoopBound(flushes, eventLoop: loop)
         let connected = connector(key, loop) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let operations = channel.pipeline.syncOperations
+                // The streams the loop's batch flushes reach the socket in one write.
+                try operations.addHandler(HTTP2ConnectionFlush(batch: flushes.value))
                 _ = try operations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: HTTP2Bridge.upstreamConnectionConfiguration,
                     streamConfiguration: HTTP2Bridge.streamConfiguration

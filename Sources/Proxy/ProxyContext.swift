@@ -73,10 +73,10 @@ public final class ProxyContext: @unchecked Sendable {
     struct PerLoop {
         /// Idle upstream connections.
         let pool: UpstreamPool
-        /// HTTP/2 connections to h2c and gRPC upstreams.
-        let http2Upstreams = HTTP2UpstreamPool()
         /// Flushes waiting for the end of the loop's tick.
         let flushes: FlushBatch
+        /// HTTP/2 connections to h2c and gRPC upstreams.
+        let http2Upstreams: HTTP2UpstreamPool
         /// Access-log lines waiting for the end of the loop's tick.
         let accessLines: AccessBatch?
         /// The request inspector's entries of this loop (nil when the inspector is off).
@@ -89,8 +89,10 @@ public final class ProxyContext: @unchecked Sendable {
     func perLoop(_ loop: EventLoop) -> PerLoop {
         loopsLock.withLock {
             if let existing = loops[ObjectIdentifier(loop)] { return existing }
+            let flushes = FlushBatch(loop: loop)
             let created = PerLoop(
-                pool: UpstreamPool(), flushes: FlushBatch(loop: loop), accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) },
+                pool: UpstreamPool(), flushes: flushes, http2Upstreams: HTTP2UpstreamPool(flushes: flushes),
+                accessLines: accessLog.map { AccessBatch(loop: loop, log: $0) },
                 inspection: inspector?.ring(for: loop))
             loops[ObjectIdentifier(loop)] = created
             return created

@@ -34,26 +34,19 @@ extension ProxyHandler {
             }
             // Nothing healthy: a service that is starting or restarting just looks slow.
             let wait = current.tried.isEmpty ? shared.settings.waitForHealthy : .zero
-            let instances = shared.instances
-            let tried = current.tried
             // The handler and the exchange are loop-confined; the callback runs on the same loop.
-            let waiting = NIOLoopBound(current, eventLoop: context.eventLoop)
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            context.eventLoop.makeFutureWithTask { await instances.next(name, waitingUpTo: wait, excluding: tried) }
-                .whenComplete { result in
-                    let (this, current) = (handler.value, waiting.value)
-                    guard let context = this.context, this.exchange === current else { return }
-                    if case .success(let endpoint?) = result {
-                        this.use(
-                            key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
-                    } else {
-                        let about = this.shared.describe(name)
-                        let (type, body) = ProxyPages.unavailable(
-                            service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON,
-                            requestID: current.requestID.string)
-                        this.respond(.serviceUnavailable, contentType: type, body: body)
-                    }
+            shared.instances.next(name, waitingUpTo: wait, excluding: current.tried, on: context.eventLoop) { [self] endpoint in
+                guard let context = self.context, exchange === current else { return }
+                if let endpoint {
+                    use(key: UpstreamPool.Key(host: endpoint.host, port: endpoint.port), instance: endpoint.instance, context: context)
+                } else {
+                    let about = shared.describe(name)
+                    let (type, body) = ProxyPages.unavailable(
+                        service: name, state: about.state, lines: about.lines, json: current.head.wantsJSON,
+                        requestID: current.requestID.string)
+                    respond(.serviceUnavailable, contentType: type, body: body)
                 }
+            }
         }
     }
 

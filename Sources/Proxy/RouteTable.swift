@@ -25,7 +25,8 @@ public final class RouteTable: @unchecked Sendable {
     /// Instances set aside after a connect failure or reset, until the given time.
     private var suspended: [String: ContinuousClock.Instant] = [:]
     private var cursor: [String: Int] = [:]
-    private var waiters: [String: [(id: UUID, continuation: CheckedContinuation<Void, Never>)]] = [:]
+    /// Waits for a service's first endpoint, each told once when one is set.
+    private var waiters: [String: [(id: UUID, wake: @Sendable () -> Void)]] = [:]
 
     /// Told of every change, in order, after it is made: a project on the shared edge mirrors its
     /// table there. Set before the table is used.
@@ -54,16 +55,16 @@ public final class RouteTable: @unchecked Sendable {
 
     /// Sets (or, with nil, removes) the healthy endpoint of one instance.
     public func set(service: String, instance: String, endpoint: Endpoint?) {
-        let (woken, observer): ([CheckedContinuation<Void, Never>], Observer?) = lock.withLock {
+        let (woken, observer): ([@Sendable () -> Void], Observer?) = lock.withLock {
             defer { ordered[service] = (endpoints[service] ?? [:]).values.sorted { $0.instance < $1.instance } }
             if let endpoint {
                 endpoints[service, default: [:]][instance] = endpoint
-                return ((waiters.removeValue(forKey: service) ?? []).map(\.continuation), self.observer)
+                return ((waiters.removeValue(forKey: service) ?? []).map(\.wake), self.observer)
             }
             endpoints[service]?[instance] = nil
             return ([], self.observer)
         }
-        for waiter in woken { waiter.resume() }
+        for wake in woken { wake() }
         observer?(service, instance, endpoint)
     }
 
@@ -115,11 +116,26 @@ public final class RouteTable: @unchecked Sendable {
     }
 
     private func wake(service: String, id: UUID) {
-        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard let index = waiters[service]?.firstIndex(where: { $0.id == id }) else { return nil }
-            return waiters[service]?.remove(at: index).continuation
+        unpark(service, id: id)?()
+    }
+
+    /// Parks `wake` until an endpoint of `service` is set; false, with nothing parked, when the
+    /// service has one already.
+    func park(_ service: String, id: UUID, wake: @escaping @Sendable () -> Void) -> Bool {
+        lock.withLock {
+            if !(endpoints[service] ?? [:]).isEmpty { return false }
+            waiters[service, default: []].append((id, wake))
+            return true
         }
-        continuation?.resume()
+    }
+
+    /// Takes a parked waiter out, returning its wake-up (nil when it was told already).
+    @discardableResult
+    func unpark(_ service: String, id: UUID) -> (@Sendable () -> Void)? {
+        lock.withLock {
+            guard let index = waiters[service]?.firstIndex(where: { $0.id == id }) else { return nil }
+            return waiters[service]?.remove(at: index).wake
+        }
     }
 
     /// Passive health: an instance that refused or reset a connection gets no new traffic for a while.
@@ -136,12 +152,7 @@ public final class RouteTable: @unchecked Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in
                     await withCheckedContinuation { continuation in
-                        let ready: Bool = lock.withLock {
-                            if !(endpoints[service] ?? [:]).isEmpty { return true }
-                            waiters[service, default: []].append((id, continuation))
-                            return false
-                        }
-                        if ready { continuation.resume() }
+                        if !park(service, id: id, wake: { continuation.resume() }) { continuation.resume() }
                     }
                 }
                 group.addTask { try? await Task.sleep(until: deadline) }
