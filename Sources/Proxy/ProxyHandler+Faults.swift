@@ -82,7 +82,8 @@ extension ProxyHandler {
             let wake = NIODeadline.uptimeNanoseconds(pacer.due(wanted: rest.readableBytes))
             let this = NIOLoopBound(self, eventLoop: context.eventLoop)
             let paced = NIOLoopBound(current, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(deadline: wake) { this.value.resumePaced(paced.value, handler) }
+            let reader = NIOLoopBound(handler, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(deadline: wake) { this.value.resumePaced(paced.value, reader.value) }
         }
         return granted == 0
     }

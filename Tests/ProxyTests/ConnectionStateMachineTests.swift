@@ -259,7 +259,7 @@ import Testing
     }
 
     @Test func anIdleUpstreamClosingIsNothingToReport() {
-        var idle = Machine(limits: Self.limits, now: at(0))
+        let idle = Machine(limits: Self.limits, now: at(0))
         #expect(idle.upstreamClosed() == .forget)
         var connecting = Machine(limits: Self.limits, now: at(0))
         connecting.requestBegan(ended: true, now: at(0))

@@ -231,7 +231,7 @@ struct GRPCProxyTests {
             let client = try ChildProcess(argv: ["python3", Self.h2cPeer, "abandon", "\(world.plain.port)", "echo.localhost", "90", go])
             let server = world.server
             let held = await eventually(timeout: .seconds(10)) { server.output.contains("holding 90") }
-            FileManager.default.createFile(atPath: go, contents: Data())
+            _ = FileManager.default.createFile(atPath: go, contents: Data())
             let status = client.wait()
             #expect(held && status == 0, "server: \(server.output) client: \(client.output)")
             for _ in 0..<3 {

@@ -65,7 +65,7 @@ extension Supervisor {
                 Task {
                     let status = await ChildProcesses.shared.exitStatus(of: pid)
                     try? await outputDone.get()
-                    await self.sshMasterExited(key: command.masterKey, pid: pid, status: status)
+                    self.sshMasterExited(key: command.masterKey, pid: pid, status: status)
                 }
             } catch {
                 return .failure(TunnelEnd(status: .exited(255), lines: ["cannot start ssh: \(error)"]))

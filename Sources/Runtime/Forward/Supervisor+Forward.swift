@@ -203,7 +203,7 @@ extension Supervisor {
             let status = await ChildProcesses.shared.exitStatus(of: pid)
             await self.endGroup(pid, signal: SIGKILL, timeout: .seconds(2))
             try? await output.get()
-            await self.kubectlExited(tunnel, status: status, lines: lines.all)
+            self.kubectlExited(tunnel, status: status, lines: lines.all)
         }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
