@@ -3,8 +3,9 @@ import NIOHTTP2
 
 /// What the streams of one HTTP/2 connection share: the client's address (its forwarding fields
 /// made once, not per stream), the event loop's pool and flush batch (looked up once), seeds for
-/// each stream's request-id generator (no system call per stream), and one ticker that checks every
-/// open stream's deadlines. Made when the connection has chosen HTTP/2; used only on its event loop.
+/// each stream's request-id generator (no system call per stream), the last route looked up, and
+/// one ticker that checks every open stream's deadlines. Made when the connection has chosen
+/// HTTP/2; used only on its event loop.
 final class HTTP2Origin: @unchecked Sendable {
     let shared: ProxyContext
     let perLoop: ProxyContext.PerLoop
@@ -12,6 +13,9 @@ final class HTTP2Origin: @unchecked Sendable {
     /// The client's address as text (the h2c and gRPC relay's forwarding fields).
     let clientIP: String
     private var seeds = SplitMix64()
+    /// The route its streams last looked up: a connection's streams mostly go to one host, and
+    /// each stream's handler starts from it as an HTTP/1.1 connection starts from its last.
+    var lastRoute: ResolvedRoute?
     private let loop: EventLoop
     /// The streams whose deadlines the ticker checks; a stream's slot is reused once it ends.
     private var ticking: [ProxyHandler?] = []

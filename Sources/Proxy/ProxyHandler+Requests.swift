@@ -78,6 +78,7 @@ extension ProxyHandler {
             header: head.byteArray(field), generation: generation, host: host, target: routes?.catchAll, paths: routes?.prefixes ?? [],
             inspected: routes?.inspected ?? shared.routes.inspectsUnrouted, keepsHTTP: routes?.keepsHTTP ?? false)
         lastRoute = route
+        origin?.lastRoute = route
         return route
     }
 

@@ -121,6 +121,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         inspection = perLoop.inspection
         if let origin {
             client = origin.client
+            lastRoute = origin.lastRoute
         } else if case .v4(let address)? = context.channel.remoteAddress {
             client = ClientAddress(address.host, secure: secure)
         } else if case .v6(let address)? = context.channel.remoteAddress {
