@@ -45,17 +45,7 @@ final class H2CTranslator: ChannelDuplexHandler {
             earlier.writeBuffer(&buffer)
             buffer = earlier
         }
-        // The caller's promise goes with the last frame this write makes.
-        var last: HTTP2Frame.FramePayload?
-        func emit(_ frame: HTTP2Frame.FramePayload) {
-            if let last { context.write(wrapOutboundOut(last), promise: nil) }
-            last = frame
-        }
-        func fail() {
-            if let last { context.write(wrapOutboundOut(last), promise: nil) }
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            context.close(promise: nil)
-        }
+        var frames = HTTP2FrameWrite(context, promise: promise)
         while buffer.readableBytes > 0 {
             switch request {
             case .done:
@@ -66,31 +56,20 @@ final class H2CTranslator: ChannelDuplexHandler {
                     pending = buffer
                     buffer = ByteBuffer()
                 case .failed:
-                    // ProxyHandler writes only heads it parsed and wrote itself: a bug, not input.
-                    return fail()
+                    return frames.fail()
                 case .complete:
-                    guard var framing = BodyFraming.request(head) else { return fail() }
+                    guard var framing = BodyFraming.request(head) else { return frames.fail() }
                     if case .chunked(let scanner) = framing { framing = .dechunked(scanner) }
                     requestIsHEAD = head.methodIs("HEAD")
-                    emit(.headers(.init(headers: Self.requestFields(head), endStream: framing.isDone)))
+                    frames.emit(.headers(.init(headers: Self.requestFields(head), endStream: framing.isDone)))
                     request = framing.isDone ? .done : .body(framing)
                 }
             case .body(var framing):
-                guard let piece = framing.take(from: &buffer) else { return fail() }
-                let done = framing.isDone
-                if let piece, piece.readableBytes > 0 || done {
-                    emit(.data(.init(data: .byteBuffer(piece), endStream: done)))
-                } else if done {
-                    emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
-                }
-                request = done ? .done : .body(framing)
+                guard frames.emitBody(&framing, from: &buffer) else { return frames.fail() }
+                request = framing.isDone ? .done : .body(framing)
             }
         }
-        if let last {
-            context.write(wrapOutboundOut(last), promise: promise)
-        } else {
-            promise?.succeed()
-        }
+        frames.finish()
     }
 
     /// The request's fields for HTTP/2 (RFC 9113 §8.3.1): the pseudo-fields from the request line

@@ -248,19 +248,13 @@ final class HTTP2Bridge: ChannelDuplexHandler {
             earlier.writeBuffer(&buffer)
             buffer = earlier
         }
-        // The caller's promise goes with the last frame this write produces: it completes when that
-        // frame has gone out (ProxyHandler closes after its last bytes are written).
-        var last: HTTP2Frame.FramePayload?
-        func emit(_ frame: HTTP2Frame.FramePayload) {
-            if let last { context.write(wrapOutboundOut(last), promise: nil) }
-            last = frame
-        }
+        var frames = HTTP2FrameWrite(context, promise: promise)
         while buffer.readableBytes > 0 {
             switch response {
             case .done:
                 buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
             case .tunnel:
-                emit(.data(.init(data: .byteBuffer(buffer))))
+                frames.emit(.data(.init(data: .byteBuffer(buffer))))
                 buffer = ByteBuffer()
             case .head:
                 switch HTTPHead.parse(
@@ -270,49 +264,32 @@ final class HTTP2Bridge: ChannelDuplexHandler {
                     pending = buffer
                     buffer = ByteBuffer()
                 case .failed:
-                    // The handler writes only heads it parsed itself: this is a bug, not input.
-                    if let last { context.write(wrapOutboundOut(last), promise: nil) }
-                    promise?.fail(ChannelError.ioOnClosedChannel)
-                    return context.close(promise: nil)
+                    return frames.fail()
                 case .complete:
                     let status = responseHead.status
                     if status == 101 {
                         // The upstream took the WebSocket: the extended CONNECT succeeded (RFC 8441
                         // §5: a 200, and from here DATA both ways). 101 has no other place in HTTP/2.
                         guard extendedConnect else { continue }
-                        emit(.headers(.init(headers: responseFields(status: 200))))
+                        frames.emit(.headers(.init(headers: responseFields(status: 200))))
                         response = .tunnel
                         continue
                     }
                     if status < 200 {
-                        emit(.headers(.init(headers: responseFields())))
+                        frames.emit(.headers(.init(headers: responseFields())))
                         continue
                     }
                     var framing = BodyFraming.response(responseHead, toHEAD: requestIsHEAD)
                     if case .chunked(let scanner) = framing { framing = .dechunked(scanner) }
-                    emit(.headers(.init(headers: responseFields(), endStream: framing.isDone)))
+                    frames.emit(.headers(.init(headers: responseFields(), endStream: framing.isDone)))
                     response = framing.isDone ? .done : .body(framing)
                 }
             case .body(var framing):
-                guard let piece = framing.take(from: &buffer) else {
-                    if let last { context.write(wrapOutboundOut(last), promise: nil) }
-                    promise?.fail(ChannelError.ioOnClosedChannel)
-                    return context.close(promise: nil)
-                }
-                let done = framing.isDone
-                if let piece, piece.readableBytes > 0 || done {
-                    emit(.data(.init(data: .byteBuffer(piece), endStream: done)))
-                } else if done {
-                    emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
-                }
-                response = done ? .done : .body(framing)
+                guard frames.emitBody(&framing, from: &buffer) else { return frames.fail() }
+                response = framing.isDone ? .done : .body(framing)
             }
         }
-        if let last {
-            context.write(wrapOutboundOut(last), promise: promise)
-        } else {
-            promise?.succeed()
-        }
+        frames.finish()
     }
 
     /// The response's fields for HTTP/2: `:status` first, names in lower case, connection-specific
