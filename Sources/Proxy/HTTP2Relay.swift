@@ -208,7 +208,6 @@ final class HTTP2Relay: ChannelInboundHandler {
         guard let context else { return }
         switch frame {
         case .headers(var headers):
-            // Every response a fault touched names it, as on HTTP/1.1.
             // A 1xx head is followed by the response's own head (RFC 9113 §8.1): it neither
             // begins the response nor ends the stream, and the record waits for the final one.
             if machine.phase == .requesting, Self.isInterim(headers.headers) {
@@ -216,6 +215,7 @@ final class HTTP2Relay: ChannelInboundHandler {
                 context.write(wrapOutboundOut(.headers(headers)), promise: nil)
                 return
             }
+            // Every response a fault touched names it, as on HTTP/1.1.
             if record.status == 0, let fault { headers.headers.add(name: "x-devhost-fault", value: fault.rule.id) }
             noteResponse(headers.headers)
             perform(machine.handle(.responseHead(endStream: headers.endStream)))
