@@ -13,7 +13,7 @@ struct GRPCProxyTests {
     static let script = repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_peer.py").path
     static let h2cPeer = repositoryRoot.appendingPathComponent("Tests/Scripts/h2c_peer.py").path
 
-    final class World: @unchecked Sendable {
+    final class World: Stoppable, @unchecked Sendable {
         let data: TempProject
         let server: ChildProcess
         let instances = RouteTable()
@@ -88,14 +88,7 @@ struct GRPCProxyTests {
         protocol upstream: UpstreamProtocol = .grpc, recording: Bool = false, server: [String]? = nil,
         _ body: (World) async throws -> Void
     ) async throws {
-        let world = try await World(protocol: upstream, recording: recording, server: server)
-        do {
-            try await body(world)
-        } catch {
-            await world.stop()
-            throw error
-        }
-        await world.stop()
+        try await using(World(protocol: upstream, recording: recording, server: server), body)
     }
 
     @Test func unaryServerStreamingBidirectionalAndStatusInTrailersThroughTheProxy() async throws {

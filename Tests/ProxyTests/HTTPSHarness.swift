@@ -99,7 +99,7 @@ final class RecordingTerminal: LogTerminal, @unchecked Sendable {
 
 /// The proxy's plain and HTTPS listeners (one context, as `up` and the edge run them) in front of
 /// `httpsUpstreamScript`, with a CA made in a temporary folder. api.localhost is the upstream.
-final class HTTPSHarness: @unchecked Sendable {
+final class HTTPSHarness: Stoppable, @unchecked Sendable {
     let folder: TempProject
     let data: TempProject
     let upstream: ChildProcess
@@ -145,14 +145,7 @@ final class HTTPSHarness: @unchecked Sendable {
     static func with(
         upstream script: String = httpsUpstreamScript, settings: ProxyContext.Settings? = nil, _ body: (HTTPSHarness) async throws -> Void
     ) async throws {
-        let harness = try await HTTPSHarness(upstream: script, settings: settings)
-        do {
-            try await body(harness)
-        } catch {
-            await harness.stop()
-            throw error
-        }
-        await harness.stop()
+        try await using(HTTPSHarness(upstream: script, settings: settings), body)
     }
 
     /// curl with the CA against `host` on the HTTPS port (resolved to loopback); the output ends

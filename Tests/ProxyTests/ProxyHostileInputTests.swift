@@ -7,7 +7,7 @@ import Testing
 /// The proxy in front of `strictUpstreamScript` (h11 reads what reaches it) on ports the OS chose.
 /// Routes: api.localhost → the upstream; slow.localhost → an address whose connect hangs (a
 /// listener with a full accept queue); wait.localhost → a service with no healthy instance.
-final class HostileHarness: @unchecked Sendable {
+final class HostileHarness: Stoppable, @unchecked Sendable {
     let folder: TempProject
     let upstream: ChildProcess
     let blackhole: ChildProcess
@@ -55,14 +55,7 @@ final class HostileHarness: @unchecked Sendable {
     /// Runs `body` against a new harness and always stops it, also when an expectation throws
     /// (`#require`): its Python processes must not outlive the test.
     static func with(_ settings: ProxyContext.Settings, _ body: (HostileHarness) async throws -> Void) async throws {
-        let harness = try await HostileHarness(settings: settings)
-        do {
-            try await body(harness)
-        } catch {
-            await harness.stop()
-            throw error
-        }
-        await harness.stop()
+        try await using(HostileHarness(settings: settings), body)
     }
 
     /// The access log as the terminal would have shown it.

@@ -10,7 +10,7 @@ import Testing
 /// client (Tests/Scripts/fault_client.py) on loopback ports the OS chose, the rules installed in
 /// the supervisor's table as the control API does.
 @Suite(.serialized) struct FaultProxyTests {
-    final class World: @unchecked Sendable {
+    final class World: Stoppable, @unchecked Sendable {
         let harness: Harness
         let proxy: ProxyServer
         var faults: FaultTable { harness.supervisor.routes.faults }
@@ -78,14 +78,7 @@ import Testing
     }
 
     func withWorld(_ body: (World) async throws -> Void) async throws {
-        let world = try await World()
-        do {
-            try await body(world)
-        } catch {
-            await world.stop()
-            throw error
-        }
-        await world.stop()
+        try await using(World(), body)
     }
 
     @Test func latencyIsWhatWasAskedForOnTopOfTheBaseline() async throws {

@@ -9,7 +9,7 @@ import Testing
 /// A frontend and an API on one host (`shop.localhost`), and a host with paths only, behind the
 /// real proxy: real Python services, curl and raw sockets on loopback ports the OS chose.
 @Suite struct PathRouteTests {
-    final class World: @unchecked Sendable {
+    final class World: Stoppable, @unchecked Sendable {
         let harness: Harness
         let proxy: ProxyServer
         /// The same routes over HTTPS (HTTP/2 by ALPN), leaves from a CA made for the test.
@@ -83,14 +83,7 @@ import Testing
 
     /// Runs `body` on a fresh world and stops it (its services and proxy) whatever happens.
     func withWorld(_ body: (World) async throws -> Void) async throws {
-        let world = try await World()
-        do {
-            try await body(world)
-        } catch {
-            await world.stop()
-            throw error
-        }
-        await world.stop()
+        try await using(World(), body)
     }
 
     /// Over HTTP/1.1 on the plain port, and over HTTP/2 on the HTTPS port (each stream's `:path`
