@@ -212,13 +212,11 @@ struct GRPCProxyTests {
     /// left the pool holding a connection that had sent GOAWAY).
     @Test func callsAbandonedByTheirClientLeaveTheServiceReachable() async throws {
         try await Self.with(protocol: .h2c, server: ["python3", Self.h2cPeer, "server", "late", "90"]) { world in
-            func call() throws -> String {
-                try run([
-                    "curl", "-sS", "--http2-prior-knowledge", "--max-time", "10", "-H", "Host: echo.localhost", "-w", "\nCODE %{http_code}",
-                    "http://127.0.0.1:\(world.plain.port)/next",
-                ]).output
-            }
-            let first = try call()
+            let curl = [
+                "curl", "-sS", "--http2-prior-knowledge", "--max-time", "10", "-H", "Host: echo.localhost", "-w", "\nCODE %{http_code}",
+                "http://127.0.0.1:\(world.plain.port)/next",
+            ]
+            let first = try run(curl).output
             #expect(first.hasSuffix("read 0 bytes\nCODE 200"), "\(first)")
             let go = world.data.file("go")
             let client = try ChildProcess(argv: ["python3", Self.h2cPeer, "abandon", "\(world.plain.port)", "echo.localhost", "90", go])
@@ -228,7 +226,7 @@ struct GRPCProxyTests {
             let status = client.wait()
             #expect(held && status == 0, "server: \(server.output) client: \(client.output)")
             for _ in 0..<3 {
-                let next = try call()
+                let next = try run(curl).output
                 #expect(next.hasSuffix("read 0 bytes\nCODE 200"), "\(next)")
             }
         }
