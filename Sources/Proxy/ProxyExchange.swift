@@ -36,7 +36,7 @@ final class ProxyExchange {
     /// its response body under a bandwidth fault.
     var fault: FaultDecision?
     var pacer: FaultPacer?
-    /// The route's service speaks h2c: the request goes on an HTTP/2 stream (`openStream`).
+    /// The route's service speaks h2c: the request goes on an HTTP/2 stream (`open`).
     var overHTTP2 = false
 
     init(head: HTTPHead, route: ResolvedRoute, requestID: RequestID, requestBody: BodyFraming, now: NIODeadline) {

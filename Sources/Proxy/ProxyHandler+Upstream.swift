@@ -67,17 +67,33 @@ extension ProxyHandler {
     /// Opens a new connection to `key` (through the context's connector) and sends the current
     /// request over it.
     func open(key: UpstreamPool.Key, instance: String?, context: ChannelHandlerContext) {
-        if exchange?.overHTTP2 == true { return openStream(key: key, instance: instance, context: context) }
         dropUpstream()
         machine.connecting()
         let pool = self.pool
         let attempt = NIOLoopBound(exchange, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let connected = shared.connector(key, context.eventLoop) { channel in
-            // One handler per channel: for a host name, NIO tries each address on a channel of its
-            // own, and the attempts it abandons remove their handler later.
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(UpstreamHandler(pool: pool, key: key), name: "upstream")
+        let connected: EventLoopFuture<Channel>
+        if exchange?.overHTTP2 == true {
+            // An h2c service (`protocol: h2c`): the request goes on a stream of the loop's HTTP/2
+            // connection to the instance (shared with the relayed HTTP/2 streams), behind an
+            // `H2CTranslator` that makes the stream look like an HTTP/1.1 connection closing after
+            // one response; everything else is this path's.
+            connected = shared.perLoop(context.eventLoop).http2Upstreams.stream(
+                to: key, loop: context.eventLoop, connector: shared.connector
+            ) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(H2CTranslator())
+                    try operations.addHandler(UpstreamHandler(pool: pool, key: key), name: "upstream")
+                }
+            }
+        } else {
+            connected = shared.connector(key, context.eventLoop) { channel in
+                // One handler per channel: for a host name, NIO tries each address on a channel of
+                // its own, and the attempts it abandons remove their handler later.
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(pool: pool, key: key), name: "upstream")
+                }
             }
         }
         connected.whenComplete { result in
