@@ -100,7 +100,7 @@ import Testing
                 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
                 s.sendall(b"GET /echo HTTP/1.1\\r\\nHost: api.localhost\\r\\n\\r\\nPRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n")
                 data = b""
-                while b"400" not in data:
+                while b"HTTP/1.1 400" not in data:
                     chunk = s.recv(65536)
                     if not chunk: break
                     data += chunk
