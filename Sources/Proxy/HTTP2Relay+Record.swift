@@ -31,7 +31,7 @@ extension HTTP2Relay {
     static func inspect(
         _ headers: HPACKHeaders, record: HTTP2RelayRecord, label: String, ring: InspectorRing?
     ) -> InspectedExchange? {
-        guard let ring else { return nil }
+        guard let ring, ring.recording else { return nil }
         var head = ByteBufferAllocator().buffer(capacity: 256)
         head.writeString("\(record.method) \(record.path) HTTP/1.1\r\n")
         if headers.first(name: "host") == nil, let authority = headers.first(name: ":authority") {

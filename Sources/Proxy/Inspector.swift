@@ -25,14 +25,17 @@ public final class Inspector: Sendable {
     public let limits: Limits
     private let ids = Atomic<Int>(0)
     private let masking = Atomic<Bool>(true)
+    private let recording: Atomic<Bool>
     /// Wall-clock time of a monotonic instant: exchanges carry monotonic instants only.
     private let epoch: (wall: Date, monotonic: NIODeadline)
     private let loops: Int
     private let rings = Mutex<[NIOLoopBound<InspectorRing>]>([])
 
     /// `loops`: how many event loops share the byte budget (the proxy's group; all cores by default).
-    public init(limits: Limits = Limits(), loops: Int = System.coreCount) {
+    /// `recording`: false keeps the inspector ready for a reload that turns `proxy.inspect` on.
+    public init(limits: Limits = Limits(), loops: Int = System.coreCount, recording: Bool = true) {
         self.limits = limits
+        self.recording = Atomic(recording)
         self.loops = max(1, loops)
         epoch = (Date(), .now())
     }
@@ -41,6 +44,24 @@ public final class Inspector: Sendable {
     public var masksSecrets: Bool {
         get { masking.load(ordering: .relaxed) }
         set { masking.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Whether new exchanges are recorded (`proxy.inspect`, which a reload may change).
+    public var isRecording: Bool { recording.load(ordering: .relaxed) }
+
+    /// Turns recording on or off. Off also drops what is kept: whoever turns the inspector off
+    /// expects the recorded bodies and secrets gone and the memory back. Each ring learns it on its
+    /// own loop, where exchanges begin: the proxy then reads a field of its ring, not an atomic.
+    public func record(_ on: Bool) {
+        let rings = rings.withLock { rings in
+            recording.exchange(on, ordering: .relaxed) == on ? [] : rings
+        }
+        for ring in rings {
+            ring.eventLoop.execute {
+                ring.value.recording = on
+                if !on { ring.value.clear() }
+            }
+        }
     }
 
     func nextID() -> Int { ids.wrappingAdd(1, ordering: .relaxed).newValue }
@@ -52,7 +73,11 @@ public final class Inspector: Sendable {
     func ring(for loop: EventLoop) -> InspectorRing {
         let ring = InspectorRing(inspector: self, capacity: limits.entries, byteLimit: limits.bytes / loops, bodyLimit: limits.bodyBytes)
         let bound = NIOLoopBound(ring, eventLoop: loop)
-        rings.withLock { $0.append(bound) }
+        // Under the lock `record` takes: a ring made while it runs is either on its list or sees its value.
+        rings.withLock {
+            ring.recording = isRecording
+            $0.append(bound)
+        }
         return ring
     }
 

@@ -57,6 +57,16 @@ final class InspectorRing {
         while bytes > byteLimit, count > 0 { evictOldest() }
     }
 
+    /// New exchanges are recorded (`Inspector.isRecording`, set on this loop by `Inspector.record`).
+    var recording = true
+
+    /// Drops every entry (the inspector was turned off); entries still in flight stop keeping.
+    func clear() {
+        for entry in entries { entry.evicted = true }
+        slots = Array(repeating: nil, count: capacity)
+        (first, count, bytes) = (0, 0, 0)
+    }
+
     private func evictOldest() {
         guard let oldest = slots[first] else { return }
         slots[first] = nil

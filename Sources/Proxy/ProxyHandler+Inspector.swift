@@ -5,7 +5,7 @@ extension ProxyHandler {
     /// with the route). devhost's own dashboard and control API (the socket target) are left out:
     /// the dashboard's polling would fill the list with itself.
     func inspect(_ exchange: ProxyExchange) {
-        guard let inspection, exchange.route.inspected else { return }
+        guard let inspection, exchange.route.inspected, inspection.recording else { return }
         if case .socket? = exchange.route.target { return }
         exchange.inspected = inspection.begin(exchange)
     }

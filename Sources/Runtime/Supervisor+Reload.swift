@@ -15,9 +15,11 @@ public struct ReloadReport: Sendable, Equatable {
     public var routesChanged = false
     /// Settings that only take effect when devhost restarts (the proxy's port and address).
     public var needsRestart: [String] = []
+    /// `proxy.inspect`'s new value, when it changed (the request inspector records or stops).
+    public var inspect: Bool?
 
     public var isEmpty: Bool {
-        added.isEmpty && removed.isEmpty && changed.isEmpty && scaled.isEmpty && needsRestart.isEmpty && !routesChanged
+        added.isEmpty && removed.isEmpty && changed.isEmpty && scaled.isEmpty && needsRestart.isEmpty && !routesChanged && inspect == nil
     }
 
     public var summary: String {
@@ -27,6 +29,7 @@ public struct ReloadReport: Sendable, Equatable {
         if !changed.isEmpty { parts.append("restarted " + changed.joined(separator: ", ")) }
         if !scaled.isEmpty { parts.append("scaled " + scaled.joined(separator: ", ")) }
         if routesChanged { parts.append("routes updated") }
+        if let inspect { parts.append("proxy.inspect \(inspect ? "on" : "off")") }
         if !needsRestart.isEmpty { parts.append(needsRestart.joined(separator: ", ") + " changed: restart devhost to apply") }
         if parts.isEmpty { parts.append("nothing to do (no service changed)") }
         return parts.joined(separator: "; ") + (problems.isEmpty ? "" : "; problems: " + problems.joined(separator: "; "))
@@ -56,6 +59,7 @@ extension Supervisor {
         if old.proxy.https != new.proxy.https { report.needsRestart.append("proxy.https") }
         if old.proxy.httpsPort != new.proxy.httpsPort { report.needsRestart.append("proxy.https_port") }
         report.routesChanged = ProxyRoutes.routes(for: old) != ProxyRoutes.routes(for: new)
+        if old.proxy.inspect != new.proxy.inspect { report.inspect = new.proxy.inspect }
         let newFingerprints = Dictionary(uniqueKeysWithValues: new.services.map { ($0.name, Self.fingerprint($0, in: new)) })
         let running = Set(instances.keys)
         report.removed = old.startOrder.map(\.name).filter { running.contains($0) && new.service(named: $0) == nil }.reversed()

@@ -1,6 +1,7 @@
 import DevhostManifest
 import DevhostProxy
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -116,7 +117,8 @@ public actor UpSession {
     public private(set) var proxyPort: Int?
     /// The project's own HTTPS listener's port, when it serves one.
     public private(set) var httpsPort: Int?
-    /// The request inspector, when the project's own proxy records exchanges.
+    /// The request inspector of the project's own proxy (none with `--no-inspect`; paused while
+    /// `proxy.inspect` is false).
     public private(set) var inspector: Inspector?
 
     public init(_ configuration: Configuration) {
@@ -188,14 +190,18 @@ public actor UpSession {
         // Before any service starts: `${svc.public_url}` names the ports the routes are served on.
         if let proxyPort { await supervisor.proxyServes(httpPort: proxyPort, httpsPort: httpsPort) }
         let (edge, state, inspect) = (configuration.edge, configuration.state, configuration.inspect)
-        let edgeRecords = inspect && configuration.manifest.proxy.inspect
+        // `proxy.inspect` as last loaded: a reload turns the recorder (own or the edge's) on or off.
+        let manifestInspects = NIOLockedValueBox(configuration.manifest.proxy.inspect)
+        let inspector = self.inspector
         let inspection = ControlInspection(
-            inspector: inspector, edge: edgeRecords ? edge : nil, offReason: Self.inspectorOffReason(configuration),
-            proxyHost: configuration.proxy?.host ?? "")
+            inspector: inspector, edge: inspect ? edge : nil, offReason: Self.inspectorOffReason(configuration),
+            proxyHost: configuration.proxy?.host ?? "", recording: { manifestInspects.withLockedValue { $0 } })
         let reloader = Reloader(
             supervisor: supervisor, log: log, load: configuration.reload,
             applied: { new in
                 base.update(manifest: new)
+                manifestInspects.withLockedValue { $0 = new.proxy.inspect }
+                inspector?.record(new.proxy.inspect)
                 if let routeFile { try? RouteFileWatcher.apply(routeFile, base: base.routes, to: routes) }
                 if let edge {
                     Task {
@@ -294,8 +300,9 @@ public actor UpSession {
         var settings = proxy.settings
         settings.domain = configuration.manifest.proxy.domain
         let board = supervisor.board
-        if proxy.inspect, configuration.manifest.proxy.inspect {
-            inspector = Inspector(limits: proxy.inspectorLimits)
+        // Made even when `proxy.inspect` is false, which only pauses it: a reload may turn it on.
+        if proxy.inspect {
+            inspector = Inspector(limits: proxy.inspectorLimits, recording: configuration.manifest.proxy.inspect)
         }
         let context = ProxyContext(
             routes: routes, instances: supervisor.routes, settings: settings, log: log, accessLog: proxy.accessLog, inspector: inspector,

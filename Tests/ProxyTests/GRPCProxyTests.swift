@@ -33,9 +33,13 @@ struct GRPCProxyTests {
             data = try TempProject()
             server = try ChildProcess(argv: command ?? ["python3", GRPCProxyTests.script, "server"])
             let server = server
-            let started = await eventually(timeout: .seconds(10)) { server.output.contains("port ") }
-            guard started, let port = Int(server.output.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
-            else {
+            // A whole "port N" line: a warning the gRPC runtime prints goes to the same output.
+            func announced() -> Int? {
+                server.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                    .first { $0.hasPrefix("port ") }.flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+            }
+            let started = await eventually(timeout: .seconds(10)) { announced() != nil }
+            guard started, let port = announced() else {
                 server.stop()
                 throw HarnessFailure(message: "the gRPC server did not start: \(server.output)")
             }

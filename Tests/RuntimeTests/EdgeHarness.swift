@@ -16,8 +16,8 @@ final class EdgeWorld: @unchecked Sendable {
 
     init(idle: String = "10m") throws {
         root = try TempProject([:])
-        port = try freeLoopbackPort()
-        httpsPort = try freeLoopbackPort()
+        let ports = try freeLoopbackPorts(2)
+        (port, httpsPort) = (ports[0], ports[1])
         let runtime = root.file("run")
         try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var environment = ProcessInfo.processInfo.environment

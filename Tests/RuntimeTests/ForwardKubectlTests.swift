@@ -145,7 +145,8 @@ import Testing
             Self.service("svc/redis", port: 16379).replacingOccurrences(of: "services:\n", with: "")
                 .replacingOccurrences(of: "    health:", with: "    port: \(port)\n    health:")
         }
-        let (first, second) = (try freeLoopbackPort(), try freeLoopbackPort())
+        let ports = try freeLoopbackPorts(2)
+        let (first, second) = (ports[0], ports[1])
         try harness.project.write("devhost.yml", idle + forward(port: first))
         let added = await harness.supervisor.apply(try harness.project.load())
         let healthy = await harness.until("cache.1") { $0.state == .healthy }

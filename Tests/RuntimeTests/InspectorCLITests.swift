@@ -81,6 +81,51 @@ import Testing
         #expect(listed.output.contains(byFlag ? "--no-inspect" : "proxy.inspect is false"), "\(listed.output)")
     }
 
+    /// `proxy.inspect` edited while devhost runs: a reload starts recording, and stops it again
+    /// with what was kept dropped.
+    @Test func aReloadTurnsTheInspectorOnAndOff() async throws {
+        let devhost = try DevhostRun(Self.manifest("insprl", inspect: false), files: ["server.py": mirrorUpstreamScript])
+        defer { devhost.shutDown() }
+        try await devhost.startForeground()
+        #expect(await devhost.waitForStatus { $0.services.first?.instances.first?.state == "healthy" } != nil)
+        func get(_ path: String) throws -> String {
+            try run([
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: api.insprl.localhost",
+                "http://127.0.0.1:\(devhost.proxyPort)\(path)",
+            ]).output
+        }
+        func targets() throws -> [String]? {
+            let listed = try devhost.devhost(["requests", "--json"])
+            return listed.status == 0 ? Self.jsonLines(listed.output).compactMap { $0["target"] as? String } : nil
+        }
+        func inspect(_ on: Bool) async throws {
+            try devhost.project.write("devhost.yml", Self.manifest("insprl", inspect: on))
+            _ = try devhost.devhost(["reload"])
+            // The file watcher or the command, whichever came first, said so.
+            #expect(
+                await eventually(timeout: .seconds(10)) {
+                    ((try? devhost.devhost(["logs", "devhost", "-n", "50"]).output) ?? "").contains("proxy.inspect \(on ? "on" : "off")")
+                })
+        }
+        #expect(try get("/mirror/before") == "200")
+        let off = try devhost.devhost(["requests"])
+        #expect(off.status == 1 && off.output.contains("proxy.inspect is false"), "\(off.output)")
+
+        try await inspect(true)
+        #expect(try get("/mirror/on") == "200")
+        #expect(try targets() == ["/mirror/on"])
+
+        try await inspect(false)
+        #expect(try get("/mirror/off") == "200")
+        let offAgain = try devhost.devhost(["requests"])
+        #expect(offAgain.status == 1 && offAgain.output.contains("proxy.inspect is false"), "\(offAgain.output)")
+
+        try await inspect(true)
+        #expect(try targets() == [], "turning it off dropped /mirror/on; /mirror/off was not recorded")
+        #expect(try get("/mirror/again") == "200")
+        #expect(try targets() == ["/mirror/again"])
+    }
+
     @Test func theDashboardListsRequestsShowsOneAndReplaysItInChromium() async throws {
         let devhost = try DevhostRun(Self.manifest("inspdash"), files: ["server.py": mirrorUpstreamScript])
         defer { devhost.shutDown() }

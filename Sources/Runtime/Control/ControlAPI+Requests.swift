@@ -99,15 +99,18 @@ public struct ControlInspection: Sendable {
     public var offReason: String
     /// The address replays connect to (the proxy's bind address, loopback for a wildcard bind).
     public var proxyHost: String
+    /// Whether the recorder records now (`proxy.inspect` as last loaded: a reload may change it).
+    public var recording: @Sendable () -> Bool
 
     public init(
         inspector: Inspector?, edge: EdgeLink? = nil, offReason: String = "devhost runs without a proxy of its own",
-        proxyHost: String = "127.0.0.1"
+        proxyHost: String = "127.0.0.1", recording: @escaping @Sendable () -> Bool = { true }
     ) {
         self.inspector = inspector
         self.edge = edge
         self.offReason = offReason
         self.proxyHost = Self.connectable(proxyHost)
+        self.recording = recording
     }
 
     /// Where a wildcard bind (or none) is reached: loopback.
@@ -116,6 +119,7 @@ public struct ControlInspection: Sendable {
     }
 
     func source(proxyPort: Int?) -> (any RequestSource)? {
+        guard recording() else { return nil }
         if let inspector { return InspectorDesk.own(inspector, replayHost: proxyHost, replayPort: proxyPort) }
         return edge
     }
