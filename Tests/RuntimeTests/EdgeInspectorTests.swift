@@ -156,5 +156,19 @@ extension EdgeTests {
         // The follower printed shop's requests as they ended, none of blog's.
         #expect(await eventually(timeout: .seconds(10)) { follower.output.contains("replay-\(ids[0])-") }, "\(follower.output)")
         #expect(follower.output.contains("\"target\":\"/b\"") && !follower.output.contains("/blog-only"), "\(follower.output)")
+
+        // quiet turns proxy.inspect on: after the reload the edge records its exchanges, from then on.
+        try edgeManifest(name: "quiet").write(toFile: quiet + "/devhost.yml", atomically: true, encoding: .utf8)
+        _ = try world.devhost(["reload"], in: quiet)
+        func quietTargets() -> [String] {
+            guard let listed = try? world.devhost(["requests", "--json"], in: quiet), listed.status == 0 else { return ["off"] }
+            return InspectorCLITests.jsonLines(listed.output).compactMap { $0["target"] as? String }
+        }
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                _ = world.get("api.quiet.localhost", path: "/q-on")
+                return quietTargets().contains("/q-on")
+            })
+        #expect(!quietTargets().contains("/q"), "\(quietTargets())")
     }
 }
