@@ -29,7 +29,7 @@ extension HTTP2Relay {
     /// sent it, in the HTTP/1.1 form the inspector keeps (`:authority` as `host`, cookie crumbs
     /// as they came).
     static func inspect(
-        _ headers: HPACKHeaders, record: HTTP2RelayRecord, label: String, ring: InspectorRing?
+        _ headers: HPACKHeaders, record: HTTP2RelayRecord, label: String, ring: InspectorRing?, secure: Bool
     ) -> InspectedExchange? {
         guard let ring, ring.recording else { return nil }
         var head = ByteBufferAllocator().buffer(capacity: 256)
@@ -41,7 +41,7 @@ extension HTTP2Relay {
         return ring.begin(
             stream: .init(
                 started: record.started, host: record.host, label: label, requestID: RequestID(sent: ByteBuffer(string: record.requestID)),
-                requestHead: head))
+                secure: secure, requestHead: head))
     }
 
     /// Regular fields as HTTP/1.1 lines and the blank line (pseudo-fields left out).

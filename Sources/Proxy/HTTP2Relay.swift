@@ -82,7 +82,8 @@ final class HTTP2Relay: ChannelInboundHandler {
             started: .now(), method: headers.first(name: ":method") ?? "", path: path, host: host, requestID: requestID)
         // Recorded when the inspector is on and the route is (the shared edge: its project asked).
         let inspected = prefix?.inspected ?? hostRoutes.inspected
-        record.inspected = inspect(headers, record: record, label: name, ring: inspected ? origin.perLoop.inspection : nil)
+        record.inspected = inspect(
+            headers, record: record, label: name, ring: inspected ? origin.perLoop.inspection : nil, secure: origin.secure)
         let relay = HTTP2Relay(origin: origin, service: name, rewriteHost: rewrite, head: head, endStream: endStream, record: record)
         if !origin.shared.instances.faults.isEmpty { relay.fault = HTTP2RelayFault.decide(origin: origin, service: name, path: path) }
         return relay

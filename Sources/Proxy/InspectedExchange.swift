@@ -16,6 +16,8 @@ final class InspectedExchange {
     let host: String
     let label: String
     let requestID: RequestID
+    /// The client came over TLS (a replay goes the same way).
+    let secure: Bool
     /// The request head as the client sent it (before the proxy's own fields).
     let requestHead: ByteBuffer
     /// The request body's bytes carry their chunked framing.
@@ -44,9 +46,10 @@ final class InspectedExchange {
     var evicted = false
     unowned let ring: InspectorRing
 
-    init(id: Int, exchange: ProxyExchange, ring: InspectorRing) {
+    init(id: Int, exchange: ProxyExchange, secure: Bool, ring: InspectorRing) {
         self.id = id
         self.ring = ring
+        self.secure = secure
         started = exchange.started
         host = exchange.route.host
         label = exchange.route.label
@@ -66,6 +69,7 @@ final class InspectedExchange {
         var host: String
         var label: String
         var requestID: RequestID
+        var secure: Bool
         var requestHead: ByteBuffer
     }
 
@@ -76,6 +80,7 @@ final class InspectedExchange {
         host = start.host
         label = start.label
         requestID = start.requestID
+        secure = start.secure
         requestHead = start.requestHead
         requestChunked = false
         accounted = InspectorRing.entryOverhead + start.requestHead.capacity
@@ -165,7 +170,7 @@ final class InspectedExchange {
     /// The values a reader takes away (on this loop; cheap: references to the kept buffers).
     var snapshot: InspectedSnapshot {
         InspectedSnapshot(
-            id: id, started: started, host: host, label: label, requestID: requestID, requestHead: requestHead,
+            id: id, started: started, host: host, label: label, requestID: requestID, secure: secure, requestHead: requestHead,
             requestChunked: requestChunked, requestBody: requestBody, requestBodySize: requestBodySize, responseHead: responseHead,
             responseLocal: responseLocal, responseChunked: responseChunked, responseBody: responseBody,
             responseBodySize: responseBodySize, requestTrailers: requestTrailers, responseTrailers: responseTrailers, sent: sent,
@@ -181,6 +186,7 @@ struct InspectedSnapshot: Sendable {
     var host: String
     var label: String
     var requestID: RequestID
+    var secure: Bool
     var requestHead: ByteBuffer
     var requestChunked: Bool
     var requestBody: ByteBuffer?

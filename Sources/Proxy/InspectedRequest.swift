@@ -32,6 +32,8 @@ public struct InspectedRequest: Sendable {
     public var service: String
     public var instance: String?
     public var requestID: String
+    /// The client came over TLS.
+    public var secure: Bool
     /// 0 until a response head has come.
     public var status: Int
     public var state: State
@@ -63,6 +65,7 @@ public struct InspectedRequest: Sendable {
         service = snapshot.label
         instance = snapshot.instance
         requestID = snapshot.requestID.string
+        secure = snapshot.secure
         status = snapshot.status
         switch snapshot.phase {
         case .inFlight: state = .inFlight

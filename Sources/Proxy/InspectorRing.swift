@@ -27,8 +27,8 @@ final class InspectorRing {
     }
 
     /// Starts recording an exchange: it is listed from now on, in flight until it ends.
-    func begin(_ exchange: ProxyExchange) -> InspectedExchange {
-        add(InspectedExchange(id: inspector.nextID(), exchange: exchange, ring: self))
+    func begin(_ exchange: ProxyExchange, secure: Bool) -> InspectedExchange {
+        add(InspectedExchange(id: inspector.nextID(), exchange: exchange, secure: secure, ring: self))
     }
 
     /// The same for an exchange that is not a `ProxyExchange` (a relayed HTTP/2 stream).

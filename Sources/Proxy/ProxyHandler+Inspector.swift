@@ -7,6 +7,6 @@ extension ProxyHandler {
     func inspect(_ exchange: ProxyExchange) {
         guard let inspection, exchange.route.inspected, inspection.recording else { return }
         if case .socket? = exchange.route.target { return }
-        exchange.inspected = inspection.begin(exchange)
+        exchange.inspected = inspection.begin(exchange, secure: secure)
     }
 }

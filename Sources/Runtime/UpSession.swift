@@ -195,7 +195,8 @@ public actor UpSession {
         let inspector = self.inspector
         let inspection = ControlInspection(
             inspector: inspector, edge: inspect ? edge : nil, offReason: Self.inspectorOffReason(configuration),
-            proxyHost: configuration.proxy?.host ?? "", recording: { manifestInspects.withLockedValue { $0 } })
+            proxyHost: configuration.proxy?.host ?? "", recording: { manifestInspects.withLockedValue { $0 } },
+            ca: LocalCAFiles(environment: configuration.environment))
         let reloader = Reloader(
             supervisor: supervisor, log: log, load: configuration.reload,
             applied: { new in

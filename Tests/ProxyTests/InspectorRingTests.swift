@@ -99,7 +99,7 @@ import Testing
         for index in 0..<100_000 {
             let exchange = ProxyExchange(
                 head: head, route: route, requestID: RequestID(generated: UInt64(index)), requestBody: .none, now: .now())
-            let entry = ring.begin(exchange)
+            let entry = ring.begin(exchange, secure: false)
             entry.requestBytes(small)
             entry.responded(head: response, chunked: false, status: 200)
             // Every 50th a 1 MiB download: 64 KiB kept, the rest counted.
@@ -114,6 +114,37 @@ import Testing
         let big = try #require(entries.first { $0.responseBodySize == 64 * (16 << 10) })
         #expect(big.responseBody?.readableBytes == limits.bodyBytes)
         #expect(Self.residentBytes() - before < 48 << 20)
+    }
+
+    /// `proxy.inspect` turned off by a reload: what was kept goes, an exchange in flight stops
+    /// keeping, nothing new is recorded; turned on again, recording resumes.
+    @Test func turnedOffTheRingEmptiesAndRecordsNothingUntilTurnedOn() throws {
+        let inspector = Inspector(loops: 1)
+        let p = try EmbeddedProxy(inspector: inspector)
+        defer { p.finish() }
+        let ring = try #require(p.context.perLoop(p.loop).inspection)
+        try p.send("GET /kept HTTP/1.1\r\nHost: api.localhost\r\n\r\n")
+        try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        try p.send("GET /flight HTTP/1.1\r\nHost: api.localhost\r\n\r\n")
+        let inFlight = try #require(ring.entries.last)
+        #expect(ring.count == 2 && ring.bytes > 0)
+
+        inspector.record(false)
+        p.loop.run()
+        #expect(!inspector.isRecording && ring.count == 0 && ring.bytes == 0 && inFlight.evicted)
+        try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(inFlight.responseHead == nil, "an evicted entry keeps nothing more")
+        try p.send("GET /unrecorded HTTP/1.1\r\nHost: api.localhost\r\n\r\n")
+        try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(ring.count == 0 && ring.bytes == 0)
+
+        inspector.record(true)
+        p.loop.run()
+        try p.send("GET /again HTTP/1.1\r\nHost: api.localhost\r\n\r\n")
+        try p.answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        let targets = ring.entries.map { InspectedRequest($0.snapshot, inspector: inspector).target }
+        #expect(targets == ["/again"])
+        #expect(ring.entries.first?.id == 3, "ids go on: /flight was 2, /unrecorded had none")
     }
 
     @Test func aBodyPastTheLimitIsCountedNotKept() throws {

@@ -1,10 +1,11 @@
 import DevhostManifest
 import DevhostProxy
-import DevhostRuntime
 import DevhostTestSupport
 import Foundation
 import NIOPosix
 import Testing
+
+@testable import DevhostRuntime
 
 /// A Python upstream that answers with what reached it: `/mirror…` JSON of the method, raw target,
 /// headers and body (as text); `/slow?s=S` after S seconds; `/sse` three events 300 ms apart
@@ -60,6 +61,7 @@ final class InspectorHarness: @unchecked Sendable {
     let harness: Harness
     let inspector = Inspector()
     var proxy: ProxyServer!
+    var context: ProxyContext!
 
     init() async throws {
         harness = try Harness(
@@ -78,6 +80,7 @@ final class InspectorHarness: @unchecked Sendable {
         let context = ProxyContext(
             routes: ProxyRoutes(ProxyRoutes.routes(for: harness.manifest)), instances: harness.supervisor.routes, settings: settings,
             inspector: inspector)
+        self.context = context
         proxy = try await ProxyServer.start(host: "127.0.0.1", port: 0, context: context, group: MultiThreadedEventLoopGroup.singleton)
     }
 
@@ -203,6 +206,49 @@ final class InspectorHarness: @unchecked Sendable {
         #expect(names["x-edited"] == "yes" && names["x-trace"] == nil)
         #expect(names["authorization"] == "Bearer s3cret", "the mask stands for the recorded value")
         #expect(throws: ReplayError.self) { try RequestReplay(original, edits: try JSONValue.parse(#"{"method":"G ET"}"#), requestID: "x") }
+        await p.stop()
+    }
+
+    /// A browser's page load over HTTPS, replayed: it goes over TLS to the HTTPS listener as it
+    /// came (over plain HTTP the same request is redirected to HTTPS, and the service would see
+    /// `proto=http`).
+    @Test func anExchangeThatCameOverTLSIsReplayedOverTLS() async throws {
+        let p = try await InspectorHarness()
+        let data = try TempProject()
+        let ca = try #require(LocalCAFiles(environment: ["XDG_DATA_HOME": data.path]))
+        let secure = try await ProxyTLS.startListener(
+            host: "127.0.0.1", port: 0, context: p.context, group: MultiThreadedEventLoopGroup.singleton,
+            environment: ["XDG_DATA_HOME": data.path])
+        p.context.redirectBrowsers(toHTTPSPort: secure.port)
+        let host = "api.shop.localhost"
+        let page = try run([
+            "curl", "-s", "--max-time", "10", "--cacert", ca.certificate, "--resolve", "\(host):\(secure.port):127.0.0.1",
+            "-H", "Accept: text/html", "https://\(host):\(secure.port)/mirror/page",
+        ])
+        #expect(page.output.contains("\"/mirror/page\""), "\(page.output)")
+        let plain = try p.curl("/mirror/page", ["-o", "/dev/null", "-w", "%{http_code}", "-H", "Accept: text/html"])
+        #expect(plain == "307", "a browser's GET over plain HTTP goes to HTTPS")
+        let listed = await p.inspector.requests()
+        #expect(listed.map(\.secure) == [true, false])
+        let original = try #require(listed.first)
+
+        let desk = InspectorDesk.own(p.inspector, replay: ReplayTarget(host: "127.0.0.1", port: p.proxy.port, httpsPort: secure.port, ca: ca))
+        var query = RequestQuery(.replay)
+        query.id = original.id
+        let answer = await desk.answer(query)
+        #expect(answer.status == 200 && answer.body.contains("\"status\":200"), "\(answer.body)")
+        let replayed = try #require(await p.inspector.requests().last)
+        #expect(replayed.secure && replayed.status == 200 && replayed.requestID.hasPrefix("replay-\(original.id)-"))
+        let seen = try Self.mirror(replayed.responseBody)
+        #expect(seen.target == "/mirror/page")
+        let forwarded = seen.headers.first { $0[0].lowercased() == "forwarded" }?[1] ?? ""
+        #expect(forwarded.contains("proto=https"), "\(seen.headers)")
+
+        // Without an HTTPS listener to go to, the replay goes to the plain one (and meets its redirect).
+        let fallback = InspectorDesk.own(p.inspector, replay: ReplayTarget(host: "127.0.0.1", port: p.proxy.port))
+        let redirected = await fallback.answer(query)
+        #expect(redirected.status == 200 && redirected.body.contains("\"status\":307"), "\(redirected.body)")
+        await secure.close()
         await p.stop()
     }
 

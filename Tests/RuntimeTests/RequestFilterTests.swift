@@ -11,7 +11,7 @@ import Testing
     static func recorded(_ id: Int, _ head: String, service: String, status: Int, response: String = "") -> InspectedRequest {
         let started = NIODeadline.now()
         let snapshot = InspectedSnapshot(
-            id: id, started: started, host: "api.localhost", label: service, requestID: RequestID(generated: UInt64(id)),
+            id: id, started: started, host: "api.localhost", label: service, requestID: RequestID(generated: UInt64(id)), secure: false,
             requestHead: ByteBuffer(string: head), requestChunked: false, requestBody: nil, requestBodySize: 0,
             responseHead: ByteBuffer(string: "HTTP/1.1 \(status) X\r\nContent-Length: \(response.utf8.count)\r\n\r\n"),
             responseLocal: false,

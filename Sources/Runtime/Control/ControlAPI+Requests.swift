@@ -9,7 +9,7 @@ import Foundation
 extension ControlAPI {
     func requests(_ request: ControlRequest, segments: [String]) async -> ControlResponse? {
         guard segments.count >= 2, segments[0] == "v1", segments[1] == "requests" else { return nil }
-        guard let source = inspection.source(proxyPort: proxyPort) else {
+        guard let source = inspection.source(proxyPort: proxyPort, httpsPort: httpsPort) else {
             return .error(404, "the request inspector is off: \(inspection.offReason)")
         }
         var query: RequestQuery
@@ -101,11 +101,14 @@ public struct ControlInspection: Sendable {
     public var proxyHost: String
     /// Whether the recorder records now (`proxy.inspect` as last loaded: a reload may change it).
     public var recording: @Sendable () -> Bool
+    /// The CA of the own proxy's HTTPS listener: replays of exchanges that came over TLS go there.
+    public var ca: LocalCAFiles?
 
     public init(
         inspector: Inspector?, edge: EdgeLink? = nil, offReason: String = "devhost runs without a proxy of its own",
-        proxyHost: String = "127.0.0.1", recording: @escaping @Sendable () -> Bool = { true }
+        proxyHost: String = "127.0.0.1", recording: @escaping @Sendable () -> Bool = { true }, ca: LocalCAFiles? = nil
     ) {
+        self.ca = ca
         self.inspector = inspector
         self.edge = edge
         self.offReason = offReason
@@ -118,9 +121,11 @@ public struct ControlInspection: Sendable {
         host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host
     }
 
-    func source(proxyPort: Int?) -> (any RequestSource)? {
+    func source(proxyPort: Int?, httpsPort: Int?) -> (any RequestSource)? {
         guard recording() else { return nil }
-        if let inspector { return InspectorDesk.own(inspector, replayHost: proxyHost, replayPort: proxyPort) }
+        if let inspector {
+            return InspectorDesk.own(inspector, replay: ReplayTarget(host: proxyHost, port: proxyPort, httpsPort: httpsPort, ca: ca))
+        }
         return edge
     }
 }

@@ -6,6 +6,19 @@ import Foundation
 /// `Inspector` for one reader. A project's own proxy answers its project with every exchange; the
 /// shared edge answers each project with that project's exchanges only (`Scope`), its services
 /// under the names the project gives them, and the project's own masking switch.
+/// Where a replay goes: the proxy that recorded the original, by the way the original came (an
+/// exchange that came over TLS goes to the HTTPS listener over TLS, so that it is the same request
+/// to the service and no browser redirect to HTTPS answers it instead).
+struct ReplayTarget: Sendable {
+    var host: String
+    /// The plain listener (nil: none).
+    var port: Int?
+    /// The HTTPS listener, and the CA whose certificates it serves (nil: none; secure exchanges
+    /// then go to the plain listener).
+    var httpsPort: Int?
+    var ca: LocalCAFiles?
+}
+
 struct InspectorDesk: RequestSource {
     /// Which exchanges the reader may see.
     struct Scope: Sendable {
@@ -21,27 +34,22 @@ struct InspectorDesk: RequestSource {
     let scope: Scope
     let masked: @Sendable () -> Bool
     let setMasked: @Sendable (Bool) -> Void
-    /// Where replays are sent: the proxy that recorded the original (nil: nowhere).
-    let replayHost: String
-    let replayPort: Int?
+    let replayTarget: ReplayTarget
 
     init(
         _ inspector: Inspector, scope: Scope = Scope(), masked: @escaping @Sendable () -> Bool,
-        setMasked: @escaping @Sendable (Bool) -> Void, replayHost: String, replayPort: Int?
+        setMasked: @escaping @Sendable (Bool) -> Void, replay: ReplayTarget
     ) {
         self.inspector = inspector
         self.scope = scope
         self.masked = masked
         self.setMasked = setMasked
-        self.replayHost = replayHost
-        self.replayPort = replayPort
+        self.replayTarget = replay
     }
 
     /// A project's own proxy's inspector, with its own masking switch.
-    static func own(_ inspector: Inspector, replayHost: String, replayPort: Int?) -> InspectorDesk {
-        InspectorDesk(
-            inspector, masked: { inspector.masksSecrets }, setMasked: { inspector.masksSecrets = $0 }, replayHost: replayHost,
-            replayPort: replayPort)
+    static func own(_ inspector: Inspector, replay: ReplayTarget) -> InspectorDesk {
+        InspectorDesk(inspector, masked: { inspector.masksSecrets }, setMasked: { inspector.masksSecrets = $0 }, replay: replay)
     }
 
     func answer(_ query: RequestQuery) async -> RequestAnswer {
@@ -104,7 +112,17 @@ struct InspectorDesk: RequestSource {
 
     private func replay(id: Int, edits text: String?) async -> RequestAnswer {
         guard let original = await request(id: id) else { return Self.gone(id) }
-        guard let port = replayPort else { return .error(409, "no proxy of this project's own to replay through") }
+        let target = replayTarget
+        let overTLS = original.secure ? target.httpsPort.flatMap { port in target.ca.map { (port, $0) } } : nil
+        guard let port = overTLS?.0 ?? target.port else { return .error(409, "no proxy of this project's own to replay through") }
+        var tls: TLSClient?
+        if let ca = overTLS?.1 {
+            do {
+                tls = try TLSClient(trusting: ca)
+            } catch {
+                return .error(502, "cannot read devhost's CA at \(ca.certificate) to replay over HTTPS: \(error)")
+            }
+        }
         var edits: JSONValue?
         if let text, !text.isEmpty {
             do {
@@ -117,7 +135,7 @@ struct InspectorDesk: RequestSource {
         do throws(ReplayError) {
             let replay = try RequestReplay(original, edits: edits, requestID: requestID)
             let before = inspector.lastID
-            let answer = try await replay.send(host: replayHost, port: port)
+            let answer = try await replay.send(host: target.host, port: port, tls: tls)
             let recorded = await requests(after: before).first { $0.requestID == requestID }
             return .json(
                 200,

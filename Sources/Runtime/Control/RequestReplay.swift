@@ -101,20 +101,33 @@ public struct RequestReplay: Sendable {
         public var head: String
     }
 
-    /// Sends the request to the proxy at `host:port` and reads the answer's head (the body is
+    /// The name the request is for (its Host field without a port): what TLS sends as SNI.
+    public var serverName: String {
+        let host = headers.first { $0.name.lowercased() == "host" }?.value ?? ""
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") { return String(host[host.index(after: host.startIndex)..<end]) }
+        return String(host.split(separator: ":", maxSplits: 1).first ?? "")
+    }
+
+    /// Sends the request to the proxy at `host:port` (over `tls` when given: an exchange that came
+    /// over TLS goes to the HTTPS listener the same way) and reads the answer's head (the body is
     /// read and dropped: the inspector keeps it). Ends within `timeout`.
     public func send(
-        host: String, port: Int, timeout: TimeAmount = .seconds(30), group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String, port: Int, tls: TLSClient? = nil, timeout: TimeAmount = .seconds(30),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     )
         async throws(ReplayError) -> Answer
     {
         let collected = group.next().makePromise(of: ByteBuffer.self)
         let request = bytes
+        let serverName = serverName
         do {
             let channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(3))
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplayReader(done: collected)) }
+                    channel.eventLoop.makeCompletedFuture {
+                        try tls?.add(to: channel, serverName: serverName)
+                        try channel.pipeline.syncOperations.addHandler(ReplayReader(done: collected))
+                    }
                 }
                 .connect(host: host, port: port).get()
             channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
@@ -144,6 +157,8 @@ private final class ReplayReader: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let done: EventLoopPromise<ByteBuffer>
     private var received = ByteBuffer()
+    /// Said when nothing came (a TLS handshake that failed, say).
+    private var failure: Error?
 
     init(done: EventLoopPromise<ByteBuffer>) { self.done = done }
 
@@ -153,10 +168,15 @@ private final class ReplayReader: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        done.succeed(received)
+        if received.readableBytes == 0, let failure {
+            done.fail(failure)
+        } else {
+            done.succeed(received)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if failure == nil { failure = error }
         context.close(promise: nil)
     }
 }

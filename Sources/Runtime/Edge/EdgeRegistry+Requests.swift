@@ -3,8 +3,8 @@ import DevhostProxy
 extension EdgeRegistry {
     /// Answers the project on `connection` about its own recorded exchanges (never another
     /// project's): those of its services' routes since it registered, under its services' own
-    /// names, masked by its own switch. Replays go to the edge's proxy at `replayHost:replayPort`.
-    func requests(_ connection: Connection, _ query: RequestQuery, replayHost: String, replayPort: Int) async -> RequestAnswer {
+    /// names, masked by its own switch. Replays go to the edge's proxy (`replay`).
+    func requests(_ connection: Connection, _ query: RequestQuery, replay: ReplayTarget) async -> RequestAnswer {
         guard let inspector else { return .error(404, "the request inspector is off: the edge proxy records nothing") }
         let found: (key: String, after: Int, inspect: Bool)? = state.withLockedValue { state in
             state.entries[connection].map { (key: $0.key, after: $0.inspectedAfter, inspect: $0.project.inspect == true) }
@@ -17,7 +17,7 @@ extension EdgeRegistry {
             inspector, scope: .init(labelPrefix: found.key + "/", after: found.after),
             masked: { self.state.withLockedValue { $0.entries[connection]?.masksSecrets ?? true } },
             setMasked: { value in self.state.withLockedValue { $0.entries[connection]?.masksSecrets = value } },
-            replayHost: replayHost, replayPort: replayPort)
+            replay: replay)
         return await desk.answer(query)
     }
 }

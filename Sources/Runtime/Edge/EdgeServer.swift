@@ -1,3 +1,4 @@
+import DevhostManifest
 import DevhostProxy
 import Foundation
 import NIOConcurrencyHelpers
@@ -150,7 +151,10 @@ final class EdgeConnectionHandler: ChannelInboundHandler {
             Task {
                 var reply = EdgeMessage(.requests)
                 reply.id = request
-                reply.answer = await registry.requests(id, query, replayHost: hooks.replayHost, replayPort: hooks.port)
+                let replay = ReplayTarget(
+                    host: hooks.replayHost, port: hooks.port, httpsPort: hooks.httpsPort,
+                    ca: LocalCAFiles(environment: ProcessInfo.processInfo.environment))
+                reply.answer = await registry.requests(id, query, replay: replay)
                 var line = reply.encoded()
                 if line.count > EdgeProtocol.maxAnswerLine {
                     reply.answer = .error(507, "the answer is over \(EdgeProtocol.maxAnswerLine >> 20) MiB: ask for fewer (limit)")
