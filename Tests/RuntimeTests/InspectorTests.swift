@@ -232,7 +232,8 @@ final class InspectorHarness: @unchecked Sendable {
         #expect(listed.map(\.secure) == [true, false])
         let original = try #require(listed.first)
 
-        let desk = InspectorDesk.own(p.inspector, replay: ReplayTarget(host: "127.0.0.1", port: p.proxy.port, httpsPort: secure.port, ca: ca))
+        let desk = InspectorDesk.own(
+            p.inspector, replay: ReplayTarget(host: "127.0.0.1", port: p.proxy.port, httpsPort: secure.port, ca: ca))
         var query = RequestQuery(.replay)
         query.id = original.id
         let answer = await desk.answer(query)

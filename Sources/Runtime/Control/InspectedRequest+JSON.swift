@@ -7,8 +7,8 @@ import Foundation
 extension InspectedRequest {
     public func summaryJSON() -> JSONValue {
         .object([
-            ("id", .int(id)), ("time", .string(Self.timeText(startedAt))), ("method", .string(method)), ("scheme", .string(secure ? "https" : "http")),
-            ("host", .string(host)),
+            ("id", .int(id)), ("time", .string(Self.timeText(startedAt))), ("method", .string(method)),
+            ("scheme", .string(secure ? "https" : "http")), ("host", .string(host)),
             ("target", .string(target)), ("service", .string(service)), ("instance", instance.map { .string($0) } ?? .null),
             ("request_id", .string(requestID)), ("status", .int(status)), ("state", .string(state.rawValue)),
             ("timings", timingsJSON), ("request_body_size", .int(requestBodySize)), ("response_body_size", .int(responseBodySize)),
