@@ -23,6 +23,9 @@ public final class Inspector: Sendable {
     public static let mask = "••••••"
 
     public let limits: Limits
+    /// Names this inspector's run of ids: a reader that finds another one (the shared edge was
+    /// started again, its ids from 1) starts over instead of waiting for ids past its last one.
+    public let idEpoch = String(UInt32.random(in: 1...UInt32.max), radix: 16)
     private let ids = Atomic<Int>(0)
     private let masking = Atomic<Bool>(true)
     private let recording: Atomic<Bool>

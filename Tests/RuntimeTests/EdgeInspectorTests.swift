@@ -81,6 +81,29 @@ import Testing
 }
 
 extension EdgeTests {
+    /// The edge killed and replaced: its ids begin again at 1, and a follower started before goes
+    /// on printing (it used to wait for ids past the last one it had seen).
+    @Test func aFollowerGoesOnAcrossAReplacedEdge() async throws {
+        let world = try EdgeWorld()
+        defer { world.shutDown() }
+        let app = try world.project("app", name: "app", who: "app")
+        #expect(try world.devhost(["up", "-d"], in: app).status == 0)
+        #expect(await eventually(timeout: .seconds(15)) { world.get("api.app.localhost").0 == 200 })
+        let follower = try ChildProcess(argv: [devhostBinary, "requests", "-f", "--json"], directory: app, environment: world.environment)
+        defer { follower.stop() }
+        // Enough requests that the follower's last id is past what the new edge reaches below.
+        for index in 0..<5 { #expect(world.get("api.app.localhost", path: "/before-\(index)").0 == 200) }
+        #expect(await eventually(timeout: .seconds(10)) { follower.output.contains("/before-4") }, "\(follower.output)")
+
+        let first = try #require(world.paths.runningPID())
+        kill(first, SIGKILL)
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                world.paths.runningPID() != first && world.get("api.app.localhost", path: "/after").0 == 200
+            })
+        #expect(await eventually(timeout: .seconds(10)) { follower.output.contains("\"target\":\"/after\"") }, "\(follower.output)")
+    }
+
     /// Three projects on one real edge (started by `devhost up -d`): shop and blog record, quiet
     /// has `proxy.inspect: false`. Each recording project lists, shows, follows and replays its own
     /// exchanges only, under its own service names, with its own masking switch; nothing of quiet's

@@ -55,11 +55,18 @@ extension ControlAPI {
         let task = Task {
             var cursor = query.since ?? 0
             var waiting = Set<Int>()
+            var epoch: String?
             while !Task.isCancelled {
                 var ask = query
                 ask.follow = true
                 ask.since = min(waiting.min() ?? (cursor + 1), cursor + 1) - 1
-                let answer = await source.answer(ask)
+                var answer = await source.answer(ask)
+                // The edge was started again: its ids begin anew, and so does the follower.
+                if answer.status == 200, let now = answer.epoch, let then = epoch, now != then {
+                    (cursor, waiting, ask.since) = (0, [], 0)
+                    answer = await source.answer(ask)
+                }
+                if answer.status == 200, let now = answer.epoch { epoch = now }
                 // An edge starting again answers nothing for a moment: the follower waits it out.
                 if answer.status == 200, let seen = answer.lines {
                     var lines = ""

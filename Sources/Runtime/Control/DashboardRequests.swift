@@ -37,7 +37,7 @@ enum DashboardRequests {
         (() => {
         const $ = id => document.getElementById(id);
         const rows = new Map();
-        let last = 0, gen = 0, masked = true, open = null;
+        let last = 0, gen = 0, masked = true, open = null, epoch = null;
         function el(tag, attrs, ...kids) {
           const e = document.createElement(tag);
           for (const [k, v] of Object.entries(attrs || {})) { if (k === "class") e.className = v; else if (k.startsWith("data-")) e.setAttribute(k, v); else e[k] = v; }
@@ -70,6 +70,9 @@ enum DashboardRequests {
             const body = await res.json();
             if (mine !== gen) return;
             if (!res.ok) { $("rq-note").textContent = body.error || ("HTTP " + res.status); return; }
+            // Another inspector (the shared edge started again, its ids from 1): the list starts over.
+            if (epoch !== null && body.epoch && body.epoch !== epoch) { epoch = body.epoch; reset(); return; }
+            epoch = body.epoch || epoch;
             masked = body.masked;
             $("rq-mask").textContent = masked ? "Show secrets" : "Mask secrets";
             $("rq-note").textContent = "";

@@ -102,12 +102,16 @@ struct InspectorDesk: RequestSource {
             let lines = all.filter { $0.state == .inFlight || filter.matches($0) }.map {
                 RequestAnswer.Line(id: $0.id, inFlight: $0.state == .inFlight, summary: $0.summaryJSON().serialized())
             }
-            return RequestAnswer(status: 200, body: "", lines: lines, lastID: lastID)
+            return RequestAnswer(status: 200, body: "", lines: lines, lastID: lastID, epoch: inspector.idEpoch)
         }
         var shown = all.filter(filter.matches)
         if let limit = query.limit, limit >= 0 { shown = Array(shown.suffix(limit)) }
         return .json(
-            200, [("masked", .bool(masked())), ("last_id", .int(lastID)), ("requests", .array(shown.map { $0.summaryJSON() }))])
+            200,
+            [
+                ("masked", .bool(masked())), ("epoch", .string(inspector.idEpoch)), ("last_id", .int(lastID)),
+                ("requests", .array(shown.map { $0.summaryJSON() })),
+            ])
     }
 
     private func replay(id: Int, edits text: String?) async -> RequestAnswer {

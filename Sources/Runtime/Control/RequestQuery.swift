@@ -46,12 +46,15 @@ public struct RequestAnswer: Codable, Sendable, Equatable {
     /// A follower's list: the exchanges, and the newest id looked at.
     public var lines: [Line]?
     public var lastID: Int?
+    /// The inspector's `idEpoch`, for a follower (nil from an edge older than it).
+    public var epoch: String?
 
-    public init(status: Int, body: String, lines: [Line]? = nil, lastID: Int? = nil) {
+    public init(status: Int, body: String, lines: [Line]? = nil, lastID: Int? = nil, epoch: String? = nil) {
         self.status = status
         self.body = body
         self.lines = lines
         self.lastID = lastID
+        self.epoch = epoch
     }
 
     static func json(_ status: Int, _ fields: [(String, JSONValue)]) -> RequestAnswer {
