@@ -24,8 +24,9 @@ func listFiles(_ directory: String) -> [String] {
     while let path = enumerator.nextObject() as? String {
         if path == ".git" || path.hasPrefix(".git/") { continue }
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory)
-        if !isDirectory.boolValue { files.append(path) }
+        if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            files.append(path)
+        }
     }
     return files.sorted()
 }

@@ -81,6 +81,42 @@ import Testing
         #expect(listed.output.contains(byFlag ? "--no-inspect" : "proxy.inspect is false"), "\(listed.output)")
     }
 
+    /// An exchange that came over HTTPS, seen from the plain dashboard: its curl names the HTTPS
+    /// URL, and Replay sends it over TLS to the HTTPS listener (the service sees `proto=https`).
+    @Test func anHTTPSExchangeIsShownAndReplayedAsHTTPS() async throws {
+        let data = try TempProject()
+        let httpsPort = try freeLoopbackPorts(1)[0]
+        let devhost = try DevhostRun(
+            Self.manifest("insptls").replacingOccurrences(of: "https_port: 0", with: "https_port: \(httpsPort)"),
+            files: ["server.py": mirrorUpstreamScript], environment: ["XDG_DATA_HOME": data.path])
+        defer { devhost.shutDown() }
+        try await devhost.startForeground()
+        #expect(await devhost.waitForStatus { $0.services.first?.instances.first?.state == "healthy" } != nil)
+        let host = "api.insptls.localhost"
+        let sent = try run([
+            "curl", "-s", "--cacert", data.file("devhost/ca/ca.pem"), "--resolve", "\(host):\(httpsPort):127.0.0.1",
+            "https://\(host):\(httpsPort)/mirror/secure",
+        ])
+        #expect(sent.output.contains("proto=https"), "\(sent.output)")
+        let script = repositoryRoot.appendingPathComponent("Tests/Scripts/dashboard_check.py").path
+        let check = try run([
+            "python3", script, "--url", "http://devhost.localhost:\(devhost.proxyPort)/", "--screenshot",
+            devhost.project.file("dashboard.png"), "--expect", "api", "--requests", "/mirror/secure", "--timeout", "60",
+        ])
+        #expect(check.status == 0, "\(check.output)")
+        let json = check.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(check.output)")
+        let requests = try #require(result["requests"] as? [String: Any], "\(result)")
+        let detail = requests["detail"] as? [String: String] ?? [:]
+        #expect(detail["curl"]?.hasPrefix("curl 'https://\(host):\(httpsPort)/mirror/secure'") == true, "\(detail)")
+        #expect((requests["replay"] as? String)?.hasSuffix(": 200") == true, "\(requests)")
+        let listed = Self.jsonLines(try devhost.devhost(["requests", "--json"]).output)
+        let replayed = try #require(listed.last)
+        #expect(replayed["scheme"] as? String == "https" && (replayed["request_id"] as? String)?.hasPrefix("replay-") == true, "\(listed)")
+        let shown = try devhost.devhost(["requests", "--json", String(try #require(replayed["id"] as? Int))]).output
+        #expect(shown.contains("proto=https"), "the service saw the replay come over HTTPS: \(shown)")
+    }
+
     /// `proxy.inspect` edited while devhost runs: a reload starts recording, and stops it again
     /// with what was kept dropped.
     @Test func aReloadTurnsTheInspectorOnAndOff() async throws {

@@ -43,10 +43,10 @@ import Testing
         #expect(legacyEnv["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt", "what the service sets is kept, whatever it names")
         #expect(legacyEnv["DEVHOST_CA_FILE"] == temp.files.certificate)
 
-        let bare = try ServiceEnvironment(inherited: ["PATH": "/bin", "XDG_DATA_HOME": temp.root + "/data"])
+        let bare = ServiceEnvironment(inherited: ["PATH": "/bin", "XDG_DATA_HOME": temp.root + "/data"])
         let project2 = try TempProject(["devhost.yml": Self.manifest])
-        let fresh = try bare.environment(
-            for: try #require(try project2.load().service(named: "api")), in: try project2.load(), instance: .init(index: 0, port: 1))
+        let loaded = try project2.load()
+        let fresh = try bare.environment(for: try #require(loaded.service(named: "api")), in: loaded, instance: .init(index: 0, port: 1))
         #expect(fresh["NODE_EXTRA_CA_CERTS"] == temp.files.certificate)
         #expect(fresh["SSL_CERT_FILE"] == temp.files.bundle && fresh["REQUESTS_CA_BUNDLE"] == temp.files.bundle)
     }

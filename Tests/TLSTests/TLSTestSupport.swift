@@ -59,12 +59,9 @@ final class LogCapture: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
-            line: UInt
-        ) {
-            let extra = (metadata ?? [:]).merging(self.metadata) { a, _ in a }.map { "\($0)=\($1)" }.sorted().joined(separator: " ")
-            capture.lines.withLock { $0.append("\(level) \(message) \(extra)") }
+        func log(event: LogEvent) {
+            let extra = (event.metadata ?? [:]).merging(metadata) { a, _ in a }.map { "\($0)=\($1)" }.sorted().joined(separator: " ")
+            capture.lines.withLock { $0.append("\(event.level) \(event.message) \(extra)") }
         }
     }
 }

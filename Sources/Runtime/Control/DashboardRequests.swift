@@ -110,7 +110,12 @@ enum DashboardRequests {
         }
         function quote(s) { return "'" + String(s).replace(/'/g, "'\\''") + "'"; }
         function curl(d) {
-          const url = location.protocol + "//" + d.host + (location.port ? ":" + location.port : "") + d.target;
+          // The way the exchange came: an HTTPS one seen from the plain page goes to the HTTPS port (and back).
+          const px = typeof status !== "undefined" && status ? status.proxy : null;
+          const scheme = d.scheme || location.protocol.slice(0, -1);
+          let port = location.port;
+          if (px && scheme + ":" !== location.protocol) port = String((scheme === "https" ? px.https_port : px.port) || port);
+          const url = scheme + "://" + d.host + (port ? ":" + port : "") + d.target;
           const skip = new Set(["host", "content-length", "connection", "transfer-encoding"]);
           let text = "curl" + (d.method === "GET" ? "" : " -X " + d.method) + " " + quote(url);
           for (const [k, v] of d.request.headers) if (!skip.has(k.toLowerCase())) text += " \\\n  -H " + quote(k + ": " + v);
