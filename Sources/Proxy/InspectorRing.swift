@@ -17,6 +17,8 @@ final class InspectorRing {
     private(set) var count = 0
     /// The bytes the kept entries account for (their `accounted`, summed).
     private(set) var bytes = 0
+    /// New exchanges are recorded (`Inspector.isRecording`, set on this loop by `Inspector.record`).
+    var recording = true
 
     init(inspector: Inspector, capacity: Int, byteLimit: Int, bodyLimit: Int) {
         self.inspector = inspector
@@ -56,9 +58,6 @@ final class InspectorRing {
     private func trim() {
         while bytes > byteLimit, count > 0 { evictOldest() }
     }
-
-    /// New exchanges are recorded (`Inspector.isRecording`, set on this loop by `Inspector.record`).
-    var recording = true
 
     /// Drops every entry (the inspector was turned off); entries still in flight stop keeping.
     func clear() {

@@ -115,12 +115,12 @@ public struct ControlInspection: Sendable {
         inspector: Inspector?, edge: EdgeLink? = nil, offReason: String = "devhost runs without a proxy of its own",
         proxyHost: String = "127.0.0.1", recording: @escaping @Sendable () -> Bool = { true }, ca: LocalCAFiles? = nil
     ) {
-        self.ca = ca
         self.inspector = inspector
         self.edge = edge
         self.offReason = offReason
         self.proxyHost = Self.connectable(proxyHost)
         self.recording = recording
+        self.ca = ca
     }
 
     /// Where a wildcard bind (or none) is reached: loopback.

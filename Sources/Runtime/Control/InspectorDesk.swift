@@ -2,10 +2,6 @@ import DevhostManifest
 import DevhostProxy
 import Foundation
 
-/// Answers the request inspector's questions (list, one exchange, replay, masking) from one
-/// `Inspector` for one reader. A project's own proxy answers its project with every exchange; the
-/// shared edge answers each project with that project's exchanges only (`Scope`), its services
-/// under the names the project gives them, and the project's own masking switch.
 /// Where a replay goes: the proxy that recorded the original, by the way the original came (an
 /// exchange that came over TLS goes to the HTTPS listener over TLS, so that it is the same request
 /// to the service and no browser redirect to HTTPS answers it instead).
@@ -19,6 +15,10 @@ struct ReplayTarget: Sendable {
     var ca: LocalCAFiles?
 }
 
+/// Answers the request inspector's questions (list, one exchange, replay, masking) from one
+/// `Inspector` for one reader. A project's own proxy answers its project with every exchange; the
+/// shared edge answers each project with that project's exchanges only (`Scope`), its services
+/// under the names the project gives them, and the project's own masking switch.
 struct InspectorDesk: RequestSource {
     /// Which exchanges the reader may see.
     struct Scope: Sendable {
