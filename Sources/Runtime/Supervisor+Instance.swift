@@ -87,6 +87,7 @@ extension Supervisor {
             let port = instance.listeningPort
             if check.probe.needsPort, port == nil, fast { continue }
             let outcome: ProbeOutcome
+            let probedAt = ContinuousClock.now
             switch resolved {
             case .success(let concrete):
                 outcome = await probe.check(
@@ -97,7 +98,7 @@ extension Supervisor {
             let failure = outcome.healthy ? nil : outcome.detail
             instance.healthDetail = outcome.healthy ? outcome.detail : nil
             // A forward whose remote went away is waiting for it, not failing: its tunnel ends at no cost.
-            if failure != nil, let forward = instance.service.forward, await remoteProblem(forward) != nil {
+            if failure != nil, let forward = instance.service.forward, await remoteProblem(forward, since: probedAt) != nil {
                 // The check took a while: the tunnel it was about may have been replaced meanwhile.
                 guard instance.generation == generation else { return }
                 await endForward(label: instance.label, service: instance.service.name)

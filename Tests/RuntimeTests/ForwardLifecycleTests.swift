@@ -158,6 +158,12 @@ import Testing
         SharingCase(
             name: "an answer 250 ms old is asked again", steps: [("a", nil, 0, true), ("a", nil, 40, false), ("a", nil, 290, true)],
             expected: .probe),
+        SharingCase(
+            name: "an answer from before what prompted the check is asked again",
+            steps: [("a", nil, 0, true), ("a", nil, 40, false), ("a@60", nil, 100, true)], expected: .probe),
+        SharingCase(
+            name: "an answer from since then is reused",
+            steps: [("a", nil, 0, true), ("a", nil, 40, false), ("a@30", nil, 100, true)], expected: .reuse(nil)),
     ]
 
     @Test(arguments: sharing) func remoteChecksAreShared(_ test: SharingCase) {
@@ -165,7 +171,14 @@ import Testing
         var last: RemoteChecks.Decision?
         for (remote, problem, ms, isBegin) in test.steps {
             let now = Self.t0 + .milliseconds(ms)
-            if isBegin { last = checks.begin(remote, at: now) } else { checks.finish(remote, problem: problem, at: now) }
+            // "remote@ms": the check is about what happened at ms.
+            let parts = remote.split(separator: "@").map(String.init)
+            let since = parts.count > 1 ? Int(parts[1]).map { Self.t0 + .milliseconds($0) } : nil
+            if isBegin {
+                last = checks.begin(parts[0], at: now, since: since)
+            } else {
+                checks.finish(remote, problem: problem, at: now)
+            }
         }
         #expect(last == test.expected)
     }

@@ -69,8 +69,13 @@ final class SSHTestServer: @unchecked Sendable {
     /// children), as a machine going away would.
     func stop() {
         guard let server = lock.withLock({ child }) else { return }
-        // Each connection's sshd leads a session of its own, and its child holds the log pipe.
-        for pid in Self.descendants(of: server.pid) { kill(pid, SIGKILL) }
+        // Each connection's sshd leads a session of its own, and its child holds the log pipe. The
+        // listener goes first: a client whose connection then dies finds the host gone, as when a
+        // machine goes away (the other way round, devhost's check could still reach the listener
+        // and rightly count the ssh that ended as a crash).
+        let connections = Self.descendants(of: server.pid)
+        kill(-server.pid, SIGKILL)
+        for pid in connections { kill(pid, SIGKILL) }
         server.stop(grace: 2)
         lock.withLock {
             earlierLogs += server.output

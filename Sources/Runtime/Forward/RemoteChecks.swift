@@ -22,9 +22,13 @@ public struct RemoteChecks: Sendable {
 
     public init() {}
 
-    public mutating func begin(_ remote: String, at now: ContinuousClock.Instant) -> Decision {
+    /// `since`: what prompted the check (a failed health check) happened then, and an answer from
+    /// before it says nothing about it: only an answer taken since is reused.
+    public mutating func begin(_ remote: String, at now: ContinuousClock.Instant, since: ContinuousClock.Instant? = nil) -> Decision {
         if inFlight.contains(remote) { return .join }
-        if let answer = answers[remote], now - answer.at < Self.freshFor { return .reuse(answer.problem) }
+        if let answer = answers[remote], now - answer.at < Self.freshFor, since.map({ answer.at >= $0 }) ?? true {
+            return .reuse(answer.problem)
+        }
         inFlight.insert(remote)
         return .probe
     }

@@ -13,6 +13,9 @@ extension Supervisor {
         instance.forward = run
         if forwardClockTask == nil { forwardClockTask = Task { await self.watchClocks() } }
         var lastExit = ExitStatus.exited(255)
+        // When the tunnel ended: the check that follows must see the host as it is since then. Its
+        // ssh master may be ending too but not yet reaped, and an answer from before says nothing.
+        var endedAt: ContinuousClock.Instant?
         var queue = run.machine.handle(.start)
         while !phase.isStopping, instance.lifecycle.mayRun, !queue.isEmpty {
             let action = queue.removeFirst()
@@ -20,7 +23,8 @@ extension Supervisor {
             case .checkRemote(let delay):
                 if delay > .zero { await sleepUnlessStopping(delay, or: instance) }
                 if phase.isStopping || !instance.lifecycle.mayRun { break }
-                let problem = await remoteProblem(forward, trustLiveMaster: true)
+                let problem = await remoteProblem(forward, trustLiveMaster: endedAt == nil, since: endedAt)
+                endedAt = nil
                 queue += run.machine.handle(.remoteChecked(reachable: problem == nil, detail: problem))
             case .waitForRemote(let reason):
                 emit(SupervisorEvent(service: instance.service.name, instance: instance.index, kind: .note("\(instance.label): \(reason)")))
@@ -28,6 +32,7 @@ extension Supervisor {
             case .connect:
                 guard let end = await runTunnel(instance, forward: forward, run: run) else { break }
                 lastExit = end.status
+                endedAt = .now
                 if instance.lifecycle.running {
                     // Stopped, restarted or failed its check: the instance's own lifecycle decides.
                     if !instance.lifecycle.probing {
@@ -111,7 +116,7 @@ extension Supervisor {
     /// every forward asking (`RemoteChecks`). With `trustLiveMaster`, an ssh master to the host that is
     /// running or connecting answers instead: another forward is bringing it up, and a probe beside its
     /// key exchange would only add to what sshd's `MaxStartups` counts.
-    func remoteProblem(_ forward: Forward, trustLiveMaster: Bool = false) async -> String? {
+    func remoteProblem(_ forward: Forward, trustLiveMaster: Bool = false, since: ContinuousClock.Instant? = nil) async -> String? {
         let key: String
         switch forward.via {
         case .ssh(let ssh):
@@ -121,7 +126,7 @@ extension Supervisor {
         case .kubectl(let kube):
             key = "kubectl\u{1}" + (kube.context ?? "")
         }
-        switch remoteChecks.begin(key, at: .now) {
+        switch remoteChecks.begin(key, at: .now, since: since) {
         case .reuse(let problem):
             return problem
         case .join:
